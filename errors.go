@@ -1,0 +1,82 @@
+package mqttrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Errors returned by the Broker. Each names who returns it; compare with [errors.Is].
+var (
+	// ErrTimeout is returned by [Broker.Request] when no reply came before the
+	// request's deadline. It wraps [context.DeadlineExceeded], so
+	// errors.Is(err, context.DeadlineExceeded) holds as well.
+	ErrTimeout = fmt.Errorf("mqttrpc: request timed out: %w", context.DeadlineExceeded)
+
+	// ErrNoResponders is returned by [Broker.Request] when the MQTT 5 broker
+	// acknowledges a QoS 1 or 2 request with reason code 0x10 (no matching
+	// subscribers): nobody can answer, so the caller learns it at once.
+	ErrNoResponders = errors.New("mqttrpc: no responders")
+
+	// ErrFeatureNotSupported is returned when a call needs a protocol feature the
+	// connection lacks: chiefly [Broker.Request] on MQTT 3.1.1 without [ReplyTo],
+	// since 3.1.1 has no Response Topic property.
+	ErrFeatureNotSupported = errors.New("mqttrpc: feature not supported by this protocol version")
+
+	// ErrClosed is returned by every call on a Broker that is closed, and by
+	// requests still waiting for a reply when [Broker.Close] ends them.
+	ErrClosed = errors.New("mqttrpc: broker closed")
+
+	// ErrDisconnected is returned by a call that needed the connection while
+	// it was down. The Broker reconnects by itself; the call may be retried.
+	ErrDisconnected = errors.New("mqttrpc: not connected to the MQTT broker")
+
+	// ErrInvalidTopic is returned when a topic or topic filter is not valid
+	// for its use: wildcards or empty levels in a topic to publish to, a
+	// malformed filter for a subscriber.
+	ErrInvalidTopic = errors.New("mqttrpc: invalid topic")
+
+	// ErrRefused is returned when the MQTT broker refuses a subscribe or a
+	// publish with a failure reason code (for example 0x87, not authorized).
+	ErrRefused = errors.New("mqttrpc: refused by the MQTT broker")
+)
+
+// Status codes carried in the __stat user property of an error reply. They
+// follow HTTP, as the Azure IoT Operations MQTT RPC protocol does.
+const (
+	StatusBadRequest         = 400 // the payload could not be decoded, or is too large
+	StatusRequestTimeout     = 408 // the handler ran past its execution timeout
+	StatusInternalError      = 500 // the handler returned an error or panicked
+	StatusServiceUnavailable = 503 // the handler is overloaded or shutting down
+)
+
+// RemoteError is an error carried by a reply: the handler failed and said so
+// with the __stat and __stMsg user properties. [Broker.Request] returns it
+// (use [errors.As]); a handler returns one, usually through [Errorf], to choose
+// the status code its caller sees.
+type RemoteError struct {
+	Code    int    // HTTP-like status code, from __stat
+	Message string // human-readable description, from __stMsg
+}
+
+// Errorf returns a *RemoteError with the given status code and a message
+// formatted as by [fmt.Sprintf]. A handler returns it to reply with that code;
+// any other error a handler returns is sent as [StatusInternalError].
+func Errorf(code int, format string, args ...any) *RemoteError {
+	return &RemoteError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *RemoteError) Error() string {
+	return "mqttrpc: remote error " + strconv.Itoa(e.Code) + ": " + e.Message
+}
+
+// remoteErrorFrom turns what a handler returned into the error its caller will
+// see: a *RemoteError anywhere in the chain keeps its code, anything else is a 500.
+func remoteErrorFrom(err error) *RemoteError {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re
+	}
+	return &RemoteError{Code: StatusInternalError, Message: err.Error()}
+}

@@ -1,0 +1,245 @@
+package mqttrpc
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+)
+
+// Version is an MQTT protocol version.
+type Version byte
+
+// The MQTT protocol versions a Broker speaks.
+const (
+	V5   Version = 5 // MQTT 5.0, on github.com/eclipse/paho.golang
+	V311 Version = 4 // MQTT 3.1.1, on github.com/eclipse/paho.mqtt.golang
+)
+
+func (v Version) String() string {
+	switch v {
+	case V5:
+		return "5.0"
+	case V311:
+		return "3.1.1"
+	}
+	return "unknown"
+}
+
+// config is what [Connect] is told by its options.
+type config struct {
+	version        Version
+	clientID       string
+	username       string
+	password       string
+	keepAlive      time.Duration
+	tls            *tls.Config
+	logger         *slog.Logger
+	inboxPrefix    string
+	requestTimeout time.Duration
+	connectTimeout time.Duration
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		version:        V5,
+		keepAlive:      30 * time.Second,
+		logger:         slog.New(slog.DiscardHandler),
+		inboxPrefix:    "mqttrpc/inbox",
+		requestTimeout: 5 * time.Second,
+		connectTimeout: 10 * time.Second,
+		backoffMin:     100 * time.Millisecond,
+		backoffMax:     5 * time.Second,
+	}
+}
+
+// Option configures [Connect].
+type Option func(*config)
+
+// WithVersion selects the MQTT protocol version; the default is [V5].
+func WithVersion(v Version) Option { return func(c *config) { c.version = v } }
+
+// WithClientID sets the MQTT client identifier; the default is "mqttrpc-"
+// followed by random characters. Two clients with one ID knock each other off
+// the broker, so set it only to something unique.
+func WithClientID(id string) Option { return func(c *config) { c.clientID = id } }
+
+// WithCredentials sets the username and password sent in CONNECT.
+func WithCredentials(username, password string) Option {
+	return func(c *config) { c.username, c.password = username, password }
+}
+
+// WithKeepAlive sets the MQTT keep-alive interval; the default is 30 s.
+func WithKeepAlive(d time.Duration) Option { return func(c *config) { c.keepAlive = d } }
+
+// WithTLSConfig sets the TLS configuration for mqtts:// (and wss://) URLs;
+// the default is the system roots with the URL's host as server name.
+func WithTLSConfig(cfg *tls.Config) Option { return func(c *config) { c.tls = cfg } }
+
+// WithLogger sets where the Broker logs connection changes and handler
+// failures it cannot return to anyone; the default discards them.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithInboxPrefix sets the topic prefix of the reply inbox; the default is
+// "mqttrpc/inbox". Each Broker subscribes to <prefix>/<random token>/+, so
+// an ACL can confine each client to its own prefix.
+func WithInboxPrefix(prefix string) Option { return func(c *config) { c.inboxPrefix = prefix } }
+
+// WithRequestTimeout sets the timeout of a [Broker.Request] or
+// [Broker.Publish] whose context has no deadline; the default is 5 s.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *config) { c.requestTimeout = d }
+}
+
+// WithConnectTimeout bounds how long [Connect] waits for the first connection
+// when its context has no earlier deadline; the default is 10 s.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *config) { c.connectTimeout = d }
+}
+
+// WithReconnectBackoff sets the wait between reconnection attempts: it starts
+// at min and doubles up to max. The default is 100 ms up to 5 s, short because
+// RPC callers are waiting.
+func WithReconnectBackoff(min, max time.Duration) Option {
+	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
+}
+
+// publishOptions are the settings shared by [Broker.Publish], [Broker.Request]
+// and [Broker.Subscriber].
+type publishOptions struct {
+	qos           byte
+	retain        bool
+	headers       map[string]string
+	correlationID string
+}
+
+// requestOptions are the settings of one [Broker.Request].
+type requestOptions struct {
+	publishOptions
+	timeout time.Duration
+	replyTo string
+}
+
+// subscribeOptions are the settings of one [Broker.Subscriber].
+type subscribeOptions struct {
+	qos         byte
+	noReply     bool
+	replyTopic  string
+	concurrency int
+	queue       int
+}
+
+// PublishOption configures [Broker.Publish].
+type PublishOption interface{ applyPublish(*publishOptions) }
+
+// RequestOption configures [Broker.Request].
+type RequestOption interface{ applyRequest(*requestOptions) }
+
+// SubscribeOption configures [Broker.Subscriber].
+type SubscribeOption interface{ applySubscribe(*subscribeOptions) }
+
+type qosOption byte
+
+func (q qosOption) applyPublish(o *publishOptions)     { o.qos = byte(q) }
+func (q qosOption) applyRequest(o *requestOptions)     { o.qos = byte(q) }
+func (q qosOption) applySubscribe(o *subscribeOptions) { o.qos = byte(q) }
+
+// QoS sets the MQTT quality of service: of the message for [Broker.Publish]
+// and [Broker.Request], of the subscription for [Broker.Subscriber]. The
+// default is 0. Values above 2 are rejected by the call.
+func QoS(qos byte) interface {
+	PublishOption
+	RequestOption
+	SubscribeOption
+} {
+	return qosOption(qos)
+}
+
+type headersOption map[string]string
+
+func (h headersOption) applyPublish(o *publishOptions) { o.headers = h }
+func (h headersOption) applyRequest(o *requestOptions) { o.headers = h }
+
+// Headers sets the MQTT 5 User Properties of the message. They are not sent
+// on MQTT 3.1.1, which has no properties.
+func Headers(h map[string]string) interface {
+	PublishOption
+	RequestOption
+} {
+	return headersOption(h)
+}
+
+type correlationOption string
+
+func (c correlationOption) applyPublish(o *publishOptions) { o.correlationID = string(c) }
+func (c correlationOption) applyRequest(o *requestOptions) { o.correlationID = string(c) }
+
+// CorrelationID sets the MQTT 5 Correlation Data. A request's default is a
+// random UUID. Not sent on MQTT 3.1.1.
+func CorrelationID(id string) interface {
+	PublishOption
+	RequestOption
+} {
+	return correlationOption(id)
+}
+
+type requestFunc func(*requestOptions)
+
+func (f requestFunc) applyRequest(o *requestOptions) { f(o) }
+
+// Timeout bounds how long [Broker.Request] waits for its reply. It applies
+// on top of the context's deadline (the earlier wins); without either, the
+// Broker's request timeout (default 5 s) applies.
+func Timeout(d time.Duration) RequestOption {
+	return requestFunc(func(o *requestOptions) { o.timeout = d })
+}
+
+// ReplyTo makes [Broker.Request] wait for its reply on this topic instead of
+// the Broker's private inbox. MQTT 3.1.1 needs it. The Broker subscribes to
+// the topic once and keeps the subscription; requests sharing one reply topic
+// are sent one at a time, each taking the next message on it as its reply.
+func ReplyTo(topic string) RequestOption {
+	return requestFunc(func(o *requestOptions) { o.replyTo = topic })
+}
+
+type publishFunc func(*publishOptions)
+
+func (f publishFunc) applyPublish(o *publishOptions) { f(o) }
+
+// Retain publishes the message as retained.
+func Retain() PublishOption {
+	return publishFunc(func(o *publishOptions) { o.retain = true })
+}
+
+type subscribeFunc func(*subscribeOptions)
+
+func (f subscribeFunc) applySubscribe(o *subscribeOptions) { f(o) }
+
+// NoReply makes the subscriber send no reply: what the handler returns is
+// dropped, and its errors are only logged.
+func NoReply() SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.noReply = true })
+}
+
+// ReplyTopic names the topic a handler's reply goes to when the request
+// carries no Response Topic: always so on MQTT 3.1.1 (the equivalent of
+// FastStream's @broker.publisher). A request's own Response Topic wins.
+func ReplyTopic(topic string) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.replyTopic = topic })
+}
+
+// Concurrency sets how many requests the subscriber's handler serves at
+// once; the default is 64. Each request runs on its own goroutine, so a slow
+// handler never holds up replies or other subscribers.
+func Concurrency(n int) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.concurrency = n })
+}
+
+// QueueLimit sets how many requests may wait for a free handler beyond those
+// running; the default is 1024. A request arriving when all are taken is
+// answered at once with a [StatusServiceUnavailable] error reply, so memory
+// stays bounded and the caller does not wait for a timeout.
+func QueueLimit(n int) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.queue = n })
+}

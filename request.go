@@ -1,0 +1,237 @@
+package mqttrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mqttrpc/mqttrpc/internal/topic"
+)
+
+// Request publishes body to topic as a request and waits for its reply.
+//
+// The body is encoded by its type: a string is sent as text/plain, a []byte
+// as it is with no content type, nil as an empty payload, anything else as
+// JSON (application/json).
+//
+// On MQTT 5 the request carries a private Response Topic under the Broker's
+// inbox, Correlation Data (a random UUID unless [CorrelationID] is given) and a
+// Message Expiry Interval equal to the time left, so a broker drops requests
+// nobody could answer in time. On MQTT 3.1.1 the request needs [ReplyTo].
+//
+// Request returns the reply, or an error: [ErrTimeout] at the deadline (the
+// context's, [Timeout], or else the Broker's request timeout of 5 s),
+// ctx.Err() if ctx is cancelled, [ErrClosed] if the Broker closes,
+// [ErrNoResponders] if the broker says nobody is subscribed (QoS 1 and 2 on
+// MQTT 5), and a *[RemoteError] if the handler answered with an error.
+func (b *Broker) Request(ctx context.Context, topicName string, body any, opts ...RequestOption) (*Message, error) {
+	var o requestOptions
+	for _, opt := range opts {
+		opt.applyRequest(&o)
+	}
+	m, err := newMessage(topicName, body, o.publishOptions)
+	if err != nil {
+		return nil, err
+	}
+	if o.replyTo == "" && !b.t.properties() {
+		return nil, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
+	}
+	if m.CorrelationID == "" && b.t.properties() {
+		m.CorrelationID = uuid.NewString()
+	}
+	ctx, cancel := b.requestContext(ctx, o.timeout)
+	defer cancel()
+
+	if o.replyTo == "" {
+		m.ReplyTo = b.inbox + randomToken()
+	} else {
+		release, err := b.acquireReplyTopic(ctx, o.replyTo)
+		if err != nil {
+			return nil, requestError(topicName, err)
+		}
+		defer release()
+		m.ReplyTo = o.replyTo
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		m.expiry = time.Until(deadline)
+	}
+
+	c := b.pending.add(m.ReplyTo, m.CorrelationID)
+	defer b.pending.remove(m.ReplyTo, c)
+	if err := b.awaitReady(ctx); err != nil {
+		return nil, requestError(topicName, err)
+	}
+	if err := b.t.publish(ctx, m); err != nil {
+		return nil, requestError(topicName, err)
+	}
+	select {
+	case reply := <-c.reply:
+		if err := replyError(reply); err != nil {
+			return nil, err
+		}
+		return reply, nil
+	case <-ctx.Done():
+		return nil, requestError(topicName, ctx.Err())
+	case <-b.closed:
+		return nil, ErrClosed
+	}
+}
+
+// requestContext bounds ctx by the Timeout option or, when neither gives a
+// deadline, by the Broker's request timeout.
+func (b *Broker) requestContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return b.withDefaultTimeout(ctx)
+}
+
+// requestError names the request in err and turns a deadline into ErrTimeout.
+func requestError(topicName string, err error) error {
+	switch {
+	case errors.Is(err, ErrClosed):
+		return ErrClosed
+	case errors.Is(err, context.DeadlineExceeded):
+		err = ErrTimeout
+	}
+	return fmt.Errorf("request %q: %w", topicName, err)
+}
+
+// replyError returns the *RemoteError a reply carries in __stat and __stMsg,
+// or nil if it reports success (or nothing).
+func replyError(m *Message) error {
+	stat, ok := m.Headers[headerStatus]
+	if !ok {
+		return nil
+	}
+	code, err := strconv.Atoi(stat)
+	if err == nil && code >= 200 && code < 300 {
+		return nil
+	}
+	if err != nil {
+		code = StatusInternalError
+	}
+	return &RemoteError{Code: code, Message: m.Headers[headerStatusMessage]}
+}
+
+// pendingTable is the one table of requests waiting for a reply, keyed by the
+// topic the reply will arrive on.
+type pendingTable struct {
+	mu    sync.Mutex
+	calls map[string]*call
+}
+
+// call is one request waiting for its reply.
+type call struct {
+	correlationID string
+	reply         chan *Message // capacity 1, so delivering never blocks
+}
+
+func (p *pendingTable) init() { p.calls = make(map[string]*call) }
+
+func (p *pendingTable) add(replyTopic, correlationID string) *call {
+	c := &call{correlationID: correlationID, reply: make(chan *Message, 1)}
+	p.mu.Lock()
+	p.calls[replyTopic] = c
+	p.mu.Unlock()
+	return c
+}
+
+// remove forgets c on every exit of a request: reply, timeout, cancel, close.
+func (p *pendingTable) remove(replyTopic string, c *call) {
+	p.mu.Lock()
+	if p.calls[replyTopic] == c {
+		delete(p.calls, replyTopic)
+	}
+	p.mu.Unlock()
+}
+
+// Results of [pendingTable.deliver].
+const (
+	noCall   = iota // no request waits on the message's topic
+	answered        // the waiting request got the message
+	mismatch        // a request waits there, but for other Correlation Data
+)
+
+// deliver hands m to the request waiting on m.Topic. The first matching reply
+// wins and ends the call; a reply whose Correlation Data differs from the
+// request's is refused, while one without any is accepted (responders that
+// do not echo Correlation Data, and all of MQTT 3.1.1).
+func (p *pendingTable) deliver(m *Message) int {
+	p.mu.Lock()
+	c, ok := p.calls[m.Topic]
+	if !ok {
+		p.mu.Unlock()
+		return noCall
+	}
+	if m.CorrelationID != "" && c.correlationID != "" && m.CorrelationID != c.correlationID {
+		p.mu.Unlock()
+		return mismatch
+	}
+	delete(p.calls, m.Topic)
+	p.mu.Unlock()
+	c.reply <- m
+	return answered
+}
+
+// len returns how many requests are waiting.
+func (p *pendingTable) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
+// replyTopic is an explicit reply topic (see [ReplyTo]): subscribed once and
+// lent to one request at a time.
+type replyTopic struct {
+	turn       chan struct{} // capacity 1: whoever sent into it owns the topic
+	subscribed bool          // guarded by turn
+}
+
+// acquireReplyTopic waits for its turn on the reply topic name, subscribing to
+// it the first time, and returns the function that ends the turn.
+func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (release func(), err error) {
+	if err := topic.ValidName(name); err != nil {
+		return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, name, err)
+	}
+	if b.isInbox(name) {
+		return nil, fmt.Errorf("%w: reply topic %q is inside the Broker's own inbox", ErrInvalidTopic, name)
+	}
+	b.mu.Lock()
+	rt, ok := b.replyTopics[name]
+	if !ok {
+		rt = &replyTopic{turn: make(chan struct{}, 1)}
+		b.replyTopics[name] = rt
+	}
+	b.mu.Unlock()
+
+	select {
+	case rt.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-b.closed:
+		return nil, ErrClosed
+	}
+	release = func() { <-rt.turn }
+	if rt.subscribed {
+		return release, nil
+	}
+	if err := b.awaitReady(ctx); err != nil {
+		release()
+		return nil, err
+	}
+	if err := b.t.subscribe(ctx, name, 2); err != nil {
+		b.mu.Lock()
+		delete(b.replyTopics, name) // so a refused topic does not break restoring the others
+		b.mu.Unlock()
+		release()
+		return nil, err
+	}
+	rt.subscribed = true
+	return release, nil
+}

@@ -1,0 +1,36 @@
+package mqttrpc
+
+import "sync/atomic"
+
+// Stats counts what a Broker dropped or refused, so that an operator can
+// see it. Counters only grow.
+type Stats struct {
+	// DroppedReplies counts messages on this Broker's reply topics that no
+	// request was waiting for (late, duplicate or guessed), or whose
+	// Correlation Data did not match the request's. They are never delivered.
+	DroppedReplies uint64
+	// Overloaded counts requests answered with [StatusServiceUnavailable]
+	// because their subscriber's queue was full (see [QueueLimit]).
+	Overloaded uint64
+	// Panics counts handler panics, each answered with [StatusInternalError].
+	Panics uint64
+	// Disconnects counts lost connections.
+	Disconnects uint64
+}
+
+type stats struct {
+	droppedReplies atomic.Uint64
+	overloaded     atomic.Uint64
+	panics         atomic.Uint64
+	disconnects    atomic.Uint64
+}
+
+// Stats returns the Broker's counters.
+func (b *Broker) Stats() Stats {
+	return Stats{
+		DroppedReplies: b.stats.droppedReplies.Load(),
+		Overloaded:     b.stats.overloaded.Load(),
+		Panics:         b.stats.panics.Load(),
+		Disconnects:    b.stats.disconnects.Load(),
+	}
+}

@@ -1,0 +1,118 @@
+package mqttrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// subackFailure is the MQTT 3.1.1 SUBACK return code for a refused filter.
+const subackFailure = 0x80
+
+// v311 is the MQTT 3.1.1 transport, on paho.mqtt.golang. MQTT 3.1.1 has no
+// properties: Response Topic, Correlation Data, Content Type, User Properties
+// and Message Expiry are not sent, and arrive empty.
+type v311 struct {
+	client mqtt.Client
+	ev     events
+}
+
+func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
+	if u.Scheme == "ws" || u.Scheme == "wss" {
+		return nil, fmt.Errorf("%w: %s:// on MQTT 3.1.1", ErrFeatureNotSupported, u.Scheme)
+	}
+	t := &v311{ev: ev}
+	opts := mqtt.NewClientOptions().
+		AddBroker(u.String()).
+		SetProtocolVersion(4).
+		SetClientID(cfg.clientID).
+		SetUsername(cfg.username).
+		SetPassword(cfg.password).
+		SetTLSConfig(cfg.tls).
+		SetKeepAlive(cfg.keepAlive).
+		SetConnectTimeout(cfg.connectTimeout).
+		// The Broker restores its own subscriptions on every connection, the
+		// same way on both versions, so the broker keeps no session.
+		SetCleanSession(true).
+		SetResumeSubs(false).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(cfg.backoffMin).
+		SetMaxReconnectInterval(cfg.backoffMax).
+		// Ordered delivery on paho's goroutine is safe: received never blocks.
+		SetOrderMatters(true).
+		SetDefaultPublishHandler(t.received).
+		SetOnConnectHandler(func(mqtt.Client) { ev.up() }).
+		SetConnectionLostHandler(func(mqtt.Client, error) { ev.down() }).
+		SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
+			if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
+				ev.connectError(f.Reason)
+			}
+		})
+	t.client = mqtt.NewClient(opts)
+	t.client.Connect() // retries in the background; ev.up reports success
+	return t, nil
+}
+
+// received converts paho's message and hands it to the Broker's dispatcher.
+func (t *v311) received(_ mqtt.Client, msg mqtt.Message) {
+	t.ev.message(&Message{
+		Topic:  msg.Topic(),
+		Body:   msg.Payload(),
+		QoS:    msg.Qos(),
+		Retain: msg.Retained(),
+	})
+}
+
+func (t *v311) publish(ctx context.Context, m *Message) error {
+	return await(ctx, t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body))
+}
+
+func (t *v311) subscribe(ctx context.Context, filter string, qos byte) error {
+	tok := t.client.Subscribe(filter, qos, nil) // nil: messages go to received
+	if err := await(ctx, tok); err != nil {
+		return err
+	}
+	if tok.(*mqtt.SubscribeToken).Result()[filter] == subackFailure {
+		return fmt.Errorf("%w: subscribe to %q", ErrRefused, filter)
+	}
+	return nil
+}
+
+func (t *v311) unsubscribe(ctx context.Context, filter string) error {
+	return await(ctx, t.client.Unsubscribe(filter))
+}
+
+func (t *v311) disconnect(ctx context.Context) error {
+	// Disconnect waits up to quiesce ms for work in flight and blocks meanwhile.
+	done := make(chan struct{})
+	go func() { // ends when paho has closed the connection
+		t.client.Disconnect(100)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *v311) properties() bool { return false }
+
+// await waits for a paho token within ctx: paho's tokens know no contexts.
+func await(ctx context.Context, tok mqtt.Token) error {
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	err := tok.Error()
+	if errors.Is(err, mqtt.ErrNotConnected) {
+		return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	return err
+}

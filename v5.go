@@ -1,0 +1,147 @@
+package mqttrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// reasonNoMatchingSubscribers is the MQTT 5 PUBACK reason code 0x10.
+const reasonNoMatchingSubscribers = 0x10
+
+// v5 is the MQTT 5.0 transport, on paho.golang's autopaho.
+type v5 struct {
+	cm *autopaho.ConnectionManager
+	ev events
+}
+
+func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
+	t := &v5{ev: ev}
+	cc := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{u},
+		TlsCfg:                        cfg.tls,
+		KeepAlive:                     uint16(cfg.keepAlive / time.Second),
+		CleanStartOnInitialConnection: true,
+		ReconnectBackoff:              backoff(cfg.backoffMin, cfg.backoffMax),
+		ConnectTimeout:                cfg.connectTimeout,
+		ConnectUsername:               cfg.username,
+		ConnectPassword:               []byte(cfg.password),
+		OnConnectionUp:                func(*autopaho.ConnectionManager, *paho.Connack) { ev.up() },
+		OnConnectionDown:              func() bool { ev.down(); return true },
+		OnConnectError:                ev.connectError,
+		ClientConfig: paho.ClientConfig{
+			ClientID:          cfg.clientID,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){t.received},
+		},
+	}
+	cm, err := autopaho.NewConnection(context.Background(), cc)
+	if err != nil {
+		return nil, fmt.Errorf("mqttrpc: %w", err)
+	}
+	t.cm = cm
+	return t, nil
+}
+
+// backoff waits min, then doubles up to max, each wait jittered down by up to
+// a quarter so that clients cut off together do not return together.
+func backoff(min, max time.Duration) autopaho.Backoff {
+	return func(attempt int) time.Duration {
+		if attempt <= 0 {
+			return 0
+		}
+		d := max
+		if attempt < 32 && min<<(attempt-1) > 0 && min<<(attempt-1) < max {
+			d = min << (attempt - 1)
+		}
+		return d - rand.N(d/4+1)
+	}
+}
+
+// received converts paho's publish and hands it to the Broker's dispatcher.
+// paho calls it on its one receiving goroutine and acknowledges the message
+// when it returns, so it must not block.
+func (t *v5) received(pr paho.PublishReceived) (bool, error) {
+	p := pr.Packet
+	m := &Message{Topic: p.Topic, Body: p.Payload, QoS: p.QoS, Retain: p.Retain}
+	if props := p.Properties; props != nil {
+		m.ReplyTo = props.ResponseTopic
+		m.CorrelationID = string(props.CorrelationData)
+		m.ContentType = props.ContentType
+		if props.MessageExpiry != nil {
+			m.expiry = time.Duration(*props.MessageExpiry) * time.Second
+		}
+		if len(props.User) > 0 {
+			m.Headers = make(map[string]string, len(props.User))
+			for _, up := range props.User {
+				m.Headers[up.Key] = up.Value
+			}
+		}
+	}
+	t.ev.message(m)
+	return true, nil
+}
+
+func (t *v5) publish(ctx context.Context, m *Message) error {
+	p := &paho.Publish{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, Payload: m.Body}
+	if m.ReplyTo != "" || m.CorrelationID != "" || m.ContentType != "" || m.expiry > 0 || len(m.Headers) > 0 {
+		p.Properties = &paho.PublishProperties{
+			ResponseTopic: m.ReplyTo,
+			ContentType:   m.ContentType,
+		}
+		if m.CorrelationID != "" {
+			p.Properties.CorrelationData = []byte(m.CorrelationID)
+		}
+		if m.expiry > 0 {
+			secs := uint32((m.expiry + time.Second - 1) / time.Second) // round up: never expire early
+			p.Properties.MessageExpiry = &secs
+		}
+		for k, v := range m.Headers {
+			p.Properties.User = append(p.Properties.User, paho.UserProperty{Key: k, Value: v})
+		}
+	}
+	resp, err := t.cm.Publish(ctx, p)
+	switch {
+	case err != nil && resp != nil && resp.ReasonCode >= 0x80:
+		return fmt.Errorf("%w: publish to %q: reason code 0x%02x", ErrRefused, m.Topic, resp.ReasonCode)
+	case err != nil:
+		return v5Error(err)
+	case m.QoS > 0 && resp != nil && resp.ReasonCode == reasonNoMatchingSubscribers:
+		return ErrNoResponders
+	}
+	return nil
+}
+
+func (t *v5) subscribe(ctx context.Context, filter string, qos byte) error {
+	sa, err := t.cm.Subscribe(ctx, &paho.Subscribe{
+		Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}},
+	})
+	if err != nil && sa != nil && len(sa.Reasons) == 1 {
+		return fmt.Errorf("%w: subscribe to %q: reason code 0x%02x", ErrRefused, filter, sa.Reasons[0])
+	}
+	return v5Error(err)
+}
+
+func (t *v5) unsubscribe(ctx context.Context, filter string) error {
+	_, err := t.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{filter}})
+	return v5Error(err)
+}
+
+func (t *v5) disconnect(ctx context.Context) error {
+	return t.cm.Disconnect(ctx)
+}
+
+func (t *v5) properties() bool { return true }
+
+// v5Error gives paho's connection errors the Broker's own name.
+func v5Error(err error) error {
+	if errors.Is(err, autopaho.ConnectionDownError) || errors.Is(err, paho.ErrConnectionLost) {
+		return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	return err
+}
