@@ -38,6 +38,7 @@ type Broker struct {
 	stopHandlers context.CancelFunc
 	handlers     sync.WaitGroup // handler goroutines started by deliver
 
+	dialed    chan struct{} // closed once t is set: events may come before
 	closing   chan struct{} // closed when Close starts: no new work is taken
 	closed    chan struct{} // closed when Close ends waiting requests
 	closeOnce sync.Once
@@ -77,6 +78,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 	if b.t, err = dial(u, &b.cfg, b.events()); err != nil {
 		return nil, err
 	}
+	close(b.dialed)
 	if err := b.awaitFirstConnection(ctx); err != nil {
 		b.stopHandlers()
 		_ = b.t.disconnect(context.Background())
@@ -92,6 +94,7 @@ func newBroker(cfg config) *Broker {
 		inbox:       cfg.inboxPrefix + "/" + randomToken() + "/",
 		replyTopics: make(map[string]*replyTopic),
 		conn:        connState{ready: make(chan struct{})},
+		dialed:      make(chan struct{}),
 		closing:     make(chan struct{}),
 		closed:      make(chan struct{}),
 		closeDone:   make(chan struct{}),
@@ -177,6 +180,7 @@ func (b *Broker) connectError(err error) {
 // connection gen, then marks the Broker ready. The broker session is not
 // kept across connections, so this is what makes RPC survive a reconnect.
 func (b *Broker) restore(gen int) {
+	<-b.dialed // the first connection can come up before dial has returned
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
 	defer cancel()
 	for _, s := range b.subscriptions() {
@@ -222,6 +226,11 @@ func (b *Broker) subscriptions() []filterQoS {
 // awaitReady waits until the Broker is connected with its subscriptions in
 // place, so nothing is published that could not be answered.
 func (b *Broker) awaitReady(ctx context.Context) error {
+	select {
+	case <-b.closed: // checked first: a closed Broker may still look ready
+		return ErrClosed
+	default:
+	}
 	b.mu.Lock()
 	ready := b.conn.ready
 	b.mu.Unlock()

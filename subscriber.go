@@ -113,6 +113,10 @@ func validateSubscriber(filter string, h Handler, o subscribeOptions) error {
 		if err := topic.ValidName(o.replyTopic); err != nil {
 			return fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTopic, err)
 		}
+		if topic.Match(filter, o.replyTopic) {
+			return fmt.Errorf("%w: reply topic %q matches the filter %q: the handler would answer its own replies forever",
+				ErrInvalidTopic, o.replyTopic, filter)
+		}
 	}
 	switch {
 	case h == nil:

@@ -35,6 +35,7 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 		OnConnectionUp:                func(*autopaho.ConnectionManager, *paho.Connack) { ev.up() },
 		OnConnectionDown:              func() bool { ev.down(); return true },
 		OnConnectError:                ev.connectError,
+		ConnectPacketBuilder:          requestProblemInfo,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          cfg.clientID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){t.received},
@@ -46,6 +47,18 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 	}
 	t.cm = cm
 	return t, nil
+}
+
+// requestProblemInfo asks for reason strings and user properties on every
+// packet. paho asks for none by default, and some brokers (mochi-mqtt) then
+// strip the User Properties of the PUBLISH packets they forward, which carry
+// the headers and the error status of replies.
+func requestProblemInfo(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+	if cp.Properties == nil {
+		cp.Properties = &paho.ConnectProperties{}
+	}
+	cp.Properties.RequestProblemInfo = true
+	return cp, nil
 }
 
 // backoff waits min, then doubles up to max, each wait jittered down by up to

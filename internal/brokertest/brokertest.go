@@ -1,0 +1,268 @@
+// Package brokertest starts real MQTT brokers for tests: the embedded
+// mochi broker, and mosquitto when it is installed.
+package brokertest
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mqttrpc/mqttrpc/embedded"
+)
+
+// startTimeout bounds how long mosquitto may take to accept connections.
+const startTimeout = 5 * time.Second
+
+// Broker is a running MQTT broker for a test.
+type Broker struct {
+	Name string // "mochi" or "mosquitto"
+	URL  string // mqtt://127.0.0.1:PORT
+
+	// mosquitto only
+	bin    string
+	addr   string // 127.0.0.1:PORT
+	conf   string // path of the filled-in config file
+	stderr *syncBuffer
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has exited
+}
+
+// Mochi starts an embedded broker (package embedded) and closes it in t.Cleanup.
+//
+// Broker warnings, such as a client reaching its inflight quota, go to the
+// test log.
+func Mochi(t testing.TB) *Broker {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := embedded.Start(embedded.WithLogger(logger))
+	if err != nil {
+		t.Fatalf("brokertest: start mochi: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &Broker{Name: "mochi", URL: s.URL()}
+}
+
+// Mosquitto starts a mosquitto process on a free loopback port from testdata config and kills it in t.Cleanup.
+// If the mosquitto binary is not on PATH (exec.LookPath, also check /usr/sbin/mosquitto), it calls t.Skip —
+// unless the environment variable CI is non-empty, in which case it calls t.Fatal ("mosquitto required in CI").
+//
+// The config is testdata/mosquitto.conf at the module root. Mosquitto's
+// log goes to the test log if the test fails.
+func Mosquitto(t testing.TB) *Broker {
+	t.Helper()
+	return MosquittoWith(t, "")
+}
+
+// MosquittoWith is like Mosquitto, with extraConfig appended to the config
+// file, e.g. for TLS listeners or ACLs.
+func MosquittoWith(t testing.TB, extraConfig string) *Broker {
+	t.Helper()
+	bin, ok := mosquittoPath()
+	if !ok {
+		if os.Getenv("CI") != "" {
+			t.Fatal("brokertest: mosquitto required in CI")
+		}
+		t.Skip("brokertest: mosquitto not installed")
+	}
+	return startMosquitto(t, bin, extraConfig)
+}
+
+// All returns Mochi and, where available, Mosquitto (same CI rule: in CI missing mosquitto is t.Fatal; outside CI it is just left out, no skip of the whole test).
+func All(t testing.TB) []*Broker {
+	t.Helper()
+	brokers := []*Broker{Mochi(t)}
+	bin, ok := mosquittoPath()
+	switch {
+	case ok:
+		brokers = append(brokers, startMosquitto(t, bin, ""))
+	case os.Getenv("CI") != "":
+		t.Fatal("brokertest: mosquitto required in CI")
+	}
+	return brokers
+}
+
+// Kill stops the mosquitto process with SIGKILL and waits for it to exit (only for mosquitto; t.Fatal on mochi).
+//
+// Killing a broker that is not running does nothing.
+func (b *Broker) Kill(t testing.TB) {
+	t.Helper()
+	if b.Name != "mosquitto" {
+		t.Fatalf("brokertest: Kill is only supported for mosquitto, not %s", b.Name)
+	}
+	b.kill()
+}
+
+// Restart starts mosquitto again on the same port with the same config and waits until the port accepts TCP.
+//
+// A broker that is still running is killed first.
+func (b *Broker) Restart(t testing.TB) {
+	t.Helper()
+	if b.Name != "mosquitto" {
+		t.Fatalf("brokertest: Restart is only supported for mosquitto, not %s", b.Name)
+	}
+	b.kill()
+	if err := b.start(); err != nil {
+		t.Fatalf("brokertest: restart mosquitto: %v", err) // cleanup logs stderr
+	}
+}
+
+// mosquittoPath finds the mosquitto binary. Debian and Ubuntu install it
+// in /usr/sbin, which is often not on a user's PATH.
+func mosquittoPath() (string, bool) {
+	if p, err := exec.LookPath("mosquitto"); err == nil {
+		return p, true
+	}
+	if p, err := exec.LookPath("/usr/sbin/mosquitto"); err == nil {
+		return p, true
+	}
+	return "", false
+}
+
+func startMosquitto(t testing.TB, bin, extraConfig string) *Broker {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join(moduleRoot(t), "testdata", "mosquitto.conf"))
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	b := &Broker{
+		Name:   "mosquitto",
+		bin:    bin,
+		conf:   filepath.Join(t.TempDir(), "mosquitto.conf"),
+		stderr: new(syncBuffer),
+	}
+	t.Cleanup(func() {
+		b.kill()
+		if t.Failed() && b.stderr.Len() > 0 {
+			t.Logf("mosquitto stderr:\n%s", b.stderr)
+		}
+	})
+
+	// The free port is found by binding and releasing it, so something
+	// else may take it before mosquitto binds it; try a few ports.
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("brokertest: %v", err)
+		}
+		conf := strings.ReplaceAll(string(tmpl), "${PORT}", strconv.Itoa(port)) + "\n" + extraConfig + "\n"
+		if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {
+			t.Fatalf("brokertest: %v", err)
+		}
+		b.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		b.URL = "mqtt://" + b.addr
+		err = b.start()
+		if err == nil {
+			return b
+		}
+		if attempt == 3 || !strings.Contains(b.stderr.String(), "Address already in use") {
+			t.Fatalf("brokertest: start mosquitto: %v", err) // cleanup logs stderr
+		}
+	}
+}
+
+// start runs mosquitto and waits until it accepts TCP connections.
+func (b *Broker) start() error {
+	cmd := exec.Command(b.bin, "-c", b.conf)
+	cmd.Stderr = b.stderr
+	cmd.Stdout = b.stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	b.cmd, b.exited = cmd, exited
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", b.addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("mosquitto exited: %v", cmd.ProcessState)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.kill()
+			return fmt.Errorf("%s not accepting connections after %v", b.addr, startTimeout)
+		}
+	}
+}
+
+func (b *Broker) kill() {
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Kill() // fails only if it has already exited
+	<-b.exited
+	b.cmd = nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// moduleRoot finds the directory holding go.mod, walking up from the
+// working directory, which go test sets to the package under test.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("brokertest: go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, since exec copies
+// the process output from its own goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,173 @@
+package mqttrpc_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+)
+
+func TestWildcardSubscriber(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		base := uniqueTopic(t, "devices")
+		opts := []mqttrpc.SubscribeOption{}
+		if tg.version == mqttrpc.V311 {
+			opts = append(opts, mqttrpc.ReplyTopic(base+"-replies"))
+		}
+		subscribe(t, srv, base+"/+/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			id := strings.Split(m.Topic, "/")[3]
+			return &mqttrpc.Response{Body: "rebooted " + id, QoS: m.QoS}, nil
+		}), opts...)
+		subscribe(t, srv, base+"/#", mqttrpc.Typed(func(context.Context, string) (string, error) {
+			return "catch-all", nil
+		}), opts...)
+
+		var ropts []mqttrpc.RequestOption
+		if tg.version == mqttrpc.V311 {
+			ropts = append(ropts, mqttrpc.ReplyTo(base+"-replies"))
+		}
+		ctx := ctxTimeout(t, 5*time.Second)
+		reply, err := cli.Request(ctx, base+"/42/reboot", nil, ropts...)
+		require.NoError(t, err)
+		assert.Equal(t, "rebooted 42", string(reply.Body))
+		reply, err = cli.Request(ctx, base+"/42/status", nil, ropts...)
+		require.NoError(t, err)
+		assert.Equal(t, "catch-all", string(reply.Body))
+	})
+}
+
+func TestSlowHandlerDoesNotBlockOthers(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		slow, fast := newRoute(t, tg, "slow"), newRoute(t, tg, "fast")
+		release := make(chan struct{})
+		defer close(release)
+		subscribe(t, srv, slow.topic, mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return in, nil
+		}), slow.serve(mqttrpc.QoS(1))...)
+		subscribe(t, srv, fast.topic, mqttrpc.Typed(echo), fast.serve(mqttrpc.QoS(1))...)
+
+		for range 3 { // occupy the slow handler, several times over
+			go func() {
+				_, _ = cli.Request(context.Background(), slow.topic, "x", slow.call(mqttrpc.Timeout(3*time.Second))...)
+			}()
+		}
+		time.Sleep(50 * time.Millisecond)
+		for range 20 {
+			reply, err := cli.Request(ctxTimeout(t, 2*time.Second), fast.topic, "quick", fast.call(mqttrpc.QoS(1))...)
+			require.NoError(t, err)
+			assert.Equal(t, "quick", string(reply.Body))
+		}
+	})
+}
+
+func TestHandlersRunConcurrently(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "parallel")
+		var running, peak atomic.Int32
+		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(100 * time.Millisecond)
+			return "", nil
+		}), mqttrpc.Concurrency(4))
+
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "x")
+				errs <- err
+			}()
+		}
+		for range 8 {
+			require.NoError(t, <-errs)
+		}
+		assert.Equal(t, int32(4), peak.Load(), "four handlers at once, never more")
+	})
+}
+
+func TestOverloadAnswers503(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "busy")
+		started, release := make(chan struct{}), make(chan struct{})
+		defer close(release)
+		subscribe(t, srv, topic, mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			started <- struct{}{}
+			<-release
+			return in, nil
+		}), mqttrpc.Concurrency(1), mqttrpc.QueueLimit(0))
+
+		go func() { _, _ = cli.Request(context.Background(), topic, "first", mqttrpc.Timeout(3*time.Second)) }()
+		<-started
+		start := time.Now()
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "second")
+		var re *mqttrpc.RemoteError
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, mqttrpc.StatusServiceUnavailable, re.Code)
+		assert.Less(t, time.Since(start), time.Second, "refused at once, not at the timeout")
+		assert.Equal(t, uint64(1), srv.Stats().Overloaded)
+	})
+}
+
+func TestUnsubscribe(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "gone")
+		sub := subscribe(t, srv, topic, mqttrpc.Typed(echo))
+		assert.Equal(t, topic, sub.Filter())
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "x")
+		require.NoError(t, err)
+
+		require.NoError(t, sub.Unsubscribe(ctxTimeout(t, 5*time.Second)))
+		require.NoError(t, sub.Unsubscribe(ctxTimeout(t, 5*time.Second)), "twice is fine")
+		_, err = cli.Request(ctxTimeout(t, 5*time.Second), topic, "x", mqttrpc.QoS(1), mqttrpc.Timeout(300*time.Millisecond))
+		assert.True(t, errorIsAny(err, mqttrpc.ErrNoResponders, mqttrpc.ErrTimeout), "got %v", err)
+
+		// The filter is free again.
+		subscribe(t, srv, topic, mqttrpc.Typed(echo))
+		_, err = cli.Request(ctxTimeout(t, 5*time.Second), topic, "x")
+		require.NoError(t, err)
+	})
+}
+
+func TestSubscriberRejectsBadOptions(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		b := connect(t, tg)
+		topic := uniqueTopic(t, "opts")
+		subscribe(t, b, topic, mqttrpc.Typed(echo))
+		_, err := b.Subscriber(topic, mqttrpc.Typed(echo))
+		assert.ErrorContains(t, err, "already has a handler")
+		_, err = b.Subscriber(topic+"/x", nil)
+		assert.ErrorContains(t, err, "nil handler")
+		_, err = b.Subscriber(topic+"/x", mqttrpc.Typed(echo), mqttrpc.QoS(3))
+		assert.ErrorContains(t, err, "invalid QoS")
+		_, err = b.Subscriber(topic+"/x", mqttrpc.Typed(echo), mqttrpc.Concurrency(0))
+		assert.ErrorContains(t, err, "concurrency")
+		_, err = b.Subscriber(topic+"/x", mqttrpc.Typed(echo), mqttrpc.ReplyTopic("r/#"))
+		assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic)
+	})
+}
+
+func errorIsAny(err error, targets ...error) bool {
+	for _, target := range targets {
+		if errorsIs(err, target) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package mqttrpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
+)
+
+var errorsIs = errors.Is
+
+// forEachV311 runs fn on MQTT 3.1.1 on every broker.
+func forEachV311(t *testing.T, fn func(t *testing.T, tg target)) {
+	t.Helper()
+	for _, b := range brokertest.All(t) {
+		tg := target{broker: b, version: mqttrpc.V311}
+		t.Run(tg.String(), func(t *testing.T) { fn(t, tg) })
+	}
+}
+
+func TestV311RequestNeedsReplyTo(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		cli, sniffer := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "noreplyto")
+		var seen atomic.Int32
+		subscribe(t, sniffer, topic, mqttrpc.HandlerFunc(func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+			seen.Add(1)
+			return nil, nil
+		}), mqttrpc.NoReply())
+
+		start := time.Now()
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "x")
+		require.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported)
+		assert.Less(t, time.Since(start), 100*time.Millisecond, "fails at once")
+		time.Sleep(200 * time.Millisecond)
+		assert.Zero(t, seen.Load(), "nothing was published")
+		assert.Zero(t, mqttrpc.PendingRequests(cli))
+	})
+}
+
+// TestV311SharedReplyTopic shows that requests sharing a reply topic take
+// turns, while requests on different reply topics run side by side.
+func TestV311SharedReplyTopic(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "turns")
+		var running, peak atomic.Int32
+		subscribe(t, srv, topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(50 * time.Millisecond)
+			return in, nil
+		}), mqttrpc.ReplyTopic(topic+"/reply"))
+
+		run := func(replyTopic func(i int) string) {
+			errs := make(chan error, 4)
+			for i := range 4 {
+				go func() {
+					body := fmt.Sprint(i)
+					reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, body, mqttrpc.ReplyTo(replyTopic(i)))
+					if err == nil && string(reply.Body) != body {
+						err = fmt.Errorf("request %s got reply %s", body, reply.Body)
+					}
+					errs <- err
+				}()
+			}
+			for range 4 {
+				require.NoError(t, <-errs)
+			}
+		}
+		run(func(int) string { return topic + "/reply" })
+		assert.Equal(t, int32(1), peak.Load(), "one reply topic: one request at a time")
+	})
+}
+
+// TestV311SeparateReplyTopics shows that requests on different reply topics
+// do not wait for each other: each handler only returns once both run.
+func TestV311SeparateReplyTopics(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		a, b := newRoute(t, tg, "a"), newRoute(t, tg, "b")
+		both := make(chan struct{}, 2)
+		barrier := mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			both <- struct{}{}
+			for len(both) < 2 {
+				if ctx.Err() != nil {
+					return "", ctx.Err()
+				}
+				time.Sleep(time.Millisecond)
+			}
+			return in, nil
+		})
+		subscribe(t, srv, a.topic, barrier, a.serve()...)
+		subscribe(t, srv, b.topic, barrier, b.serve()...)
+
+		errs := make(chan error, 2)
+		for _, r := range []route{a, b} {
+			go func() {
+				_, err := cli.Request(ctxTimeout(t, 3*time.Second), r.topic, "x", r.call()...)
+				errs <- err
+			}()
+		}
+		require.NoError(t, <-errs)
+		require.NoError(t, <-errs)
+	})
+}
+
+// TestV311HandlerErrorSendsNoReply: MQTT 3.1.1 cannot carry an error reply,
+// and an empty one would read as success, so the caller times out instead.
+func TestV311HandlerErrorSendsNoReply(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		r := newRoute(t, tg, "fails")
+		subscribe(t, srv, r.topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
+			return "", errors.New("no")
+		}), r.serve()...)
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "x", r.call(mqttrpc.Timeout(300*time.Millisecond))...)
+		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
+	})
+}
