@@ -28,6 +28,7 @@ type Broker struct {
 	pending pendingTable
 	subs    atomic.Pointer[[]*Subscription] // copy on write, read by deliver without a lock
 	stats   stats
+	notes   *stateNotifier // nil without WithStateHandler
 
 	mu          sync.Mutex // guards what follows
 	replyTopics map[string]*replyTopic
@@ -82,6 +83,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 	if err := b.awaitFirstConnection(ctx); err != nil {
 		b.stopHandlers()
 		_ = b.t.disconnect(context.Background())
+		b.notes.close()
 		return nil, fmt.Errorf("mqttrpc: connect %s: %w", u.Redacted(), err)
 	}
 	return b, nil
@@ -101,6 +103,7 @@ func newBroker(cfg config) *Broker {
 	}
 	b.pending.init()
 	b.subs.Store(new([]*Subscription))
+	b.notes = newStateNotifier(cfg.stateHandler)
 	b.handlerCtx, b.stopHandlers = context.WithCancel(context.Background())
 	return b
 }
@@ -160,13 +163,23 @@ func (b *Broker) connectionUp() {
 func (b *Broker) connectionDown() {
 	b.mu.Lock()
 	b.conn.up = false
-	if b.conn.isSet {
+	wasReady := b.conn.isSet
+	if wasReady {
 		b.conn.ready = make(chan struct{})
 		b.conn.isSet = false
 	}
 	b.mu.Unlock()
 	b.stats.disconnects.Add(1)
 	b.log.Warn("mqttrpc: connection lost; reconnecting")
+	if wasReady {
+		b.setState(StateDisconnected)
+	}
+}
+
+func (b *Broker) setState(s ConnState) {
+	if !b.notes.notify(s) {
+		b.log.Warn("mqttrpc: state handler is behind; state change dropped", "state", s.String())
+	}
 }
 
 func (b *Broker) connectError(err error) {
@@ -193,10 +206,14 @@ func (b *Broker) restore(gen int) {
 		}
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.conn.gen == gen && b.conn.up && !b.conn.isSet {
+	ready := b.conn.gen == gen && b.conn.up && !b.conn.isSet
+	if ready {
 		close(b.conn.ready)
 		b.conn.isSet = true
+	}
+	b.mu.Unlock()
+	if ready {
+		b.setState(StateConnected)
 	}
 }
 
@@ -281,8 +298,14 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.replyTo != "" {
+		if err := topic.ValidName(o.replyTo); err != nil {
+			return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTo, err)
+		}
+	}
 	return &Message{
 		Topic:         topicName,
+		ReplyTo:       o.replyTo,
 		Body:          payload,
 		ContentType:   contentType,
 		CorrelationID: o.correlationID,
@@ -352,6 +375,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	if derr := b.t.disconnect(disconnectCtx); derr != nil && err == nil {
 		err = derr
 	}
+	b.notes.close()
 	return err
 }
 

@@ -47,6 +47,7 @@ var (
 const (
 	StatusBadRequest         = 400 // the payload could not be decoded, or is too large
 	StatusRequestTimeout     = 408 // the handler ran past its execution timeout
+	StatusPayloadTooLarge    = 413 // the payload exceeds the subscriber's MaxPayload
 	StatusInternalError      = 500 // the handler returned an error or panicked
 	StatusServiceUnavailable = 503 // the handler is overloaded or shutting down
 )

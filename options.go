@@ -39,6 +39,7 @@ type config struct {
 	connectTimeout time.Duration
 	backoffMin     time.Duration
 	backoffMax     time.Duration
+	stateHandler   func(ConnState)
 }
 
 func defaultConfig() config {
@@ -108,6 +109,7 @@ func WithReconnectBackoff(min, max time.Duration) Option {
 // publishOptions are the settings shared by [Broker.Publish], [Broker.Request]
 // and [Broker.Subscriber].
 type publishOptions struct {
+	replyTo       string
 	qos           byte
 	retain        bool
 	headers       map[string]string
@@ -118,7 +120,6 @@ type publishOptions struct {
 type requestOptions struct {
 	publishOptions
 	timeout time.Duration
-	replyTo string
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].
@@ -128,6 +129,9 @@ type subscribeOptions struct {
 	replyTopic  string
 	concurrency int
 	queue       int
+	timeout     time.Duration
+	maxPayload  int
+	dedup       int
 }
 
 // PublishOption configures [Broker.Publish].
@@ -184,6 +188,11 @@ func CorrelationID(id string) interface {
 	return correlationOption(id)
 }
 
+type replyToOption string
+
+func (r replyToOption) applyRequest(o *requestOptions) { o.replyTo = string(r) }
+func (r replyToOption) applyPublish(o *publishOptions) { o.replyTo = string(r) }
+
 type requestFunc func(*requestOptions)
 
 func (f requestFunc) applyRequest(o *requestOptions) { f(o) }
@@ -199,8 +208,14 @@ func Timeout(d time.Duration) RequestOption {
 // the Broker's private inbox. MQTT 3.1.1 needs it. The Broker subscribes to
 // the topic once and keeps the subscription; requests sharing one reply topic
 // are sent one at a time, each taking the next message on it as its reply.
-func ReplyTo(topic string) RequestOption {
-	return requestFunc(func(o *requestOptions) { o.replyTo = topic })
+//
+// On [Broker.Publish] it only sets the MQTT 5 Response Topic: a request whose
+// reply someone else will receive.
+func ReplyTo(topic string) interface {
+	PublishOption
+	RequestOption
+} {
+	return replyToOption(topic)
 }
 
 type publishFunc func(*publishOptions)
@@ -242,4 +257,31 @@ func Concurrency(n int) SubscribeOption {
 // stays bounded and the caller does not wait for a timeout.
 func QueueLimit(n int) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.queue = n })
+}
+
+// ExecutionTimeout bounds how long the handler may run. At the timeout its
+// context is cancelled and the caller is answered at once with
+// [StatusRequestTimeout]; whatever the handler returns later is dropped. A
+// handler that ignores its context keeps its concurrency slot until it
+// returns, so a stuck handler cannot make the subscriber take unbounded work.
+// The default is no timeout beyond the request's own expiry.
+func ExecutionTimeout(d time.Duration) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.timeout = d })
+}
+
+// MaxPayload makes the subscriber answer requests whose payload is larger
+// than n bytes with [StatusPayloadTooLarge], without calling the handler. The
+// default, 0, sets no limit beyond the MQTT broker's own.
+func MaxPayload(n int) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.maxPayload = n })
+}
+
+// Deduplicate makes the subscriber run its handler once per request even when
+// the request arrives twice (a QoS 1 redelivery, or a caller that retries with
+// the same Correlation Data): it remembers the replies to the last n requests,
+// keyed by Response Topic and Correlation Data, and answers a repeat with the
+// stored reply. Requests without Correlation Data (all of MQTT 3.1.1) cannot
+// be told apart and always run. The default, 0, remembers nothing.
+func Deduplicate(n int) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.dedup = n })
 }

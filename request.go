@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
 // Request publishes body to topic as a request and waits for its reply.
@@ -55,7 +53,6 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 			return nil, requestError(topicName, err)
 		}
 		defer release()
-		m.ReplyTo = o.replyTo
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
@@ -193,12 +190,9 @@ type replyTopic struct {
 	subscribed bool          // guarded by turn
 }
 
-// acquireReplyTopic waits for its turn on the reply topic name, subscribing to
-// it the first time, and returns the function that ends the turn.
+// acquireReplyTopic waits for its turn on the valid reply topic name,
+// subscribing to it the first time, and returns the function that ends the turn.
 func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (release func(), err error) {
-	if err := topic.ValidName(name); err != nil {
-		return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, name, err)
-	}
 	if b.isInbox(name) {
 		return nil, fmt.Errorf("%w: reply topic %q is inside the Broker's own inbox", ErrInvalidTopic, name)
 	}

@@ -12,6 +12,9 @@ type Stats struct {
 	// Overloaded counts requests answered with [StatusServiceUnavailable]
 	// because their subscriber's queue was full (see [QueueLimit]).
 	Overloaded uint64
+	// Duplicates counts requests answered from the [Deduplicate] cache
+	// instead of running their handler again.
+	Duplicates uint64
 	// Panics counts handler panics, each answered with [StatusInternalError].
 	Panics uint64
 	// Disconnects counts lost connections.
@@ -21,6 +24,7 @@ type Stats struct {
 type stats struct {
 	droppedReplies atomic.Uint64
 	overloaded     atomic.Uint64
+	duplicates     atomic.Uint64
 	panics         atomic.Uint64
 	disconnects    atomic.Uint64
 }
@@ -30,6 +34,7 @@ func (b *Broker) Stats() Stats {
 	return Stats{
 		DroppedReplies: b.stats.droppedReplies.Load(),
 		Overloaded:     b.stats.overloaded.Load(),
+		Duplicates:     b.stats.duplicates.Load(),
 		Panics:         b.stats.panics.Load(),
 		Disconnects:    b.stats.disconnects.Load(),
 	}

@@ -1,0 +1,178 @@
+package mqttrpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/embedded"
+)
+
+// startBroker starts an embedded MQTT broker for an example.
+func startBroker() *embedded.Server {
+	srv, err := embedded.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv
+}
+
+func Example() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+
+	b, err := mqttrpc.Connect(ctx, srv.URL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close(ctx)
+
+	_, err = b.Subscriber("rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+		return "echo: " + in, nil
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	reply, err := b.Request(ctx, "rpc/echo", "hello", mqttrpc.Timeout(5*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(reply.Body))
+	// Output: echo: hello
+}
+
+func ExampleTyped() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	type sum struct{ A, B int }
+	_, _ = b.Subscriber("calc/add", mqttrpc.Typed(func(_ context.Context, in sum) (int, error) {
+		return in.A + in.B, nil
+	}))
+
+	reply, _ := b.Request(ctx, "calc/add", sum{A: 2, B: 3}) // sent as JSON
+	var total int
+	_ = reply.Decode(&total)
+	fmt.Println(total, reply.ContentType)
+	// Output: 5 application/json
+}
+
+func ExampleHandlerFunc() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	_, _ = b.Subscriber("devices/+/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+		return &mqttrpc.Response{
+			Body:    "rebooting " + m.Topic,
+			Headers: map[string]string{"by": m.Header("user")},
+			QoS:     1,
+		}, nil
+	}))
+
+	reply, _ := b.Request(ctx, "devices/42/reboot", nil, mqttrpc.Headers(map[string]string{"user": "ops"}))
+	fmt.Println(string(reply.Body), reply.Header("by"), reply.QoS)
+	// Output: rebooting devices/42/reboot ops 1
+}
+
+func ExampleErrorf() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	_, _ = b.Subscriber("devices/get", mqttrpc.Typed(func(_ context.Context, id string) (string, error) {
+		return "", mqttrpc.Errorf(404, "device %s not found", id)
+	}))
+
+	_, err := b.Request(ctx, "devices/get", "42")
+	var re *mqttrpc.RemoteError
+	if errors.As(err, &re) {
+		fmt.Println(re.Code, re.Message)
+	}
+	// Output: 404 device 42 not found
+}
+
+func ExampleBroker_Request_timeout() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	_, err := b.Request(ctx, "nobody/listens", "ping", mqttrpc.Timeout(100*time.Millisecond))
+	fmt.Println(errors.Is(err, mqttrpc.ErrTimeout), errors.Is(err, context.DeadlineExceeded))
+	// Output: true true
+}
+
+// On MQTT 3.1.1 both sides name the reply topic: the caller with ReplyTo,
+// the service with ReplyTopic. Without ReplyTo, Request fails at once.
+func ExampleReplyTo() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithVersion(mqttrpc.V311))
+	defer b.Close(ctx)
+
+	_, _ = b.Subscriber("rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+		return in, nil
+	}), mqttrpc.ReplyTopic("rpc/echo/reply"))
+
+	reply, _ := b.Request(ctx, "rpc/echo", "hi", mqttrpc.ReplyTo("rpc/echo/reply"))
+	fmt.Println(string(reply.Body))
+
+	_, err := b.Request(ctx, "rpc/echo", "hi")
+	fmt.Println(errors.Is(err, mqttrpc.ErrFeatureNotSupported))
+	// Output:
+	// hi
+	// true
+}
+
+func ExampleNoReply() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	got := make(chan string, 1)
+	_, _ = b.Subscriber("events/door", mqttrpc.Typed(func(_ context.Context, state string) (any, error) {
+		got <- state
+		return nil, nil
+	}), mqttrpc.NoReply())
+
+	_ = b.Publish(ctx, "events/door", "open")
+	fmt.Println(<-got)
+	// Output: open
+}
+
+func ExampleBroker_Close() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+
+	// Close waits for running handlers, bounded by its context.
+	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	fmt.Println(b.Close(closeCtx))
+	fmt.Println(b.Close(closeCtx)) // safe to call twice
+
+	_, err := b.Request(ctx, "rpc/echo", "late")
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// <nil>
+	// mqttrpc: broker closed
+}

@@ -1,0 +1,110 @@
+package mqttrpc
+
+import "sync"
+
+// ConnState is the state of a Broker's connection to its MQTT broker.
+type ConnState int
+
+// The states a Broker goes through. It starts Connected (Connect returns
+// only then), may go Disconnected and Connected again any number of times,
+// and ends Closed.
+const (
+	// StateConnected: connected, with the reply inbox and every handler
+	// subscribed again; requests and replies flow.
+	StateConnected ConnState = iota + 1
+	// StateDisconnected: the connection was lost and the Broker is
+	// reconnecting; calls wait for it, within their deadlines.
+	StateDisconnected
+	// StateClosed: [Broker.Close] was called.
+	StateClosed
+)
+
+func (s ConnState) String() string {
+	switch s {
+	case StateConnected:
+		return "connected"
+	case StateDisconnected:
+		return "disconnected"
+	case StateClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// WithStateHandler calls fn each time the Broker's connection state changes,
+// including the first StateConnected and the final StateClosed. The calls come
+// in order, on one goroutine of the Broker's own, so fn may take its time; a
+// change is dropped, and logged, if 64 are already waiting for fn.
+func WithStateHandler(fn func(ConnState)) Option {
+	return func(c *config) { c.stateHandler = fn }
+}
+
+// State returns the Broker's current connection state.
+func (b *Broker) State() ConnState {
+	select {
+	case <-b.closed:
+		return StateClosed
+	default:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.conn.isSet {
+		return StateConnected
+	}
+	return StateDisconnected
+}
+
+// stateNotifier runs the state handler, in order, off the transport's
+// goroutines, which must never wait for user code.
+type stateNotifier struct {
+	fn func(ConnState)
+
+	mu     sync.Mutex
+	queue  chan ConnState
+	closed bool
+}
+
+func newStateNotifier(fn func(ConnState)) *stateNotifier {
+	if fn == nil {
+		return nil
+	}
+	n := &stateNotifier{fn: fn, queue: make(chan ConnState, 64)}
+	go n.run() // ends when close has been called and the queue is empty
+	return n
+}
+
+func (n *stateNotifier) run() {
+	for s := range n.queue {
+		n.fn(s)
+	}
+}
+
+// notify queues s for the handler. It reports false if s was dropped.
+func (n *stateNotifier) notify(s ConnState) bool {
+	if n == nil {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return true
+	}
+	select {
+	case n.queue <- s:
+		return true
+	default:
+		return false
+	}
+}
+
+// close queues StateClosed as the last state and lets run end.
+func (n *stateNotifier) close() {
+	if n == nil {
+		return
+	}
+	n.notify(StateClosed)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = true
+	close(n.queue)
+}
