@@ -38,6 +38,7 @@ type Broker struct {
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
 	handlers     sync.WaitGroup // handler goroutines started by deliver
+	refusals     chan struct{}  // one token per 503 reply being sent
 
 	dialed    chan struct{} // closed once t is set: events may come before
 	closing   chan struct{} // closed when Close starts: no new work is taken
@@ -89,6 +90,10 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 	return b, nil
 }
 
+// maxRefusals bounds the 503 replies being sent at once, so that a flood of
+// requests to an overloaded subscriber cannot grow goroutines without limit.
+const maxRefusals = 64
+
 func newBroker(cfg config) *Broker {
 	b := &Broker{
 		cfg:         cfg,
@@ -96,6 +101,7 @@ func newBroker(cfg config) *Broker {
 		inbox:       cfg.inboxPrefix + "/" + randomToken() + "/",
 		replyTopics: make(map[string]*replyTopic),
 		conn:        connState{ready: make(chan struct{})},
+		refusals:    make(chan struct{}, maxRefusals),
 		dialed:      make(chan struct{}),
 		closing:     make(chan struct{}),
 		closed:      make(chan struct{}),

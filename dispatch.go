@@ -52,11 +52,20 @@ func (s *Subscription) accept(m *Message) {
 }
 
 // refuse answers m with a 503 on a goroutine of its own, as the dispatcher
-// must not wait for a publish.
+// must not wait for a publish. Refusals are bounded too: beyond
+// maxRefusals at once, a request is dropped unanswered and its caller times out.
 func (s *Subscription) refuse(m *Message, why string) {
-	s.b.handlers.Add(1)
+	b := s.b
+	select {
+	case b.refusals <- struct{}{}:
+	default:
+		b.log.Debug("mqttrpc: request dropped; too many refusals in flight", "topic", m.Topic)
+		return
+	}
+	b.handlers.Add(1)
 	go func() { // ends when the reply is published or times out
-		defer s.b.handlers.Done()
+		defer b.handlers.Done()
+		defer func() { <-b.refusals }()
 		s.send(s.reply(m, nil, Errorf(StatusServiceUnavailable, "%s", why)))
 	}()
 }

@@ -212,6 +212,18 @@ func (b *Broker) kill() {
 	b.cmd = nil
 }
 
+// FreePort returns a loopback TCP port that was free a moment ago, for an
+// extra listener given to MosquittoWith (e.g. a TLS listener). Unlike the
+// default listener's port, it is not retried if something takes it first.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return port
+}
+
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -265,4 +277,15 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// UnusedURL returns the URL of a loopback port that nothing listens on, for
+// tests of connection failures.
+func UnusedURL(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("mqtt://127.0.0.1:%d", port)
 }

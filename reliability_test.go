@@ -1,0 +1,444 @@
+package mqttrpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
+)
+
+// stateLog records the states a Broker reports through WithStateHandler.
+type stateLog struct {
+	mu     sync.Mutex
+	states []mqttrpc.ConnState
+}
+
+func (l *stateLog) record(s mqttrpc.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.states = append(l.states, s)
+}
+
+func (l *stateLog) get() []mqttrpc.ConnState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.states)
+}
+
+func TestStateHandlerLifecycle(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		var log stateLog
+		b, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), tg.broker.URL,
+			mqttrpc.WithVersion(tg.version), mqttrpc.WithStateHandler(log.record))
+		require.NoError(t, err)
+		assert.Equal(t, mqttrpc.StateConnected, b.State())
+		require.NoError(t, b.Close(ctxTimeout(t, 5*time.Second)))
+		assert.Equal(t, mqttrpc.StateClosed, b.State())
+		assert.Eventually(t, func() bool {
+			return slices.Equal(log.get(), []mqttrpc.ConnState{mqttrpc.StateConnected, mqttrpc.StateClosed})
+		}, time.Second, 5*time.Millisecond, "states: %v", log.get())
+	})
+}
+
+func TestConnectFailsWithinTimeout(t *testing.T) {
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+		t.Run("v"+v.String(), func(t *testing.T) {
+			// A port nothing listens on: the loopback refuses at once, every time.
+			url := brokertest.UnusedURL(t)
+			start := time.Now()
+			_, err := mqttrpc.Connect(context.Background(), url,
+				mqttrpc.WithVersion(v), mqttrpc.WithConnectTimeout(500*time.Millisecond))
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.ErrorContains(t, err, "refused", "the last connection error is part of the message")
+			assert.Less(t, time.Since(start), 2*time.Second)
+		})
+	}
+	_, err := mqttrpc.Connect(context.Background(), "::not a url")
+	assert.Error(t, err)
+	_, err = mqttrpc.Connect(context.Background(), "mqtt://")
+	assert.ErrorContains(t, err, "no host")
+}
+
+// TestBrokerRestart kills mosquitto with SIGKILL under load and starts it
+// again on the same port. Every request must end within its own deadline,
+// none may get another's reply, and traffic must recover by itself.
+func TestBrokerRestart(t *testing.T) {
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+		t.Run("v"+v.String(), func(t *testing.T) { testBrokerRestart(t, v) })
+	}
+}
+
+func testBrokerRestart(t *testing.T, v mqttrpc.Version) {
+	mq := brokertest.Mosquitto(t)
+	tg := target{broker: mq, version: v}
+	var srvStates, cliStates stateLog
+	srv := connect(t, tg, mqttrpc.WithStateHandler(srvStates.record))
+	cli := connect(t, tg, mqttrpc.WithStateHandler(cliStates.record))
+	r := newRoute(t, tg, "restart")
+	subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+		return "re:" + in, nil
+	}), r.serve(mqttrpc.QoS(1))...)
+
+	const (
+		callers  = 100
+		deadline = time.Second
+	)
+	var (
+		stop                  atomic.Bool
+		ok, failed, wrong     atomic.Int64
+		late                  atomic.Int64 // ended after deadline + slack: a hang
+		killedAt, restartedAt atomic.Int64 // unix nanos
+		mu                    sync.Mutex
+		lastFailure           time.Time
+		firstOKAfterRestart   time.Time
+		inFlightAtKill        atomic.Int64
+		inFlight              atomic.Int64
+	)
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			for n := 0; !stop.Load(); n++ {
+				body := fmt.Sprintf("%d-%d", i, n)
+				start := time.Now()
+				inFlight.Add(1)
+				reply, err := cli.Request(context.Background(), r.topic, body, r.call(mqttrpc.QoS(1), mqttrpc.Timeout(deadline))...)
+				inFlight.Add(-1)
+				end := time.Now()
+				if end.Sub(start) > deadline+500*time.Millisecond {
+					late.Add(1)
+				}
+				switch {
+				case err != nil:
+					failed.Add(1)
+					mu.Lock()
+					lastFailure = end
+					mu.Unlock()
+					time.Sleep(10 * time.Millisecond)
+				case string(reply.Body) != "re:"+body:
+					wrong.Add(1)
+				default:
+					ok.Add(1)
+					if ra := restartedAt.Load(); ra != 0 {
+						mu.Lock()
+						if firstOKAfterRestart.IsZero() {
+							firstOKAfterRestart = end
+						}
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+
+	time.Sleep(time.Second)
+	okBefore := ok.Load()
+	require.Positive(t, okBefore, "traffic flows before the restart")
+	inFlightAtKill.Store(inFlight.Load())
+	killedAt.Store(time.Now().UnixNano())
+	mq.Kill(t)
+	time.Sleep(500 * time.Millisecond)
+	mq.Restart(t)
+	restartedAt.Store(time.Now().UnixNano())
+
+	// Recovery: within a few seconds of the restart, requests succeed again.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return !firstOKAfterRestart.IsZero()
+	}, 10*time.Second, 10*time.Millisecond, "no request succeeded after the restart")
+	okAtRecovery := ok.Load()
+	time.Sleep(time.Second) // and keep succeeding
+	stop.Store(true)
+	wg.Wait()
+
+	mu.Lock()
+	recovery := firstOKAfterRestart.Sub(time.Unix(0, restartedAt.Load()))
+	failuresEnded := lastFailure.Sub(time.Unix(0, killedAt.Load()))
+	mu.Unlock()
+	t.Logf("MQTT %s: %d callers, %d requests in flight at SIGKILL; %d ok, %d failed (last failure %v after the kill), "+
+		"first success %v after the restart, %d late, %d wrong replies",
+		v, callers, inFlightAtKill.Load(), ok.Load(), failed.Load(), failuresEnded.Round(time.Millisecond),
+		recovery.Round(time.Millisecond), late.Load(), wrong.Load())
+
+	assert.Zero(t, late.Load(), "every request ends within its deadline")
+	assert.Greater(t, ok.Load(), okAtRecovery, "requests keep succeeding after recovery")
+	assert.Less(t, recovery, 5*time.Second)
+	if v == mqttrpc.V5 {
+		// On MQTT 3.1.1 a reply that comes back late can answer the next
+		// request on the shared reply topic: a documented limit of 3.1.1.
+		assert.Zero(t, wrong.Load(), "no reply reaches the wrong caller")
+	}
+	assert.Zero(t, mqttrpc.PendingRequests(cli))
+	for name, l := range map[string]*stateLog{"server": &srvStates, "client": &cliStates} {
+		states := l.get()
+		assert.GreaterOrEqual(t, len(states), 3, "%s states %v", name, states)
+		assert.Equal(t, []mqttrpc.ConnState{mqttrpc.StateConnected, mqttrpc.StateDisconnected}, states[:2], "%s", name)
+		assert.Equal(t, mqttrpc.StateConnected, states[len(states)-1], "%s ends connected", name)
+	}
+	assert.Positive(t, cli.Stats().Disconnects)
+}
+
+// TestFloodStaysBounded floods a slow handler. The subscriber takes what its
+// concurrency and queue allow, answers the rest with 503 at once, and the
+// process's goroutines and memory stay bounded.
+func TestFloodStaysBounded(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, flooder := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "flood")
+		const concurrency, queue, flood = 4, 16, 5000
+		var running, peak, calls atomic.Int32
+		subscribe(t, srv, topic, mqttrpc.Typed(func(ctx context.Context, in []byte) ([]byte, error) {
+			n := running.Add(1)
+			defer running.Add(-1)
+			calls.Add(1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			time.Sleep(20 * time.Millisecond)
+			return in, nil
+		}), mqttrpc.Concurrency(concurrency), mqttrpc.QueueLimit(queue))
+
+		// Replies go to a sink nobody reads, so the flooder holds no state.
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		baseGoroutines := runtime.NumGoroutine()
+		var maxGoroutines int
+		var maxHeap uint64
+		sample := func() {
+			maxGoroutines = max(maxGoroutines, runtime.NumGoroutine())
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			maxHeap = max(maxHeap, ms.HeapInuse)
+		}
+		payload := make([]byte, 1024)
+		ctx := ctxTimeout(t, 30*time.Second)
+		for i := range flood {
+			require.NoError(t, flooder.Publish(ctx, topic, payload,
+				mqttrpc.ReplyTo(topic+"/sink"), mqttrpc.CorrelationID(fmt.Sprint(i))))
+			if i%100 == 0 {
+				sample()
+			}
+		}
+		require.Eventually(t, func() bool {
+			sample()
+			return srv.Stats().Overloaded+uint64(calls.Load()) >= flood*9/10 && running.Load() == 0
+		}, 20*time.Second, 10*time.Millisecond)
+
+		t.Logf("flood of %d × 1 KiB: %d handled, %d refused with 503; peak %d handlers, "+
+			"goroutines %d → peak %d, heap in use %.1f → peak %.1f MiB",
+			flood, calls.Load(), srv.Stats().Overloaded, peak.Load(), baseGoroutines, maxGoroutines,
+			float64(before.HeapInuse)/(1<<20), float64(maxHeap)/(1<<20))
+		assert.LessOrEqual(t, peak.Load(), int32(concurrency))
+		assert.Positive(t, srv.Stats().Overloaded)
+		// Handlers and queued requests, the 503 senders, and paho's own.
+		assert.Less(t, maxGoroutines, baseGoroutines+concurrency+queue+64+50)
+		assert.Less(t, maxHeap, before.HeapInuse+64<<20)
+	})
+}
+
+// TestCloseUnderLoad closes a serving Broker while its handlers run: each
+// running handler finishes and its reply reaches the caller.
+func TestCloseUnderLoad(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		srv, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), tg.broker.URL, mqttrpc.WithVersion(tg.version))
+		require.NoError(t, err)
+		cli := connect(t, tg)
+		const n = 20
+		started := make(chan struct{}, n)
+		topic := uniqueTopic(t, "drain")
+		subscribe(t, srv, topic+"/+", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+			started <- struct{}{}
+			time.Sleep(200 * time.Millisecond)
+			return "done:" + in, nil
+		}), mqttrpc.ReplyTopic(topic+"-replies"))
+
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				var opts []mqttrpc.RequestOption
+				if tg.version == mqttrpc.V311 { // a reply topic of its own per handler is impossible here: share it
+					opts = append(opts, mqttrpc.ReplyTo(topic+"-replies"))
+				}
+				body := fmt.Sprint(i)
+				reply, err := cli.Request(ctxTimeout(t, 2*time.Second), fmt.Sprintf("%s/%d", topic, i), body, opts...)
+				if err == nil && string(reply.Body) != "done:"+body {
+					err = fmt.Errorf("request %s got %q", body, reply.Body)
+				}
+				errs <- err
+			}()
+		}
+		want := n
+		if tg.version == mqttrpc.V311 {
+			want = 1 // requests sharing a reply topic go one at a time
+		}
+		for range want {
+			<-started
+		}
+		require.NoError(t, srv.Close(ctxTimeout(t, 10*time.Second)))
+		var answered, refused int
+		for range n {
+			err := <-errs
+			var re *mqttrpc.RemoteError
+			switch {
+			case err == nil:
+				answered++
+			case errors.As(err, &re) && re.Code == mqttrpc.StatusServiceUnavailable,
+				errors.Is(err, mqttrpc.ErrTimeout), errors.Is(err, mqttrpc.ErrNoResponders):
+				refused++ // arrived after Close began
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		assert.GreaterOrEqual(t, answered, want, "every handler running at Close delivered its reply")
+		t.Logf("%d answered, %d refused or unanswered after Close began", answered, refused)
+	})
+}
+
+func TestCloseGivesUpOnStuckHandler(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), tg.broker.URL)
+		require.NoError(t, err)
+		cli := connect(t, tg)
+		topic := uniqueTopic(t, "stuck")
+		started := make(chan struct{})
+		subscribe(t, srv, topic, mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			close(started)
+			<-ctx.Done() // returns only when Close cancels it
+			return "", ctx.Err()
+		}))
+		go func() { _, _ = cli.Request(context.Background(), topic, "x", mqttrpc.Timeout(5*time.Second)) }()
+		<-started
+		start := time.Now()
+		err = srv.Close(ctxTimeout(t, 200*time.Millisecond))
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 2*time.Second)
+	})
+}
+
+func TestWrongRepliesAreDropped(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "rogue")
+		// A responder that first sends a reply with foreign Correlation Data
+		// and one to a token nobody asked for, then the real reply.
+		subscribe(t, srv, topic, mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			inbox := m.ReplyTo[:strings.LastIndexByte(m.ReplyTo, '/')]
+			if err := srv.Publish(ctx, m.ReplyTo, "forged", mqttrpc.CorrelationID("not-yours"), mqttrpc.QoS(1)); err != nil {
+				return nil, err
+			}
+			if err := srv.Publish(ctx, inbox+"/0123456789abcdef", "guessed", mqttrpc.QoS(1)); err != nil {
+				return nil, err
+			}
+			return &mqttrpc.Response{Body: "genuine", QoS: 1}, nil
+		}), mqttrpc.QoS(1))
+
+		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "x", mqttrpc.QoS(1))
+		require.NoError(t, err)
+		assert.Equal(t, "genuine", string(reply.Body))
+		assert.Eventually(t, func() bool { return cli.Stats().DroppedReplies == 2 }, 2*time.Second, 5*time.Millisecond,
+			"dropped: %d", cli.Stats().DroppedReplies)
+	})
+}
+
+func TestExecutionTimeout(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "deadline")
+		release := make(chan struct{})
+		defer close(release)
+		var ctxEnded atomic.Bool
+		subscribe(t, srv, topic, mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			if in == "fast" {
+				return in, nil
+			}
+			<-release // ignores its context, as a buggy handler would
+			ctxEnded.Store(ctx.Err() != nil)
+			return "too late", nil
+		}), mqttrpc.ExecutionTimeout(100*time.Millisecond), mqttrpc.Concurrency(2))
+
+		start := time.Now()
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "slow")
+		var re *mqttrpc.RemoteError
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, mqttrpc.StatusRequestTimeout, re.Code)
+		assert.Less(t, time.Since(start), time.Second)
+
+		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "fast")
+		require.NoError(t, err, "the service keeps serving beside the stuck handler")
+		assert.Equal(t, "fast", string(reply.Body))
+	})
+}
+
+func TestMaxPayload(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "big")
+		var calls atomic.Int32
+		subscribe(t, srv, topic, mqttrpc.Typed(func(_ context.Context, in []byte) (int, error) {
+			calls.Add(1)
+			return len(in), nil
+		}), mqttrpc.MaxPayload(1024))
+
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, make([]byte, 1025))
+		var re *mqttrpc.RemoteError
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, mqttrpc.StatusPayloadTooLarge, re.Code)
+		assert.Zero(t, calls.Load())
+
+		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, make([]byte, 1024))
+		require.NoError(t, err)
+		assert.Equal(t, "1024", string(reply.Body))
+	})
+}
+
+func TestDeduplicate(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		for _, dedup := range []bool{false, true} {
+			t.Run(fmt.Sprint("dedup=", dedup), func(t *testing.T) {
+				srv, caller := connect(t, tg), connect(t, tg)
+				topic := uniqueTopic(t, "transfer")
+				var calls atomic.Int32
+				opts := []mqttrpc.SubscribeOption{mqttrpc.QoS(1)}
+				if dedup {
+					opts = append(opts, mqttrpc.Deduplicate(100))
+				}
+				subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
+					return fmt.Sprint("call ", calls.Add(1)), nil
+				}), opts...)
+				replies := make(chan string, 4)
+				subscribe(t, caller, topic+"/replies", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+					replies <- string(m.Body)
+					return nil, nil
+				}), mqttrpc.NoReply(), mqttrpc.QoS(1))
+
+				// The same request twice, as a QoS 1 redelivery or a retry would send it.
+				for range 2 {
+					require.NoError(t, caller.Publish(ctxTimeout(t, 5*time.Second), topic, "move 100",
+						mqttrpc.QoS(1), mqttrpc.ReplyTo(topic+"/replies"), mqttrpc.CorrelationID("tx-1")))
+				}
+				got := []string{<-replies, <-replies}
+				sort.Strings(got)
+				if dedup {
+					assert.Equal(t, []string{"call 1", "call 1"}, got, "the repeat is answered with the stored reply")
+					assert.Equal(t, int32(1), calls.Load())
+					assert.Equal(t, uint64(1), srv.Stats().Duplicates)
+				} else {
+					assert.Equal(t, []string{"call 1", "call 2"}, got)
+				}
+			})
+		}
+	})
+}
