@@ -143,6 +143,20 @@ type RequestOption interface{ applyRequest(*requestOptions) }
 // SubscribeOption configures [Broker.Subscriber].
 type SubscribeOption interface{ applySubscribe(*subscribeOptions) }
 
+// MessageOption configures the message sent by [Broker.Publish] or
+// [Broker.Request].
+type MessageOption interface {
+	PublishOption
+	RequestOption
+}
+
+// QoSOption sets a quality of service; it fits every call that has one.
+type QoSOption interface {
+	PublishOption
+	RequestOption
+	SubscribeOption
+}
+
 type qosOption byte
 
 func (q qosOption) applyPublish(o *publishOptions)     { o.qos = byte(q) }
@@ -152,11 +166,7 @@ func (q qosOption) applySubscribe(o *subscribeOptions) { o.qos = byte(q) }
 // QoS sets the MQTT quality of service: of the message for [Broker.Publish]
 // and [Broker.Request], of the subscription for [Broker.Subscriber]. The
 // default is 0. Values above 2 are rejected by the call.
-func QoS(qos byte) interface {
-	PublishOption
-	RequestOption
-	SubscribeOption
-} {
+func QoS(qos byte) QoSOption {
 	return qosOption(qos)
 }
 
@@ -167,10 +177,7 @@ func (h headersOption) applyRequest(o *requestOptions) { o.headers = h }
 
 // Headers sets the MQTT 5 User Properties of the message. They are not sent
 // on MQTT 3.1.1, which has no properties.
-func Headers(h map[string]string) interface {
-	PublishOption
-	RequestOption
-} {
+func Headers(h map[string]string) MessageOption {
 	return headersOption(h)
 }
 
@@ -181,10 +188,7 @@ func (c correlationOption) applyRequest(o *requestOptions) { o.correlationID = s
 
 // CorrelationID sets the MQTT 5 Correlation Data. A request's default is a
 // random UUID. Not sent on MQTT 3.1.1.
-func CorrelationID(id string) interface {
-	PublishOption
-	RequestOption
-} {
+func CorrelationID(id string) MessageOption {
 	return correlationOption(id)
 }
 
@@ -211,10 +215,7 @@ func Timeout(d time.Duration) RequestOption {
 //
 // On [Broker.Publish] it only sets the MQTT 5 Response Topic: a request whose
 // reply someone else will receive.
-func ReplyTo(topic string) interface {
-	PublishOption
-	RequestOption
-} {
+func ReplyTo(topic string) MessageOption {
 	return replyToOption(topic)
 }
 

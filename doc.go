@@ -1,0 +1,52 @@
+// Package mqttrpc is request/response (RPC) over MQTT 5.0 and 3.1.1, on the
+// Eclipse Paho clients.
+//
+// A [Broker] is one connection to an MQTT broker. [Broker.Subscriber]
+// registers a [Handler] on a topic filter; what the handler returns is
+// published to the request's Response Topic with its Correlation Data.
+// [Broker.Request] publishes a request from a private reply topic and waits
+// for the matching reply, a typed error, or its deadline: never longer.
+//
+//	b, err := mqttrpc.Connect(ctx, "mqtt://localhost:1883")
+//	if err != nil { ... }
+//	defer b.Close(ctx)
+//
+//	b.Subscriber("rpc/echo", mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+//		return in, nil
+//	}))
+//	reply, err := b.Request(ctx, "rpc/echo", "hello", mqttrpc.Timeout(5*time.Second))
+//
+// # Wire conventions
+//
+// A request on MQTT 5 carries a Response Topic under the Broker's inbox
+// (<prefix>/<random token>/<random token>, 128 random bits in all),
+// Correlation Data (a UUID unless set), a Content Type (text/plain for a
+// string, none for []byte, application/json otherwise), its headers as User
+// Properties, and a Message Expiry Interval equal to the time its caller will
+// wait. The reply goes to the Response Topic with the same Correlation Data,
+// echoed byte for byte. A handler's error travels back as an empty reply with
+// the user properties __stat (an HTTP-like status code) and __stMsg (a
+// message), and the caller receives it as a *[RemoteError].
+//
+// MQTT 3.1.1 has no properties: a request names its reply topic with
+// [ReplyTo], a handler names where it replies with [ReplyTopic], and the first
+// message on the reply topic answers the request. Requests sharing a reply
+// topic take turns. Headers, Correlation Data and error replies do not exist
+// on 3.1.1: a failing handler sends nothing, and its caller times out.
+//
+// # Concurrency
+//
+// Each request runs its handler on a goroutine of its own, up to the
+// subscriber's [Concurrency]; more wait in a bounded queue ([QueueLimit]), and
+// beyond that a request is answered at once with [StatusServiceUnavailable].
+// The Paho client's receiving goroutine is never blocked, so replies to the
+// Broker's own requests keep flowing while handlers are busy.
+//
+// # Reconnection
+//
+// The Broker reconnects by itself, with a short backoff
+// ([WithReconnectBackoff]), and subscribes its reply inbox, handlers and reply
+// topics again on every new connection. Calls made while it is disconnected
+// wait for it within their deadlines. [WithStateHandler] and [Broker.State]
+// report the connection's state.
+package mqttrpc
