@@ -79,6 +79,9 @@ func Start(opts ...Option) (*Server, error) {
 	caps.ReceiveMaximum = 1024
 	caps.MaximumInflight = 8192
 	caps.MaximumClientWritesPending = 8192
+	// mochi otherwise copies a PUBLISH's properties into its PUBACK with
+	// reason code 0x01, which is invalid there: MQTT.js and paho-mqtt reject it.
+	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 
 	b := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
