@@ -3,6 +3,7 @@ package mqttrpc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,10 +36,13 @@ type Broker struct {
 	conn        connState
 	connErr     error // the last failed connection attempt, for Connect's error
 
+	refused    chan struct{} // closed when connecting failed for good: Connect stops waiting
+	refuseOnce sync.Once
+
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
-	handlers     sync.WaitGroup // handler goroutines started by deliver
-	refusals     chan struct{}  // one token per 503 reply being sent
+	tasks        taskGroup     // goroutines started by the dispatcher
+	refusals     chan struct{} // one token per 503 reply being sent
 
 	dialed    chan struct{} // closed once t is set: events may come before
 	closing   chan struct{} // closed when Close starts: no new work is taken
@@ -103,6 +107,7 @@ func newBroker(cfg config) *Broker {
 		conn:        connState{ready: make(chan struct{})},
 		refusals:    make(chan struct{}, maxRefusals),
 		dialed:      make(chan struct{}),
+		refused:     make(chan struct{}),
 		closing:     make(chan struct{}),
 		closed:      make(chan struct{}),
 		closeDone:   make(chan struct{}),
@@ -135,12 +140,44 @@ func parseURL(rawURL string) (*url.URL, error) {
 func (b *Broker) awaitFirstConnection(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.connectTimeout)
 	defer cancel()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() { // ends with awaitFirstConnection
+		select {
+		case <-b.refused:
+			stop(errRefusedForGood)
+		case <-ctx.Done():
+		}
+	}()
 	if err := b.awaitReady(ctx); err != nil {
+		if cause := context.Cause(ctx); cause == errRefusedForGood {
+			err = nil // the refusal itself says it all
+		}
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		return errors.Join(err, b.connErr)
 	}
 	return nil
+}
+
+// errRefusedForGood ends Connect's wait once retrying cannot help.
+var errRefusedForGood = errors.New("refused for good")
+
+// connectFailed records why connecting failed. A failure that retrying cannot
+// mend (credentials, authorization, certificate, a refused reply inbox) ends
+// Connect's wait at once; the Broker still retries in the background.
+func (b *Broker) connectFailed(err error) {
+	b.mu.Lock()
+	b.connErr = err
+	b.mu.Unlock()
+	if permanent(err) {
+		b.refuseOnce.Do(func() { close(b.refused) })
+	}
+}
+
+func permanent(err error) bool {
+	var cve *tls.CertificateVerificationError
+	return errors.Is(err, ErrRefused) || errors.As(err, &cve)
 }
 
 func (b *Broker) events() events {
@@ -189,43 +226,75 @@ func (b *Broker) setState(s ConnState) {
 }
 
 func (b *Broker) connectError(err error) {
-	b.mu.Lock()
-	b.connErr = err
-	b.mu.Unlock()
+	b.connectFailed(err)
 	b.log.Warn("mqttrpc: connection attempt failed", "err", err)
 }
 
 // restore subscribes the reply inbox, every handler and every reply topic on
 // connection gen, then marks the Broker ready. The broker session is not
 // kept across connections, so this is what makes RPC survive a reconnect.
+// It retries while gen is the current connection; a refused handler filter or
+// reply topic is logged and skipped, so that one ACL rule does not stop all RPC.
 func (b *Broker) restore(gen int) {
 	<-b.dialed // the first connection can come up before dial has returned
+	for attempt := 0; b.current(gen); attempt++ {
+		if attempt > 0 {
+			select {
+			case <-time.After(b.cfg.backoffMin << min(attempt-1, 6)):
+			case <-b.handlerCtx.Done():
+				return
+			}
+		}
+		if err := b.subscribeAll(); err != nil {
+			b.connectFailed(err)
+			b.log.Error("mqttrpc: restoring subscriptions failed", "err", err)
+			if permanent(err) {
+				return // the inbox is refused: nothing can be answered on this connection
+			}
+			continue
+		}
+		b.mu.Lock()
+		ready := b.conn.gen == gen && b.conn.up && !b.conn.isSet
+		if ready {
+			close(b.conn.ready)
+			b.conn.isSet = true
+		}
+		b.mu.Unlock()
+		if ready {
+			b.setState(StateConnected)
+		}
+		return
+	}
+}
+
+// current reports whether gen is the connection that is up now.
+func (b *Broker) current(gen int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conn.gen == gen && b.conn.up && b.handlerCtx.Err() == nil
+}
+
+// subscribeAll subscribes every filter the Broker needs on a connection.
+func (b *Broker) subscribeAll() error {
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
 	defer cancel()
 	for _, s := range b.subscriptions() {
-		if err := b.t.subscribe(ctx, s.filter, s.qos); err != nil {
-			b.mu.Lock()
-			b.connErr = fmt.Errorf("subscribe %q: %w", s.filter, err)
-			b.mu.Unlock()
-			b.log.Error("mqttrpc: restoring subscription failed", "filter", s.filter, "err", err)
-			return // the next connection tries again
+		err := b.t.subscribe(ctx, s.filter, s.qos)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrRefused) && !s.inbox:
+			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", s.filter, "err", err)
+		default:
+			return fmt.Errorf("subscribe %q: %w", s.filter, err)
 		}
 	}
-	b.mu.Lock()
-	ready := b.conn.gen == gen && b.conn.up && !b.conn.isSet
-	if ready {
-		close(b.conn.ready)
-		b.conn.isSet = true
-	}
-	b.mu.Unlock()
-	if ready {
-		b.setState(StateConnected)
-	}
+	return nil
 }
 
 type filterQoS struct {
 	filter string
 	qos    byte
+	inbox  bool
 }
 
 // subscriptions lists every filter the Broker needs on a connection.
@@ -233,14 +302,14 @@ func (b *Broker) subscriptions() []filterQoS {
 	var all []filterQoS
 	if b.t.properties() {
 		// QoS 2 so that a reply arrives at the QoS its responder chose.
-		all = append(all, filterQoS{b.inbox + "+", 2})
+		all = append(all, filterQoS{b.inbox + "+", 2, true})
 	}
 	for _, s := range *b.subs.Load() {
-		all = append(all, filterQoS{s.filter, s.opts.qos})
+		all = append(all, filterQoS{s.filter, s.opts.qos, false})
 	}
 	b.mu.Lock()
 	for t := range b.replyTopics {
-		all = append(all, filterQoS{t, 2})
+		all = append(all, filterQoS{t, 2, false})
 	}
 	b.mu.Unlock()
 	return all
@@ -362,14 +431,9 @@ func (b *Broker) shutdown(ctx context.Context) error {
 			b.log.Debug("mqttrpc: unsubscribe on close", "filter", s.filter, "err", err)
 		}
 	}
-	drained := make(chan struct{})
-	go func() { // ends when the last handler returns
-		b.handlers.Wait()
-		close(drained)
-	}()
 	var err error
 	select {
-	case <-drained:
+	case <-b.tasks.wait():
 	case <-ctx.Done():
 		err = ctx.Err()
 		b.log.Warn("mqttrpc: close timed out waiting for handlers; cancelling them")

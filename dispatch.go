@@ -47,7 +47,10 @@ func (s *Subscription) accept(m *Message) {
 		s.refuse(m, "overloaded")
 		return
 	}
-	b.handlers.Add(1)
+	if !b.tasks.add() { // Close has finished waiting: too late to answer
+		<-s.intake
+		return
+	}
 	go s.serve(m) // ends when the handler returns, or at once if Close gave up
 }
 
@@ -62,9 +65,12 @@ func (s *Subscription) refuse(m *Message, why string) {
 		b.log.Debug("mqttrpc: request dropped; too many refusals in flight", "topic", m.Topic)
 		return
 	}
-	b.handlers.Add(1)
+	if !b.tasks.add() {
+		<-b.refusals
+		return
+	}
 	go func() { // ends when the reply is published or times out
-		defer b.handlers.Done()
+		defer b.tasks.done()
 		defer func() { <-b.refusals }()
 		s.send(s.reply(m, nil, Errorf(StatusServiceUnavailable, "%s", why)))
 	}()

@@ -19,7 +19,7 @@ const (
 // serve runs the handler for one accepted request and sends its reply.
 func (s *Subscription) serve(m *Message) {
 	b := s.b
-	defer b.handlers.Done()
+	defer b.tasks.done()
 	defer func() { <-s.intake }()
 	select {
 	case s.running <- struct{}{}:

@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // subackFailure is the MQTT 3.1.1 SUBACK return code for a refused filter.
@@ -49,7 +50,7 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		SetConnectionLostHandler(func(mqtt.Client, error) { ev.down() }).
 		SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
 			if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
-				ev.connectError(f.Reason)
+				ev.connectError(v311ConnectError(f.Reason))
 			}
 		})
 	t.client = mqtt.NewClient(opts)
@@ -102,6 +103,21 @@ func (t *v311) disconnect(ctx context.Context) error {
 }
 
 func (t *v311) properties() bool { return false }
+
+// v311ConnectError marks the CONNACK refusals that retrying cannot mend.
+func v311ConnectError(err error) error {
+	for _, refusal := range []error{
+		packets.ErrorRefusedBadProtocolVersion,
+		packets.ErrorRefusedIDRejected,
+		packets.ErrorRefusedBadUsernameOrPassword,
+		packets.ErrorRefusedNotAuthorised,
+	} {
+		if errors.Is(err, refusal) {
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+	}
+	return err
+}
 
 // await waits for a paho token within ctx: paho's tokens know no contexts.
 func await(ctx context.Context, tok mqtt.Token) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 )
 
@@ -34,7 +35,7 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 		ConnectPassword:               []byte(cfg.password),
 		OnConnectionUp:                func(*autopaho.ConnectionManager, *paho.Connack) { ev.up() },
 		OnConnectionDown:              func() bool { ev.down(); return true },
-		OnConnectError:                ev.connectError,
+		OnConnectError:                func(err error) { ev.connectError(v5ConnectError(err)) },
 		ConnectPacketBuilder:          requestProblemInfo,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          cfg.clientID,
@@ -150,6 +151,20 @@ func (t *v5) disconnect(ctx context.Context) error {
 }
 
 func (t *v5) properties() bool { return true }
+
+// v5ConnectError marks the CONNACK refusals that retrying cannot mend.
+func v5ConnectError(err error) error {
+	var ce *autopaho.ConnackError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	reason := (&packets.Connack{ReasonCode: ce.ReasonCode}).Reason()
+	switch ce.ReasonCode {
+	case 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C: // protocol, client ID, credentials, authorization, banned, auth method
+		return fmt.Errorf("%w: CONNACK reason 0x%02x (%s): %w", ErrRefused, ce.ReasonCode, reason, err)
+	}
+	return fmt.Errorf("CONNACK reason 0x%02x (%s): %w", ce.ReasonCode, reason, err)
+}
 
 // v5Error gives paho's connection errors the Broker's own name.
 func v5Error(err error) error {
