@@ -3,7 +3,7 @@ package mqttrpc
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,205 +137,6 @@ func parseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-func (b *Broker) awaitFirstConnection(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.connectTimeout)
-	defer cancel()
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	go func() { // ends with awaitFirstConnection
-		select {
-		case <-b.refused:
-			stop(errRefusedForGood)
-		case <-ctx.Done():
-		}
-	}()
-	if err := b.awaitReady(ctx); err != nil {
-		if cause := context.Cause(ctx); cause == errRefusedForGood {
-			err = nil // the refusal itself says it all
-		}
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return errors.Join(err, b.connErr)
-	}
-	return nil
-}
-
-// errRefusedForGood ends Connect's wait once retrying cannot help.
-var errRefusedForGood = errors.New("refused for good")
-
-// connectFailed records why connecting failed. A failure that retrying cannot
-// mend (credentials, authorization, certificate, a refused reply inbox) ends
-// Connect's wait at once; the Broker still retries in the background.
-func (b *Broker) connectFailed(err error) {
-	b.mu.Lock()
-	b.connErr = err
-	b.mu.Unlock()
-	if permanent(err) {
-		b.refuseOnce.Do(func() { close(b.refused) })
-	}
-}
-
-func permanent(err error) bool {
-	var cve *tls.CertificateVerificationError
-	return errors.Is(err, ErrRefused) || errors.As(err, &cve)
-}
-
-func (b *Broker) events() events {
-	return events{
-		message:      b.deliver,
-		up:           b.connectionUp,
-		down:         b.connectionDown,
-		connectError: b.connectError,
-	}
-}
-
-// connectionUp starts restoring the subscriptions of a new connection. It
-// runs on the transport's goroutine, which must not block, so the restore
-// runs on its own goroutine; it ends when its subscribes do.
-func (b *Broker) connectionUp() {
-	b.mu.Lock()
-	b.conn.up = true
-	b.conn.gen++
-	gen := b.conn.gen
-	b.connErr = nil
-	b.mu.Unlock()
-	b.log.Info("mqttrpc: connected", "version", b.cfg.version.String(), "client_id", b.cfg.clientID)
-	go b.restore(gen)
-}
-
-func (b *Broker) connectionDown() {
-	b.mu.Lock()
-	b.conn.up = false
-	wasReady := b.conn.isSet
-	if wasReady {
-		b.conn.ready = make(chan struct{})
-		b.conn.isSet = false
-	}
-	b.mu.Unlock()
-	b.stats.disconnects.Add(1)
-	b.log.Warn("mqttrpc: connection lost; reconnecting")
-	if wasReady {
-		b.setState(StateDisconnected)
-	}
-}
-
-func (b *Broker) setState(s ConnState) {
-	if !b.notes.notify(s) {
-		b.log.Warn("mqttrpc: state handler is behind; state change dropped", "state", s.String())
-	}
-}
-
-func (b *Broker) connectError(err error) {
-	b.connectFailed(err)
-	b.log.Warn("mqttrpc: connection attempt failed", "err", err)
-}
-
-// restore subscribes the reply inbox, every handler and every reply topic on
-// connection gen, then marks the Broker ready. The broker session is not
-// kept across connections, so this is what makes RPC survive a reconnect.
-// It retries while gen is the current connection; a refused handler filter or
-// reply topic is logged and skipped, so that one ACL rule does not stop all RPC.
-func (b *Broker) restore(gen int) {
-	<-b.dialed // the first connection can come up before dial has returned
-	for attempt := 0; b.current(gen); attempt++ {
-		if attempt > 0 {
-			select {
-			case <-time.After(b.cfg.backoffMin << min(attempt-1, 6)):
-			case <-b.handlerCtx.Done():
-				return
-			}
-		}
-		if err := b.subscribeAll(); err != nil {
-			b.connectFailed(err)
-			b.log.Error("mqttrpc: restoring subscriptions failed", "err", err)
-			if permanent(err) {
-				return // the inbox is refused: nothing can be answered on this connection
-			}
-			continue
-		}
-		b.mu.Lock()
-		ready := b.conn.gen == gen && b.conn.up && !b.conn.isSet
-		if ready {
-			close(b.conn.ready)
-			b.conn.isSet = true
-		}
-		b.mu.Unlock()
-		if ready {
-			b.setState(StateConnected)
-		}
-		return
-	}
-}
-
-// current reports whether gen is the connection that is up now.
-func (b *Broker) current(gen int) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.conn.gen == gen && b.conn.up && b.handlerCtx.Err() == nil
-}
-
-// subscribeAll subscribes every filter the Broker needs on a connection.
-func (b *Broker) subscribeAll() error {
-	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
-	defer cancel()
-	for _, s := range b.subscriptions() {
-		err := b.t.subscribe(ctx, s.filter, s.qos)
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrRefused) && !s.inbox:
-			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", s.filter, "err", err)
-		default:
-			return fmt.Errorf("subscribe %q: %w", s.filter, err)
-		}
-	}
-	return nil
-}
-
-type filterQoS struct {
-	filter string
-	qos    byte
-	inbox  bool
-}
-
-// subscriptions lists every filter the Broker needs on a connection.
-func (b *Broker) subscriptions() []filterQoS {
-	var all []filterQoS
-	if b.t.properties() {
-		// QoS 2 so that a reply arrives at the QoS its responder chose.
-		all = append(all, filterQoS{b.inbox + "+", 2, true})
-	}
-	for _, s := range *b.subs.Load() {
-		all = append(all, filterQoS{s.filter, s.opts.qos, false})
-	}
-	b.mu.Lock()
-	for t := range b.replyTopics {
-		all = append(all, filterQoS{t, 2, false})
-	}
-	b.mu.Unlock()
-	return all
-}
-
-// awaitReady waits until the Broker is connected with its subscriptions in
-// place, so nothing is published that could not be answered.
-func (b *Broker) awaitReady(ctx context.Context) error {
-	select {
-	case <-b.closed: // checked first: a closed Broker may still look ready
-		return ErrClosed
-	default:
-	}
-	b.mu.Lock()
-	ready := b.conn.ready
-	b.mu.Unlock()
-	select {
-	case <-ready:
-		return nil
-	case <-b.closed:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Publish publishes body to topic without waiting for any reply: for events,
 // and for handlers that reply by themselves. The body is encoded as a
 // request's is (see [Broker.Request]). It waits for the connection if it is
@@ -464,12 +265,7 @@ func (b *Broker) isClosing() bool {
 func randomToken() string {
 	var buf [8]byte
 	_, _ = rand.Read(buf[:]) // never fails on supported platforms (Go 1.24+)
-	const hex = "0123456789abcdef"
-	var s [16]byte
-	for i, c := range buf {
-		s[2*i], s[2*i+1] = hex[c>>4], hex[c&0xf]
-	}
-	return string(s[:])
+	return hex.EncodeToString(buf[:])
 }
 
 // isInbox reports whether name is one of this Broker's reply topics.

@@ -117,3 +117,16 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// receive returns the next value from ch, failing the test instead of
+// hanging if none comes within 10 seconds.
+func receive[T any](t testing.TB, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("nothing received on %T within 10s", ch)
+		panic("unreachable")
+	}
+}

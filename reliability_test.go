@@ -285,7 +285,7 @@ func TestCloseUnderLoad(t *testing.T) {
 			want = 1 // requests sharing a reply topic go one at a time
 		}
 		for range want {
-			<-started
+			receive(t, started)
 		}
 		require.NoError(t, srv.Close(ctxTimeout(t, 10*time.Second)))
 		var answered, refused int
@@ -320,7 +320,7 @@ func TestCloseGivesUpOnStuckHandler(t *testing.T) {
 			return "", ctx.Err()
 		}))
 		go func() { _, _ = cli.Request(context.Background(), topic, "x", mqttrpc.Timeout(5*time.Second)) }()
-		<-started
+		receive(t, started)
 		start := time.Now()
 		err = srv.Close(ctxTimeout(t, 200*time.Millisecond))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -429,7 +429,7 @@ func TestDeduplicate(t *testing.T) {
 					require.NoError(t, caller.Publish(ctxTimeout(t, 5*time.Second), topic, "move 100",
 						mqttrpc.QoS(1), mqttrpc.ReplyTo(topic+"/replies"), mqttrpc.CorrelationID("tx-1")))
 				}
-				got := []string{<-replies, <-replies}
+				got := []string{receive(t, replies), receive(t, replies)}
 				sort.Strings(got)
 				if dedup {
 					assert.Equal(t, []string{"call 1", "call 1"}, got, "the repeat is answered with the stored reply")

@@ -90,8 +90,8 @@ func TestRequestWireProperties(t *testing.T) {
 		assert.Equal(t, "v1!", reply.Header("reply-header"))
 		assert.Equal(t, binaryID, reply.CorrelationID, "binary correlation data must come back byte for byte")
 
-		m := <-seen
-		budget := <-budgets
+		m := receive(t, seen)
+		budget := receive(t, budgets)
 		assert.True(t, budget > 2*time.Second && budget <= 3*time.Second,
 			"the handler's deadline follows the request's 3 s Message Expiry; it had %v", budget)
 		assert.Equal(t, binaryID, m.CorrelationID)
@@ -103,8 +103,8 @@ func TestRequestWireProperties(t *testing.T) {
 		reply, err = cli.Request(ctxTimeout(t, 5*time.Second), topic, "x")
 		require.NoError(t, err)
 		assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, reply.CorrelationID)
-		assert.Regexp(t, `^[0-9a-f-]{36}$`, (<-seen).CorrelationID)
-		<-budgets
+		assert.Regexp(t, `^[0-9a-f-]{36}$`, receive(t, seen).CorrelationID)
+		receive(t, budgets)
 	})
 }
 
@@ -371,7 +371,7 @@ func TestCloseFailsRequestsInFlight(t *testing.T) {
 			}()
 		}
 		for range 3 {
-			<-started
+			receive(t, started)
 		}
 		start := time.Now()
 		require.NoError(t, cli.Close(ctxTimeout(t, 5*time.Second)))

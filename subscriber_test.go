@@ -113,7 +113,7 @@ func TestOverloadAnswers503(t *testing.T) {
 		}), mqttrpc.Concurrency(1), mqttrpc.QueueLimit(0))
 
 		go func() { _, _ = cli.Request(context.Background(), topic, "first", mqttrpc.Timeout(3*time.Second)) }()
-		<-started
+		receive(t, started)
 		start := time.Now()
 		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "second")
 		var re *mqttrpc.RemoteError
