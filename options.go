@@ -40,6 +40,7 @@ type config struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	stateHandler   func(ConnState)
+	sessionExpiry  time.Duration
 }
 
 func defaultConfig() config {
@@ -69,6 +70,19 @@ func WithClientID(id string) Option { return func(c *config) { c.clientID = id }
 // WithCredentials sets the username and password sent in CONNECT.
 func WithCredentials(username, password string) Option {
 	return func(c *config) { c.username, c.password = username, password }
+}
+
+// WithSessionExpiry asks the MQTT broker to keep the client's session for d
+// after the connection drops: its subscriptions, and the QoS 1 and 2 messages
+// that arrive meanwhile, delivered on reconnect. The first connection then
+// resumes a session left by an earlier client with the same ID (MQTT 5 Clean
+// Start false; a persistent session, Clean Session false, on 3.1.1, where the
+// broker decides how long it lives). Use it with [WithClientID], and with
+// [Deduplicate] on handlers that must not run twice. The default, 0, starts
+// clean and keeps nothing: the Broker subscribes again on every connection
+// either way.
+func WithSessionExpiry(d time.Duration) Option {
+	return func(c *config) { c.sessionExpiry = d }
 }
 
 // WithKeepAlive sets the MQTT keep-alive interval; the default is 30 s.

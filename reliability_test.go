@@ -442,3 +442,52 @@ func TestDeduplicate(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionExpiryKeepsRequests cuts a service's network connection (the
+// broker keeps running) while a request is sent to it. With a kept session
+// the broker queues the QoS 1 request and delivers it on reconnect, so the
+// caller is answered; without one the request is lost.
+func TestSessionExpiryKeepsRequests(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		for _, keep := range []bool{false, true} {
+			t.Run(fmt.Sprint("session=", keep), func(t *testing.T) {
+				proxy := brokertest.NewProxy(t, tg.broker)
+				opts := []mqttrpc.Option{
+					mqttrpc.WithVersion(tg.version),
+					mqttrpc.WithClientID(fmt.Sprintf("svc-%d", topicSeq.Add(1))),
+					mqttrpc.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond),
+				}
+				if keep {
+					opts = append(opts, mqttrpc.WithSessionExpiry(time.Minute))
+				}
+				srv, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), proxy.URL, opts...)
+				require.NoError(t, err)
+				t.Cleanup(func() { _ = srv.Close(context.Background()) })
+				cli := connect(t, tg)
+				r := newRoute(t, tg, "session")
+				subscribe(t, srv, r.topic, mqttrpc.Typed(echo), r.serve(mqttrpc.QoS(1))...)
+
+				proxy.Cut()
+				require.Eventually(t, func() bool { return srv.State() == mqttrpc.StateDisconnected },
+					5*time.Second, 5*time.Millisecond)
+				result := make(chan error, 1)
+				go func() {
+					reply, err := cli.Request(context.Background(), r.topic, "queued", r.call(mqttrpc.QoS(1), mqttrpc.Timeout(2*time.Second))...)
+					if err == nil && string(reply.Body) != "queued" {
+						err = fmt.Errorf("reply %q", reply.Body)
+					}
+					result <- err
+				}()
+				time.Sleep(300 * time.Millisecond) // the request reaches the broker while the service is away
+				proxy.Restore()
+
+				err = receive(t, result)
+				if keep {
+					require.NoError(t, err, "the broker kept the request for the service")
+				} else {
+					require.True(t, errorIsAny(err, mqttrpc.ErrTimeout, mqttrpc.ErrNoResponders), "got %v", err)
+				}
+			})
+		}
+	})
+}

@@ -36,8 +36,8 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		SetKeepAlive(cfg.keepAlive).
 		SetConnectTimeout(cfg.connectTimeout).
 		// The Broker restores its own subscriptions on every connection, the
-		// same way on both versions, so the broker keeps no session.
-		SetCleanSession(true).
+		// same way on both versions; a kept session only adds queued messages.
+		SetCleanSession(cfg.sessionExpiry == 0).
 		SetResumeSubs(false).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
