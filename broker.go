@@ -195,7 +195,7 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 // has no deadline, so no call waits forever.
 func (b *Broker) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, b.cfg.requestTimeout)
 }

@@ -2,9 +2,12 @@ package mqttrpc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,13 +43,13 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 		return nil, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
 	}
 	if m.CorrelationID == "" && b.t.properties() {
-		m.CorrelationID = uuid.NewString()
+		m.CorrelationID = newCorrelationID()
 	}
 	ctx, cancel := b.requestContext(ctx, o.timeout)
 	defer cancel()
 
 	if o.replyTo == "" {
-		m.ReplyTo = b.inbox + randomToken()
+		m.ReplyTo = b.newReplyTopic()
 	} else {
 		release, err := b.acquireReplyTopic(ctx, o.replyTo)
 		if err != nil {
@@ -77,6 +80,28 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	case <-b.closed:
 		return nil, ErrClosed
 	}
+}
+
+// newCorrelationID returns a random (version 4) UUID string from crypto/rand.
+func newCorrelationID() string {
+	var id uuid.UUID
+	_, _ = rand.Read(id[:])   // never fails on supported platforms (Go 1.24+)
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id.String()
+}
+
+// newReplyTopic returns a reply topic in the inbox with a fresh random token.
+func (b *Broker) newReplyTopic() string {
+	var token [8]byte
+	_, _ = rand.Read(token[:]) // never fails on supported platforms (Go 1.24+)
+	var digits [16]byte
+	hex.Encode(digits[:], token[:])
+	var sb strings.Builder
+	sb.Grow(len(b.inbox) + len(digits))
+	sb.WriteString(b.inbox)
+	sb.Write(digits[:])
+	return sb.String()
 }
 
 // requestContext bounds ctx by the Timeout option or, when neither gives a
@@ -120,7 +145,7 @@ func replyError(m *Message) error {
 // topic the reply will arrive on.
 type pendingTable struct {
 	mu    sync.Mutex
-	calls map[string]*call
+	calls map[string]call
 }
 
 // call is one request waiting for its reply.
@@ -129,10 +154,10 @@ type call struct {
 	reply         chan *Message // capacity 1, so delivering never blocks
 }
 
-func (p *pendingTable) init() { p.calls = make(map[string]*call) }
+func (p *pendingTable) init() { p.calls = make(map[string]call) }
 
-func (p *pendingTable) add(replyTopic, correlationID string) *call {
-	c := &call{correlationID: correlationID, reply: make(chan *Message, 1)}
+func (p *pendingTable) add(replyTopic, correlationID string) call {
+	c := call{correlationID: correlationID, reply: make(chan *Message, 1)}
 	p.mu.Lock()
 	p.calls[replyTopic] = c
 	p.mu.Unlock()
@@ -140,9 +165,9 @@ func (p *pendingTable) add(replyTopic, correlationID string) *call {
 }
 
 // remove forgets c on every exit of a request: reply, timeout, cancel, close.
-func (p *pendingTable) remove(replyTopic string, c *call) {
+func (p *pendingTable) remove(replyTopic string, c call) {
 	p.mu.Lock()
-	if p.calls[replyTopic] == c {
+	if p.calls[replyTopic].reply == c.reply {
 		delete(p.calls, replyTopic)
 	}
 	p.mu.Unlock()

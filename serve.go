@@ -39,9 +39,22 @@ func (s *Subscription) serve(m *Message) {
 	}
 	defer entry.finish()
 
-	// Exactly one reply leaves, whichever comes first: the handler's, or a
-	// 408 at the execution timeout. sync.Once also makes the loser wait for
-	// the winner, so nothing is still publishing once serve returns.
+	ctx, cancel := s.handlerContext(m)
+	defer cancel()
+	if s.opts.timeout > 0 {
+		s.serveWithTimeout(ctx, m, entry)
+		return
+	}
+	resp, err := b.call(ctx, s.handler, m)
+	out := s.reply(m, resp, err)
+	entry.store(out)
+	s.send(out)
+}
+
+// serveWithTimeout sends exactly one reply, whichever comes first: the
+// handler's, or a 408 at the execution timeout. sync.Once also makes the
+// loser wait for the winner, so nothing is still publishing once it returns.
+func (s *Subscription) serveWithTimeout(ctx context.Context, m *Message, entry *dedupEntry) {
 	var once sync.Once
 	answer := func(resp *Response, err error) {
 		once.Do(func() {
@@ -50,16 +63,12 @@ func (s *Subscription) serve(m *Message) {
 			s.send(out)
 		})
 	}
-	ctx, cancel := s.handlerContext(m)
-	defer cancel()
-	if d := s.opts.timeout; d > 0 {
-		timer := time.AfterFunc(d, func() { // runs only if the handler is late
-			answer(nil, Errorf(StatusRequestTimeout, "handler did not finish within %v", d))
-		})
-		defer timer.Stop()
-	}
-	resp, err := s.b.call(ctx, s.handler, m)
-	answer(resp, err)
+	d := s.opts.timeout
+	timer := time.AfterFunc(d, func() { // runs only if the handler is late
+		answer(nil, Errorf(StatusRequestTimeout, "handler did not finish within %v", d))
+	})
+	defer timer.Stop()
+	answer(s.b.call(ctx, s.handler, m))
 }
 
 // handlerContext ends at the request's expiry, when its sender stops waiting,
@@ -142,8 +151,12 @@ func (s *Subscription) send(out *Message) {
 		return
 	}
 	b := s.b
-	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
-	defer cancel()
+	ctx := b.handlerCtx
+	if out.QoS > 0 { // a QoS 0 publish is one write and waits for nothing
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.cfg.requestTimeout)
+		defer cancel()
+	}
 	if err := b.t.publish(ctx, out); err != nil {
 		b.log.Warn("mqttrpc: publishing reply failed", "topic", out.Topic, "err", err)
 	}

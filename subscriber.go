@@ -37,22 +37,43 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, m *Message) (*Response, error
 // Out value is encoded as [Response.Body] is, or used as the reply itself if
 // it is a *Response.
 func Typed[In, Out any](fn func(ctx context.Context, in In) (Out, error)) Handler {
+	_, outIsResponse := any((*Out)(nil)).(**Response) // decided once, not per request
 	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
-		var in In
-		if p, ok := any(&in).(**Message); ok {
-			*p = m
-		} else if err := m.Decode(&in); err != nil {
+		in, err := decodeRequest[In](m)
+		if err != nil {
 			return nil, Errorf(StatusBadRequest, "%v", err)
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
 			return nil, err
 		}
-		if r, ok := any(out).(*Response); ok {
-			return r, nil
+		if outIsResponse {
+			return any(out).(*Response), nil
 		}
 		return &Response{Body: out, QoS: m.QoS}, nil
 	})
+}
+
+// decodeRequest decodes m's body into a new In. The common cases avoid the
+// reflection and the allocation of a JSON decode: a []byte takes the body
+// itself, which belongs to this one request.
+func decodeRequest[In any](m *Message) (In, error) {
+	var in In
+	switch p := any(&in).(type) {
+	case *string:
+		*p = string(m.Body)
+	case *[]byte:
+		*p = m.Body
+	case **Message:
+		*p = m
+	default:
+		v := new(In)
+		if err := decode(m.Body, v); err != nil {
+			return in, err
+		}
+		return *v, nil
+	}
+	return in, nil
 }
 
 // Subscription is a handler registered with [Broker.Subscriber].

@@ -102,22 +102,28 @@ func (t *v5) received(pr paho.PublishReceived) (bool, error) {
 	return true, nil
 }
 
+// outgoing5 holds a PUBLISH and its properties in one allocation.
+type outgoing5 struct {
+	p      paho.Publish
+	props  paho.PublishProperties
+	expiry uint32
+}
+
 func (t *v5) publish(ctx context.Context, m *Message) error {
-	p := &paho.Publish{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, Payload: m.Body}
+	o := &outgoing5{p: paho.Publish{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, Payload: m.Body}}
+	p := &o.p
 	if m.ReplyTo != "" || m.CorrelationID != "" || m.ContentType != "" || m.expiry > 0 || len(m.Headers) > 0 {
-		p.Properties = &paho.PublishProperties{
-			ResponseTopic: m.ReplyTo,
-			ContentType:   m.ContentType,
-		}
+		o.props = paho.PublishProperties{ResponseTopic: m.ReplyTo, ContentType: m.ContentType}
+		p.Properties = &o.props
 		if m.CorrelationID != "" {
-			p.Properties.CorrelationData = []byte(m.CorrelationID)
+			o.props.CorrelationData = []byte(m.CorrelationID)
 		}
 		if m.expiry > 0 {
-			secs := uint32((m.expiry + time.Second - 1) / time.Second) // round up: never expire early
-			p.Properties.MessageExpiry = &secs
+			o.expiry = uint32((m.expiry + time.Second - 1) / time.Second) // round up: never expire early
+			o.props.MessageExpiry = &o.expiry
 		}
 		for k, v := range m.Headers {
-			p.Properties.User = append(p.Properties.User, paho.UserProperty{Key: k, Value: v})
+			o.props.User = append(o.props.User, paho.UserProperty{Key: k, Value: v})
 		}
 	}
 	resp, err := t.cm.Publish(ctx, p)
