@@ -2,15 +2,19 @@ package mqttrpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
 // reasonNoMatchingSubscribers is the MQTT 5 PUBACK reason code 0x10.
@@ -43,12 +47,40 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){t.received},
 		},
 	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		cc.AttemptConnection = dialBuffered
+	}
 	cm, err := autopaho.NewConnection(context.Background(), cc)
 	if err != nil {
 		return nil, fmt.Errorf("mqttrpc: %w", err)
 	}
 	t.cm = cm
 	return t, nil
+}
+
+// dialBuffered opens the TCP or TLS connection itself, to hand paho a
+// [bufconn.Conn]: buffered reads and one write per packet roughly halve the
+// system calls of a round trip.
+func dialBuffered(ctx context.Context, cfg autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	var d net.Dialer
+	switch u.Scheme {
+	case "mqtt", "tcp", "":
+		c, err := d.DialContext(ctx, "tcp", u.Host)
+		if err != nil {
+			return nil, err
+		}
+		return bufconn.New(c), nil
+	case "mqtts", "ssl", "tls", "mqtt+ssl", "tcps":
+		td := tls.Dialer{NetDialer: &d, Config: cfg.TlsCfg}
+		c, err := td.DialContext(ctx, "tcp", u.Host)
+		if err != nil {
+			return nil, err
+		}
+		return bufconn.New(c), nil
+	}
+	return nil, fmt.Errorf("mqttrpc: unsupported URL scheme %q", u.Scheme)
 }
 
 // requestProblemInfo asks for reason strings and user properties on every
