@@ -130,3 +130,14 @@ func receive[T any](t testing.TB, ch <-chan T) T {
 		panic("unreachable")
 	}
 }
+
+// gauge counts the calls running at once and remembers the most there were.
+type gauge struct{ now, peak atomic.Int32 }
+
+// enter counts a call in; the function it returns counts it out.
+func (g *gauge) enter() (leave func()) {
+	n := g.now.Add(1)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+	return func() { g.now.Add(-1) }
+}

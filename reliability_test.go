@@ -199,13 +199,11 @@ func TestFloodStaysBounded(t *testing.T) {
 		srv, flooder := connect(t, tg), connect(t, tg)
 		topic := uniqueTopic(t, "flood")
 		const concurrency, queue, flood = 4, 16, 5000
-		var running, peak, calls atomic.Int32
+		var g gauge
+		var calls atomic.Int32
 		subscribe(t, srv, topic, mqttrpc.Typed(func(ctx context.Context, in []byte) ([]byte, error) {
-			n := running.Add(1)
-			defer running.Add(-1)
+			defer g.enter()()
 			calls.Add(1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-			}
 			time.Sleep(20 * time.Millisecond)
 			return in, nil
 		}), mqttrpc.Concurrency(concurrency), mqttrpc.QueueLimit(queue))
@@ -234,14 +232,14 @@ func TestFloodStaysBounded(t *testing.T) {
 		}
 		require.Eventually(t, func() bool {
 			sample()
-			return srv.Stats().Overloaded+uint64(calls.Load()) >= flood*9/10 && running.Load() == 0
+			return srv.Stats().Overloaded+uint64(calls.Load()) >= flood*9/10 && g.now.Load() == 0
 		}, 20*time.Second, 10*time.Millisecond)
 
 		t.Logf("flood of %d × 1 KiB: %d handled, %d refused with 503; peak %d handlers, "+
 			"goroutines %d → peak %d, heap in use %.1f → peak %.1f MiB",
-			flood, calls.Load(), srv.Stats().Overloaded, peak.Load(), baseGoroutines, maxGoroutines,
+			flood, calls.Load(), srv.Stats().Overloaded, g.peak.Load(), baseGoroutines, maxGoroutines,
 			float64(before.HeapInuse)/(1<<20), float64(maxHeap)/(1<<20))
-		assert.LessOrEqual(t, peak.Load(), int32(concurrency))
+		assert.LessOrEqual(t, g.peak.Load(), int32(concurrency))
 		assert.Positive(t, srv.Stats().Overloaded)
 		// Handlers and queued requests, the 503 senders, and paho's own.
 		assert.Less(t, maxGoroutines, baseGoroutines+concurrency+queue+64+50)

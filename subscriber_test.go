@@ -3,7 +3,6 @@ package mqttrpc_test
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,12 +75,9 @@ func TestHandlersRunConcurrently(t *testing.T) {
 	forEachV5(t, func(t *testing.T, tg target) {
 		srv, cli := connect(t, tg), connect(t, tg)
 		topic := uniqueTopic(t, "parallel")
-		var running, peak atomic.Int32
+		var g gauge
 		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
-			n := running.Add(1)
-			defer running.Add(-1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-			}
+			defer g.enter()()
 			time.Sleep(100 * time.Millisecond)
 			return "", nil
 		}), mqttrpc.Concurrency(4))
@@ -96,7 +92,7 @@ func TestHandlersRunConcurrently(t *testing.T) {
 		for range 8 {
 			require.NoError(t, <-errs)
 		}
-		assert.Equal(t, int32(4), peak.Load(), "four handlers at once, never more")
+		assert.Equal(t, int32(4), g.peak.Load(), "four handlers at once, never more")
 	})
 }
 

@@ -52,12 +52,9 @@ func TestV311SharedReplyTopic(t *testing.T) {
 	forEachV311(t, func(t *testing.T, tg target) {
 		srv, cli := connect(t, tg), connect(t, tg)
 		topic := uniqueTopic(t, "turns")
-		var running, peak atomic.Int32
+		var g gauge
 		subscribe(t, srv, topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
-			n := running.Add(1)
-			defer running.Add(-1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-			}
+			defer g.enter()()
 			time.Sleep(50 * time.Millisecond)
 			return in, nil
 		}), mqttrpc.ReplyTopic(topic+"/reply"))
@@ -79,7 +76,7 @@ func TestV311SharedReplyTopic(t *testing.T) {
 			}
 		}
 		run(func(int) string { return topic + "/reply" })
-		assert.Equal(t, int32(1), peak.Load(), "one reply topic: one request at a time")
+		assert.Equal(t, int32(1), g.peak.Load(), "one reply topic: one request at a time")
 	})
 }
 
