@@ -70,6 +70,9 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 	for _, opt := range opts {
 		opt(&cfg)
 	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,8 @@ package mqttrpc
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -54,6 +56,37 @@ func defaultConfig() config {
 		backoffMin:     100 * time.Millisecond,
 		backoffMax:     5 * time.Second,
 	}
+}
+
+// validate reports every setting that cannot work, all at once.
+func (c *config) validate() error {
+	var errs []error
+	if c.version != V5 && c.version != V311 {
+		errs = append(errs, fmt.Errorf("unknown MQTT version %d", c.version))
+	}
+	for name, d := range map[string]time.Duration{
+		"request timeout": c.requestTimeout, "connect timeout": c.connectTimeout, "reconnect backoff": c.backoffMin,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %v is not positive", name, d))
+		}
+	}
+	if c.backoffMax < c.backoffMin {
+		errs = append(errs, fmt.Errorf("reconnect backoff maximum %v is below its minimum %v", c.backoffMax, c.backoffMin))
+	}
+	if c.keepAlive < 0 || c.keepAlive > 65535*time.Second {
+		errs = append(errs, fmt.Errorf("keep-alive %v is outside 0 to 65535 s", c.keepAlive))
+	}
+	if c.sessionExpiry < 0 || c.sessionExpiry/time.Second > 1<<32-1 {
+		errs = append(errs, fmt.Errorf("session expiry %v is out of range", c.sessionExpiry))
+	}
+	if c.logger == nil {
+		errs = append(errs, errors.New("nil logger"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("mqttrpc: invalid options: %w", err)
+	}
+	return nil
 }
 
 // Option configures [Connect].

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
 // subackFailure is the MQTT 3.1.1 SUBACK return code for a refused filter.
@@ -45,6 +48,15 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		SetMaxReconnectInterval(cfg.backoffMax).
 		// Ordered delivery on paho's goroutine is safe: received never blocks.
 		SetOrderMatters(true).
+		SetCustomOpenConnectionFn(func(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+			ctx := context.Background()
+			if o.ConnectTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, o.ConnectTimeout)
+				defer cancel()
+			}
+			return bufconn.Dial(ctx, u, o.TLSConfig) // buffered reads: paho reads a byte at a time
+		}).
 		SetDefaultPublishHandler(t.received).
 		SetOnConnectHandler(func(mqtt.Client) { ev.up() }).
 		SetConnectionLostHandler(func(mqtt.Client, error) { ev.down() }).

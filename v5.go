@@ -2,7 +2,6 @@ package mqttrpc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -58,29 +57,12 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 	return t, nil
 }
 
-// dialBuffered opens the TCP or TLS connection itself, to hand paho a
-// [bufconn.Conn]: buffered reads and one write per packet roughly halve the
-// system calls of a round trip.
+// dialBuffered hands paho a [bufconn.Conn]: buffered reads and one write per
+// packet cut the system calls of a round trip by a quarter.
 func dialBuffered(ctx context.Context, cfg autopaho.ClientConfig, u *url.URL) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	var d net.Dialer
-	switch u.Scheme {
-	case "mqtt", "tcp", "":
-		c, err := d.DialContext(ctx, "tcp", u.Host)
-		if err != nil {
-			return nil, err
-		}
-		return bufconn.New(c), nil
-	case "mqtts", "ssl", "tls", "mqtt+ssl", "tcps":
-		td := tls.Dialer{NetDialer: &d, Config: cfg.TlsCfg}
-		c, err := td.DialContext(ctx, "tcp", u.Host)
-		if err != nil {
-			return nil, err
-		}
-		return bufconn.New(c), nil
-	}
-	return nil, fmt.Errorf("mqttrpc: unsupported URL scheme %q", u.Scheme)
+	return bufconn.Dial(ctx, u, cfg.TlsCfg)
 }
 
 // requestProblemInfo asks for reason strings and user properties on every

@@ -1,13 +1,19 @@
-// Package bufconn cuts the system calls paho.golang makes per packet. paho
-// reads a connection unbuffered, a byte or two at a time, and writes each
-// packet as several buffers. A Conn buffers reads, and sends each packet in
-// one write: paho writes every packet between Lock and Unlock (see
-// packets.ControlPacket.WriteTo), so Unlock is where the packet is complete.
+// Package bufconn cuts the system calls the Paho clients make per packet.
+// Both read a connection unbuffered, a byte or two at a time, and paho.golang
+// writes each packet as several buffers. A Conn buffers reads, and sends each
+// packet in one write: paho.golang writes every packet between Lock and
+// Unlock (see packets.ControlPacket.WriteTo), so Unlock is where the packet
+// is complete. paho.mqtt.golang, which writes each packet whole and takes no
+// lock, gets its writes passed straight through.
 package bufconn
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
 	"net"
+	"net/url"
 	"sync"
 )
 
@@ -87,4 +93,25 @@ func (c *Conn) fail(err error) {
 		c.err = err
 		c.Conn.Close()
 	}
+}
+
+// Dial connects to the MQTT broker at u over TCP, or TLS for the mqtts, ssl,
+// tls, mqtt+ssl and tcps schemes, and wraps the connection.
+func Dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config) (*Conn, error) {
+	var d net.Dialer
+	var c net.Conn
+	var err error
+	switch u.Scheme {
+	case "mqtt", "tcp", "":
+		c, err = d.DialContext(ctx, "tcp", u.Host)
+	case "mqtts", "ssl", "tls", "mqtt+ssl", "tcps":
+		td := tls.Dialer{NetDialer: &d, Config: tlsConfig}
+		c, err = td.DialContext(ctx, "tcp", u.Host)
+	default:
+		return nil, fmt.Errorf("unsupported URL scheme %q", u.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return New(c), nil
 }
