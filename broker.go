@@ -148,7 +148,7 @@ func parseURL(rawURL string) (*url.URL, error) {
 func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts ...PublishOption) error {
 	var o publishOptions
 	for _, opt := range opts {
-		opt.applyPublish(&o)
+		o = opt.applyPublish(o)
 	}
 	m, err := newMessage(topicName, body, o)
 	if err != nil {
@@ -244,6 +244,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	b.stopHandlers()
 	close(b.closed)
+	b.pending.closeAll()
 	disconnectCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	if derr := b.t.disconnect(disconnectCtx); derr != nil && err == nil {

@@ -182,10 +182,14 @@ type subscribeOptions struct {
 }
 
 // PublishOption configures [Broker.Publish].
-type PublishOption interface{ applyPublish(*publishOptions) }
+type PublishOption interface {
+	applyPublish(publishOptions) publishOptions
+}
 
 // RequestOption configures [Broker.Request].
-type RequestOption interface{ applyRequest(*requestOptions) }
+type RequestOption interface {
+	applyRequest(requestOptions) requestOptions
+}
 
 // SubscribeOption configures [Broker.Subscriber].
 type SubscribeOption interface{ applySubscribe(*subscribeOptions) }
@@ -206,9 +210,12 @@ type QoSOption interface {
 
 type qosOption byte
 
-func (q qosOption) applyPublish(o *publishOptions)     { o.qos = byte(q) }
-func (q qosOption) applyRequest(o *requestOptions)     { o.qos = byte(q) }
-func (q qosOption) applySubscribe(o *subscribeOptions) { o.qos = byte(q) }
+// Options for Publish and Request pass their settings by value: through a
+// pointer, the settings would escape to the heap on every call.
+
+func (q qosOption) applyPublish(o publishOptions) publishOptions { o.qos = byte(q); return o }
+func (q qosOption) applyRequest(o requestOptions) requestOptions { o.qos = byte(q); return o }
+func (q qosOption) applySubscribe(o *subscribeOptions)           { o.qos = byte(q) }
 
 // QoS sets the MQTT quality of service: of the message for [Broker.Publish]
 // and [Broker.Request], of the subscription for [Broker.Subscriber]. The
@@ -219,8 +226,8 @@ func QoS(qos byte) QoSOption {
 
 type headersOption map[string]string
 
-func (h headersOption) applyPublish(o *publishOptions) { o.headers = h }
-func (h headersOption) applyRequest(o *requestOptions) { o.headers = h }
+func (h headersOption) applyPublish(o publishOptions) publishOptions { o.headers = h; return o }
+func (h headersOption) applyRequest(o requestOptions) requestOptions { o.headers = h; return o }
 
 // Headers sets the MQTT 5 User Properties of the message. They are not sent
 // on MQTT 3.1.1, which has no properties.
@@ -230,8 +237,15 @@ func Headers(h map[string]string) MessageOption {
 
 type correlationOption string
 
-func (c correlationOption) applyPublish(o *publishOptions) { o.correlationID = string(c) }
-func (c correlationOption) applyRequest(o *requestOptions) { o.correlationID = string(c) }
+func (c correlationOption) applyPublish(o publishOptions) publishOptions {
+	o.correlationID = string(c)
+	return o
+}
+
+func (c correlationOption) applyRequest(o requestOptions) requestOptions {
+	o.correlationID = string(c)
+	return o
+}
 
 // CorrelationID sets the MQTT 5 Correlation Data. A request's default is a
 // random UUID. Not sent on MQTT 3.1.1.
@@ -241,18 +255,21 @@ func CorrelationID(id string) MessageOption {
 
 type replyToOption string
 
-func (r replyToOption) applyRequest(o *requestOptions) { o.replyTo = string(r) }
-func (r replyToOption) applyPublish(o *publishOptions) { o.replyTo = string(r) }
+func (r replyToOption) applyRequest(o requestOptions) requestOptions { o.replyTo = string(r); return o }
+func (r replyToOption) applyPublish(o publishOptions) publishOptions { o.replyTo = string(r); return o }
 
-type requestFunc func(*requestOptions)
+type timeoutOption time.Duration
 
-func (f requestFunc) applyRequest(o *requestOptions) { f(o) }
+func (d timeoutOption) applyRequest(o requestOptions) requestOptions {
+	o.timeout = time.Duration(d)
+	return o
+}
 
 // Timeout bounds how long [Broker.Request] waits for its reply. It applies
 // on top of the context's deadline (the earlier wins); without either, the
 // Broker's request timeout (default 5 s) applies.
 func Timeout(d time.Duration) RequestOption {
-	return requestFunc(func(o *requestOptions) { o.timeout = d })
+	return timeoutOption(d)
 }
 
 // ReplyTo makes [Broker.Request] wait for its reply on this topic instead of
@@ -266,13 +283,13 @@ func ReplyTo(topic string) MessageOption {
 	return replyToOption(topic)
 }
 
-type publishFunc func(*publishOptions)
+type retainOption struct{}
 
-func (f publishFunc) applyPublish(o *publishOptions) { f(o) }
+func (retainOption) applyPublish(o publishOptions) publishOptions { o.retain = true; return o }
 
 // Retain publishes the message as retained.
 func Retain() PublishOption {
-	return publishFunc(func(o *publishOptions) { o.retain = true })
+	return retainOption{}
 }
 
 type subscribeFunc func(*subscribeOptions)

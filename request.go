@@ -33,7 +33,7 @@ import (
 func (b *Broker) Request(ctx context.Context, topicName string, body any, opts ...RequestOption) (*Message, error) {
 	var o requestOptions
 	for _, opt := range opts {
-		opt.applyRequest(&o)
+		o = opt.applyRequest(o)
 	}
 	m, err := newMessage(topicName, body, o.publishOptions)
 	if err != nil {
@@ -51,11 +51,11 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	if o.replyTo == "" {
 		m.ReplyTo = b.newReplyTopic()
 	} else {
-		release, err := b.acquireReplyTopic(ctx, o.replyTo)
+		rt, err := b.acquireReplyTopic(ctx, o.replyTo)
 		if err != nil {
 			return nil, requestError(topicName, err)
 		}
-		defer release()
+		defer rt.release()
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
@@ -71,14 +71,15 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	}
 	select {
 	case reply := <-c.reply:
+		if reply == nil { // see pendingTable.closeAll
+			return nil, ErrClosed
+		}
 		if err := replyError(reply); err != nil {
 			return nil, err
 		}
 		return reply, nil
 	case <-ctx.Done():
 		return nil, requestError(topicName, ctx.Err())
-	case <-b.closed:
-		return nil, ErrClosed
 	}
 }
 
@@ -144,14 +145,15 @@ func replyError(m *Message) error {
 // pendingTable is the one table of requests waiting for a reply, keyed by the
 // topic the reply will arrive on.
 type pendingTable struct {
-	mu    sync.Mutex
-	calls map[string]call
+	mu     sync.Mutex
+	calls  map[string]call
+	closed bool
 }
 
 // call is one request waiting for its reply.
 type call struct {
 	correlationID string
-	reply         chan *Message // capacity 1, so delivering never blocks
+	reply         chan *Message // capacity 1, so delivering never blocks; nil means closed
 }
 
 func (p *pendingTable) init() { p.calls = make(map[string]call) }
@@ -159,9 +161,26 @@ func (p *pendingTable) init() { p.calls = make(map[string]call) }
 func (p *pendingTable) add(replyTopic, correlationID string) call {
 	c := call{correlationID: correlationID, reply: make(chan *Message, 1)}
 	p.mu.Lock()
-	p.calls[replyTopic] = c
+	if p.closed {
+		c.reply <- nil
+	} else {
+		p.calls[replyTopic] = c
+	}
 	p.mu.Unlock()
 	return c
+}
+
+// closeAll ends every waiting request, and every later one, with a nil
+// reply, which Request reports as ErrClosed. Waiters need no third select
+// case for Close, which would cost each of them memory while it waits.
+func (p *pendingTable) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for topic, c := range p.calls {
+		c.reply <- nil // never blocks: deliver removes a call before sending to it
+		delete(p.calls, topic)
+	}
 }
 
 // remove forgets c on every exit of a request: reply, timeout, cancel, close.
@@ -216,8 +235,8 @@ type replyTopic struct {
 }
 
 // acquireReplyTopic waits for its turn on the valid reply topic name,
-// subscribing to it the first time, and returns the function that ends the turn.
-func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (release func(), err error) {
+// subscribing to it the first time. The caller ends the turn with release.
+func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopic, error) {
 	if b.isInbox(name) {
 		return nil, fmt.Errorf("%w: reply topic %q is inside the Broker's own inbox", ErrInvalidTopic, name)
 	}
@@ -236,21 +255,23 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (release fu
 	case <-b.closed:
 		return nil, ErrClosed
 	}
-	release = func() { <-rt.turn }
 	if rt.subscribed {
-		return release, nil
+		return rt, nil
 	}
 	if err := b.awaitReady(ctx); err != nil {
-		release()
+		rt.release()
 		return nil, err
 	}
 	if err := b.t.subscribe(ctx, name, 2); err != nil {
 		b.mu.Lock()
-		delete(b.replyTopics, name) // so a refused topic does not break restoring the others
+		delete(b.replyTopics, name) // so a refused topic is not subscribed again on reconnect
 		b.mu.Unlock()
-		release()
+		rt.release()
 		return nil, err
 	}
 	rt.subscribed = true
-	return release, nil
+	return rt, nil
 }
+
+// release ends the turn taken by acquireReplyTopic.
+func (rt *replyTopic) release() { <-rt.turn }
