@@ -28,6 +28,10 @@ type Message struct {
 	// expiry is the MQTT 5 Message Expiry Interval: on a request, how long
 	// its sender will wait for the reply. Zero means none.
 	expiry time.Duration
+
+	// correlation is CorrelationID as it came off the wire, so that a reply
+	// can send the same bytes without converting them back.
+	correlation []byte
 }
 
 // Decode stores the body in the value v points to. A *string or *[]byte

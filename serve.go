@@ -121,7 +121,7 @@ func (s *Subscription) reply(m *Message, resp *Response, err error) *Message {
 		b.log.Warn("mqttrpc: request has an invalid reply topic", "topic", m.Topic, "reply_to", to, "err", err)
 		return nil
 	}
-	out := &Message{Topic: to, CorrelationID: m.CorrelationID, QoS: m.QoS}
+	out := &Message{Topic: to, CorrelationID: m.CorrelationID, correlation: m.correlation, QoS: m.QoS}
 	if err == nil && resp != nil {
 		out.Body, out.ContentType, err = encode(resp.Body)
 		out.Headers, out.QoS, out.Retain = resp.Headers, resp.QoS, resp.Retain
@@ -140,6 +140,7 @@ func (s *Subscription) reply(m *Message, resp *Response, err error) *Message {
 	return &Message{
 		Topic:         to,
 		CorrelationID: m.CorrelationID,
+		correlation:   m.correlation,
 		QoS:           m.QoS,
 		Headers:       map[string]string{headerStatus: strconv.Itoa(re.Code), headerStatusMessage: re.Message},
 	}

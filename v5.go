@@ -101,6 +101,7 @@ func (t *v5) received(pr paho.PublishReceived) (bool, error) {
 	if props := p.Properties; props != nil {
 		m.ReplyTo = props.ResponseTopic
 		m.CorrelationID = string(props.CorrelationData)
+		m.correlation = props.CorrelationData
 		m.ContentType = props.ContentType
 		if props.MessageExpiry != nil {
 			m.expiry = time.Duration(*props.MessageExpiry) * time.Second
@@ -129,7 +130,10 @@ func (t *v5) publish(ctx context.Context, m *Message) error {
 	if m.ReplyTo != "" || m.CorrelationID != "" || m.ContentType != "" || m.expiry > 0 || len(m.Headers) > 0 {
 		o.props = paho.PublishProperties{ResponseTopic: m.ReplyTo, ContentType: m.ContentType}
 		p.Properties = &o.props
-		if m.CorrelationID != "" {
+		switch {
+		case len(m.correlation) > 0 && string(m.correlation) == m.CorrelationID: // no copy
+			o.props.CorrelationData = m.correlation
+		case m.CorrelationID != "":
 			o.props.CorrelationData = []byte(m.CorrelationID)
 		}
 		if m.expiry > 0 {
