@@ -1,0 +1,288 @@
+// Command benchtable reads `go test -bench` output on stdin and prints
+// Markdown tables of the median of every metric per benchmark, and, for
+// BenchmarkRoundTrip, how mqttrpc's throughput compares with the same
+// exchange hand-written on the Paho client it is built on.
+//
+// Medians rather than means, so that one disturbed run (another process
+// taking a core) does not move the figure.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// pairs compares each mqttrpc transport with the raw client under it.
+var pairs = []struct{ lib, raw string }{
+	{"mqttrpc-v5", "paho-v5"},
+	{"mqttrpc-v311", "paho-v311"},
+}
+
+// result holds every value seen for one benchmark, by unit.
+type result struct {
+	name   string
+	values map[string][]float64
+}
+
+func main() {
+	results, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "benchtable: no benchmark lines on stdin")
+		os.Exit(1)
+	}
+	printRoundTrips(os.Stdout, results)
+	printOthers(os.Stdout, results)
+}
+
+// cpuSuffix is the -GOMAXPROCS suffix go test adds to a benchmark's name.
+var cpuSuffix = regexp.MustCompile(`-\d+$`)
+
+// parse reads lines like
+//
+//	BenchmarkX/a=1-2   2000   51234 ns/op   12345 rt/s   1234 B/op   23 allocs/op
+//
+// and keeps every value by benchmark and unit, in the order first seen.
+func parse(r io.Reader) ([]*result, error) {
+	var order []*result
+	byName := map[string]*result{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue // not a result line
+		}
+		name := cpuSuffix.ReplaceAllString(f[0], "")
+		res := byName[name]
+		if res == nil {
+			res = &result{name: name, values: map[string][]float64{}}
+			byName[name] = res
+			order = append(order, res)
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			res.values[f[i+1]] = append(res.values[f[i+1]], v)
+		}
+	}
+	return order, sc.Err()
+}
+
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(vs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratios pairs the runs of a and b in order and returns the median, lowest
+// and highest a[i]/b[i]. Runs made in the same pass share whatever else the
+// machine was doing then, so their ratio is steadier than a ratio of medians;
+// when the run counts differ, pairing means nothing and the ratio of the
+// medians is returned for all three.
+func ratios(a, b []float64) (med, lo, hi float64) {
+	if len(a) != len(b) || len(a) == 0 {
+		r := median(a) / median(b)
+		return r, r, r
+	}
+	rs := make([]float64, len(a))
+	for i := range a {
+		rs[i] = a[i] / b[i]
+	}
+	return median(rs), slices.Min(rs), slices.Max(rs)
+}
+
+// med returns the median of unit for r, and whether r has it.
+func (r *result) med(unit string) (float64, bool) {
+	vs, ok := r.values[unit]
+	return median(vs), ok
+}
+
+// roundTrip splits "BenchmarkRoundTrip/broker=b/impl=i/qos=q/size=s/callers=c"
+// into the case (everything but impl) and the impl.
+func roundTrip(name string) (caseKey, impl string, ok bool) {
+	parts := strings.Split(name, "/")
+	if parts[0] != "BenchmarkRoundTrip" {
+		return "", "", false
+	}
+	var rest []string
+	for _, p := range parts[1:] {
+		if v, found := strings.CutPrefix(p, "impl="); found {
+			impl = v
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	return strings.Join(rest, " "), impl, impl != ""
+}
+
+func printRoundTrips(w io.Writer, results []*result) {
+	var cases []string
+	byCase := map[string]map[string]*result{}
+	for _, r := range results {
+		c, impl, ok := roundTrip(r.name)
+		if !ok {
+			continue
+		}
+		if byCase[c] == nil {
+			byCase[c] = map[string]*result{}
+			cases = append(cases, c)
+		}
+		byCase[c][impl] = r
+	}
+	if len(cases) == 0 {
+		return
+	}
+
+	fmt.Fprintln(w, "## Round trips (medians)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| case | impl | ns/op | rt/s | cpu-ns/op | allocs/op | B/op | lost/op | runs |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, c := range cases {
+		impls := byCase[c]
+		names := make([]string, 0, len(impls))
+		for n := range impls {
+			names = append(names, n)
+		}
+		slices.SortFunc(names, func(a, b string) int { return strings.Compare(implRank(a), implRank(b)) })
+		for _, n := range names {
+			r := impls[n]
+			lost := "-"
+			if v, ok := r.med("lost/op"); ok {
+				lost = fmt.Sprintf("%.4f", v)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", c, n,
+				num(r, "ns/op"), num(r, "rt/s"), num(r, "cpu-ns/op"), num(r, "allocs/op"), num(r, "B/op"), lost, len(r.values["ns/op"]))
+		}
+	}
+	fmt.Fprintln(w)
+
+	fmt.Fprintln(w, "## mqttrpc vs the raw Paho client (medians)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "ratio = mqttrpc rt/s ÷ raw rt/s, the median over runs paired in order (run i of one with run i of the")
+	fmt.Fprintln(w, "other, which run.sh makes in the same pass), with its range; cpu ratio = mqttrpc cpu-ns/op ÷ raw")
+	fmt.Fprintln(w, "cpu-ns/op (medians; this process only, so without mosquitto's share); Δallocs = mqttrpc allocs/op − raw allocs/op.")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "| case |")
+	for _, p := range pairs {
+		fmt.Fprintf(w, " %s rt/s | %s rt/s | ratio | cpu ratio | Δallocs |", p.lib, p.raw)
+	}
+	fmt.Fprintln(w, " paho-rpc rt/s | nats rt/s |")
+	fmt.Fprint(w, "|---|")
+	fmt.Fprintln(w, strings.Repeat("---:|", 5*len(pairs)+2))
+	for _, c := range cases {
+		impls := byCase[c]
+		fmt.Fprintf(w, "| %s |", c)
+		for _, p := range pairs {
+			lib, raw := impls[p.lib], impls[p.raw]
+			fmt.Fprintf(w, " %s | %s |", num(lib, "rt/s"), num(raw, "rt/s"))
+			if lib == nil || raw == nil {
+				fmt.Fprint(w, " - | - | - |")
+				continue
+			}
+			ratio, lo, hi := ratios(lib.values["rt/s"], raw.values["rt/s"])
+			la, _ := lib.med("allocs/op")
+			ra, _ := raw.med("allocs/op")
+			mark := ""
+			if ratio < 0.95 {
+				mark = " ⚠"
+			}
+			fmt.Fprintf(w, " %.2f%s (%.2f–%.2f) | %s | %+.0f |", ratio, mark, lo, hi, cpuRatio(lib, raw), la-ra)
+		}
+		fmt.Fprintf(w, " %s | %s |\n", num(impls["paho-rpc"], "rt/s"), num(impls["nats"], "rt/s"))
+	}
+	fmt.Fprintln(w)
+}
+
+// cpuRatio formats the ratio of the median CPU per round trip, "-" when a
+// side has none.
+func cpuRatio(lib, raw *result) string {
+	l, okL := lib.med("cpu-ns/op")
+	r, okR := raw.med("cpu-ns/op")
+	if !okL || !okR || r == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", l/r)
+}
+
+// implRank orders a case's rows: each mqttrpc transport beside its raw client.
+func implRank(impl string) string {
+	for i, p := range pairs {
+		switch impl {
+		case p.lib:
+			return fmt.Sprintf("%d0", i)
+		case p.raw:
+			return fmt.Sprintf("%d1", i)
+		}
+	}
+	return "9" + impl
+}
+
+// printOthers prints every other benchmark with all its units.
+func printOthers(w io.Writer, results []*result) {
+	var rest []*result
+	units := map[string]bool{}
+	for _, r := range results {
+		if _, _, ok := roundTrip(r.name); ok {
+			continue
+		}
+		rest = append(rest, r)
+		for u := range r.values {
+			units[u] = true
+		}
+	}
+	if len(rest) == 0 {
+		return
+	}
+	cols := make([]string, 0, len(units))
+	for u := range units {
+		cols = append(cols, u)
+	}
+	slices.Sort(cols)
+	fmt.Fprintln(w, "## Other benchmarks (medians)")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| benchmark | %s | runs |\n", strings.Join(cols, " | "))
+	fmt.Fprintf(w, "|---|%s---:|\n", strings.Repeat("---:|", len(cols)))
+	for _, r := range rest {
+		fmt.Fprintf(w, "| %s |", strings.TrimPrefix(r.name, "Benchmark"))
+		for _, u := range cols {
+			fmt.Fprintf(w, " %s |", num(r, u))
+		}
+		fmt.Fprintf(w, " %d |\n", len(r.values["ns/op"]))
+	}
+	fmt.Fprintln(w)
+}
+
+// num formats the median of unit for r, "-" when absent.
+func num(r *result, unit string) string {
+	if r == nil {
+		return "-"
+	}
+	v, ok := r.med(unit)
+	switch {
+	case !ok:
+		return "-"
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}

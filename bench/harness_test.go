@@ -1,0 +1,231 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// callFunc makes one round trip: it sends payload as a request and returns
+// the reply's payload.
+type callFunc func(ctx context.Context, payload []byte) ([]byte, error)
+
+// impl is one way of doing request/reply over MQTT.
+type impl struct {
+	name string
+	// lossy marks an implementation known to drop replies now and then: its
+	// round trips get lossyTimeout, and one that times out is counted in the
+	// lost/op metric instead of failing the benchmark.
+	lossy bool
+	// setup connects a requester and a responder (two connections, as in a
+	// real deployment) to the broker at url, for requests at qos. It returns
+	// a factory of per-caller round-trip functions, so that an implementation
+	// that needs per-caller state (a reply topic on MQTT 3.1.1) can keep it.
+	setup func(tb testing.TB, url string, qos byte) (newCaller func(i int) callFunc)
+}
+
+// mqttImpls are compared on every MQTT broker.
+var mqttImpls = []impl{
+	{"mqttrpc-v5", false, setupMQTTRPCv5},
+	{"paho-v5", false, setupPahoV5},
+	// Request registers an unbuffered channel and the reply is handed over
+	// with a non-blocking send, so a reply that arrives before the caller is
+	// back from Publish and in its select is dropped.
+	{"paho-rpc", true, setupPahoRPC},
+	{"mqttrpc-v311", false, setupMQTTRPCv311},
+	{"paho-v311", false, setupPahoV311},
+}
+
+var (
+	qosLevels   = []byte{0, 1}
+	sizes       = []int{16, 1024, 64 << 10}
+	callerCount = []int{1, 64}
+)
+
+// callTimeout bounds each round trip. Every implementation gets a context
+// with its own deadline per call, as a real caller's request would have.
+const callTimeout = 10 * time.Second
+
+// lossyTimeout is how long a lossy implementation's round trip may take
+// before it counts as lost: well above the slowest round trips seen here at
+// that concurrency (a few ms alone, tens of ms among 64 callers sending 64 KiB),
+// and far below callTimeout, so that lost replies do not swamp the measurement.
+func lossyTimeout(callers int) time.Duration {
+	if callers == 1 {
+		return 20 * time.Millisecond
+	}
+	return 250 * time.Millisecond
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopBrokers()
+	os.Exit(code)
+}
+
+// BenchmarkRoundTrip measures request→reply round trips. Names are
+// broker=/impl=/qos=/size=/callers= so that cmd/benchtable can group them.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, br := range mqttBrokers {
+		b.Run("broker="+br.name, func(b *testing.B) {
+			url := br.url(b)
+			for _, im := range mqttImpls {
+				b.Run("impl="+im.name, func(b *testing.B) {
+					for _, qos := range qosLevels {
+						b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) {
+							runMatrix(b, im.setup(b, url, qos), im.lossy)
+						})
+					}
+				})
+			}
+		})
+	}
+	b.Run("broker=nats", func(b *testing.B) {
+		url := natsURL(b)
+		b.Run("impl=nats", func(b *testing.B) {
+			// NATS core request/reply is at most once, the counterpart of QoS 0.
+			b.Run("qos=0", func(b *testing.B) {
+				runMatrix(b, setupNATS(b, url), false)
+			})
+		})
+	})
+}
+
+func runMatrix(b *testing.B, newCaller func(int) callFunc, lossy bool) {
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			for _, n := range callerCount {
+				b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
+					runRoundTrips(b, newCaller, size, n, lossy)
+				})
+			}
+		})
+	}
+}
+
+// runRoundTrips makes b.N round trips shared among callers goroutines. ns/op
+// is wall time per round trip, so with many callers it is the inverse of
+// throughput; rt/s states that throughput directly.
+func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int, lossy bool) {
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	calls := make([]callFunc, callers)
+	for i := range calls {
+		calls[i] = newCaller(i)
+	}
+	timeout := callTimeout
+	if lossy {
+		timeout = lossyTimeout(callers)
+	}
+	var lost atomic.Int64
+	do := func(call callFunc) error {
+		err := roundTrip(call, payload, timeout)
+		if lossy && errors.Is(err, errLost) {
+			lost.Add(1)
+			return nil
+		}
+		return err
+	}
+
+	// One round trip per caller before timing: per-caller subscriptions are
+	// made and the connections are warm.
+	var warm sync.WaitGroup
+	errs := make([]error, callers)
+	for i, call := range calls {
+		warm.Go(func() { errs[i] = do(call) })
+	}
+	warm.Wait()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatalf("warm-up: %v", err)
+	}
+	lost.Store(0)
+
+	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
+	b.ResetTimer()
+	if callers == 1 {
+		for range b.N {
+			if err := do(calls[0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		var next atomic.Int64
+		var firstErr atomic.Pointer[error]
+		var wg sync.WaitGroup
+		for _, call := range calls {
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) && firstErr.Load() == nil {
+					if err := do(call); err != nil {
+						firstErr.CompareAndSwap(nil, &err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := firstErr.Load(); err != nil {
+			b.Fatal(*err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rt/s")
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		// This process only: requester and responder, plus the broker when it
+		// is the embedded one, but not mosquitto, which runs apart.
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+	if lossy {
+		b.ReportMetric(float64(lost.Load())/float64(b.N), "lost/op")
+	}
+}
+
+// errLost is a round trip that got no reply before its deadline.
+var errLost = errors.New("no reply before the deadline")
+
+func roundTrip(call callFunc, payload []byte, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	reply, err := call(ctx, payload)
+	if err != nil {
+		if ctx.Err() != nil {
+			// Not every client wraps the context's error; the context says.
+			return fmt.Errorf("%w: %w", errLost, err)
+		}
+		return err
+	}
+	// The length is enough to catch a reply that belongs to another request of
+	// another size, without making the 64 KiB cases pay for a full compare.
+	if len(reply) != len(payload) {
+		return fmt.Errorf("reply has %d bytes, want %d", len(reply), len(payload))
+	}
+	return nil
+}
+
+// token returns 16 random hex digits, to keep each setup's topics and client
+// IDs apart from every other's on a shared broker.
+func token() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// cleanupClose registers a close that may block, bounded so that a stuck
+// client cannot hang the whole run.
+func cleanupClose(tb testing.TB, name string, close func(ctx context.Context) error) {
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := close(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			tb.Logf("closing %s: %v", name, err)
+		}
+	})
+}

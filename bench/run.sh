@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# run.sh runs the round-trip and pending-request benchmarks and prints
+# Markdown tables of the medians (see cmd/benchtable).
+#
+# Environment (all optional):
+#   COUNT=5          passes over the whole selection; each pass runs every
+#                    case once, so a disturbance (another process taking a
+#                    core) hits one pass of all implementations rather than
+#                    every run of one implementation
+#   BROKERS='mochi|mosquitto|nats'
+#   IMPLS='mqttrpc-v5|paho-v5|mqttrpc-v311|paho-v311|nats'
+#   RPC=1            0 skips paho-rpc (autopaho/extensions/rpc)
+#   QOS='0|1'
+#   SIZES='16 1024 65536'
+#   CALLERS='1 64'
+#   PENDING=1        0 skips BenchmarkPending10k
+#   BENCHTIME=       one -benchtime for every case, e.g. 1s; the default is
+#                    a fixed number of round trips per size and callers
+#   OUT=out/<time>   where bench.txt (raw output) and table.md are kept
+#
+# With the defaults the run takes about 9 minutes on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+COUNT=${COUNT:-5}
+BROKERS=${BROKERS:-mochi|mosquitto|nats}
+IMPLS=${IMPLS:-mqttrpc-v5|paho-v5|mqttrpc-v311|paho-v311|nats}
+RPC=${RPC:-1}
+QOS=${QOS:-0|1}
+SIZES=${SIZES:-16 1024 65536}
+CALLERS=${CALLERS:-1 64}
+PENDING=${PENDING:-1}
+BENCHTIME=${BENCHTIME:-}
+OUT=${OUT:-out/$(date +%Y%m%d-%H%M%S)}
+
+mkdir -p "$OUT"
+raw="$OUT/bench.txt"
+: >"$raw"
+
+# One test binary for every group, so that no group rebuilds; the library's
+# version is noted now, as it was compiled, not after the run.
+library=$(git -C .. describe --always --dirty 2>/dev/null || echo unknown)
+go test -c -o "$OUT/bench.test" .
+go build -o "$OUT/benchtable" ./cmd/benchtable
+
+# Round trips fixed per size and callers rather than -benchtime=1s: the
+# time-based ramp-up costs about as much again as the measurement, and every
+# run of a case then makes the same number of round trips.
+benchtime() { # size callers
+	if [[ -n $BENCHTIME ]]; then
+		echo "$BENCHTIME"
+	elif (($1 >= 65536)); then
+		if (($2 == 1)); then echo 500x; else echo 2000x; fi
+	else
+		if (($2 == 1)); then echo 2000x; else echo 10000x; fi
+	fi
+}
+
+# paho-rpc loses a few replies per hundred, each costing a timeout (see
+# lossyTimeout), so it makes a quarter of the round trips to keep the run short.
+quarter() {
+	if [[ $1 == *x ]]; then echo "$((${1%x} / 4 > 0 ? ${1%x} / 4 : 1))x"; else echo "$1"; fi
+}
+
+run() { # benchtime pattern
+	echo "# -bench '$2' -benchtime $1" >&2
+	"$OUT/bench.test" -test.run '^$' -test.bench "$2" -test.benchtime "$1" \
+		-test.count 1 -test.benchmem -test.timeout 30m | tee -a "$raw" >&2
+}
+
+rt="^BenchmarkRoundTrip\$/^broker=($BROKERS)\$"
+for pass in $(seq "$COUNT"); do
+	echo "# pass $pass of $COUNT; load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$raw" >&2
+	for size in $SIZES; do
+		for callers in $CALLERS; do
+			bt=$(benchtime "$size" "$callers")
+			tail="/^qos=($QOS)\$/^size=$size\$/^callers=$callers\$"
+			run "$bt" "$rt/^impl=($IMPLS)\$$tail"
+			if [[ $RPC == 1 ]]; then
+				run "$(quarter "$bt")" "$rt/^impl=paho-rpc\$$tail"
+			fi
+		done
+	done
+	if [[ $PENDING == 1 ]]; then
+		run 1x "^BenchmarkPending10k\$/^broker=($BROKERS)\$//^qos=($QOS)\$"
+	fi
+done
+
+{
+	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | cut -d' ' -f3-)"
+	echo "library: $library"
+	echo
+	"$OUT/benchtable" <"$raw"
+} | tee "$OUT/table.md"
