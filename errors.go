@@ -68,6 +68,7 @@ func Errorf(code int, format string, args ...any) *RemoteError {
 	return &RemoteError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Error returns the status code and message.
 func (e *RemoteError) Error() string {
 	return "mqttrpc: remote error " + strconv.Itoa(e.Code) + ": " + e.Message
 }

@@ -17,6 +17,7 @@ const (
 	V311 Version = 4 // MQTT 3.1.1, on github.com/eclipse/paho.mqtt.golang
 )
 
+// String returns the version as MQTT writes it: "5.0" or "3.1.1".
 func (v Version) String() string {
 	switch v {
 	case V5:

@@ -19,6 +19,7 @@ const (
 	StateClosed
 )
 
+// String returns the state in lower case, for logs.
 func (s ConnState) String() string {
 	switch s {
 	case StateConnected:
