@@ -137,6 +137,13 @@ func (b *Broker) restore(gen int) {
 	}
 }
 
+// connected reports whether the transport has a connection, restored or not.
+func (b *Broker) connected() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conn.up
+}
+
 // current reports whether gen is the connection that is up now.
 func (b *Broker) current(gen int) bool {
 	b.mu.Lock()

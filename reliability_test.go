@@ -489,3 +489,49 @@ func TestSessionExpiryKeepsRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyWhileDisconnectedIsDropped: a handler that finishes while its
+// connection is down must not have its reply queued and sent after the
+// reconnect, when its caller has given up. On MQTT 3.1.1 that late reply
+// would answer the next request on the reply topic. The service keeps its
+// session, so the next request waits for it at the broker meanwhile.
+func TestReplyWhileDisconnectedIsDropped(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		proxy := brokertest.NewProxy(t, tg.broker)
+		srv, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), proxy.URL, mqttrpc.WithVersion(tg.version),
+			mqttrpc.WithClientID(fmt.Sprintf("late-%d", topicSeq.Add(1))), mqttrpc.WithSessionExpiry(time.Minute),
+			mqttrpc.WithReconnectBackoff(20*time.Millisecond, 100*time.Millisecond))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = srv.Close(context.Background()) })
+		cli := connect(t, tg)
+		r := newRoute(t, tg, "late")
+		started, release := make(chan struct{}, 1), make(chan struct{})
+		subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+			if in == "first" {
+				started <- struct{}{}
+				<-release
+			}
+			return in, nil
+		}), r.serve(mqttrpc.QoS(1))...)
+
+		_, err = cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "first", r.call(mqttrpc.QoS(1), mqttrpc.Timeout(200*time.Millisecond))...)
+		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
+		receive(t, started)
+		proxy.Cut()
+		require.Eventually(t, func() bool { return srv.State() == mqttrpc.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
+		close(release) // the handler answers while its connection is down
+		time.Sleep(100 * time.Millisecond)
+
+		second := make(chan *mqttrpc.Message, 1)
+		go func() {
+			reply, err := cli.Request(context.Background(), r.topic, "second", r.call(mqttrpc.QoS(1), mqttrpc.Timeout(5*time.Second))...)
+			assert.NoError(t, err)
+			second <- reply
+		}()
+		time.Sleep(200 * time.Millisecond) // "second" waits at the broker, in the service's session
+		proxy.Restore()
+		reply := receive(t, second)
+		require.NotNil(t, reply)
+		assert.Equal(t, "second", string(reply.Body), "the first request's late reply must not answer the second")
+	})
+}
