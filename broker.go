@@ -2,8 +2,6 @@ package mqttrpc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -264,12 +262,11 @@ func (b *Broker) isClosing() bool {
 	}
 }
 
-// randomToken returns 64 random bits from crypto/rand as 16 hex digits:
-// unguessable, so no other client can predict a reply topic.
+// randomToken returns a fresh token from writeToken.
 func randomToken() string {
-	var buf [8]byte
-	_, _ = rand.Read(buf[:]) // never fails on supported platforms (Go 1.24+)
-	return hex.EncodeToString(buf[:])
+	var sb strings.Builder
+	writeToken(&sb)
+	return sb.String()
 }
 
 // isInbox reports whether name is one of this Broker's reply topics.

@@ -86,7 +86,7 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 // newCorrelationID returns a random (version 4) UUID string from crypto/rand.
 func newCorrelationID() string {
 	var id uuid.UUID
-	_, _ = rand.Read(id[:])   // never fails on supported platforms (Go 1.24+)
+	rand.Read(id[:])          // crypto/rand.Read never fails (Go 1.24+)
 	id[6] = id[6]&0x0f | 0x40 // version 4
 	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
 	return id.String()
@@ -94,15 +94,24 @@ func newCorrelationID() string {
 
 // newReplyTopic returns a reply topic in the inbox with a fresh random token.
 func (b *Broker) newReplyTopic() string {
-	var token [8]byte
-	_, _ = rand.Read(token[:]) // never fails on supported platforms (Go 1.24+)
-	var digits [16]byte
-	hex.Encode(digits[:], token[:])
 	var sb strings.Builder
-	sb.Grow(len(b.inbox) + len(digits))
+	sb.Grow(len(b.inbox) + tokenLen)
 	sb.WriteString(b.inbox)
-	sb.Write(digits[:])
+	writeToken(&sb)
 	return sb.String()
+}
+
+// tokenLen is the length of a token written by writeToken.
+const tokenLen = 16
+
+// writeToken writes 64 random bits from crypto/rand as 16 hex digits:
+// unguessable, so no other client can predict a reply topic.
+func writeToken(sb *strings.Builder) {
+	var token [tokenLen / 2]byte
+	rand.Read(token[:]) // crypto/rand.Read never fails (Go 1.24+)
+	var digits [tokenLen]byte
+	hex.Encode(digits[:], token[:])
+	sb.Write(digits[:])
 }
 
 // requestContext bounds ctx by the Timeout option or, when neither gives a
