@@ -6,9 +6,8 @@ import (
 )
 
 // dedupCache remembers the replies to the most recent requests of one
-// subscriber, keyed by Response Topic and Correlation Data, so that a request
-// delivered twice runs its handler once (see [Deduplicate]). A nil cache
-// deduplicates nothing.
+// subscriber, keyed by Correlation Data, so that a request delivered twice
+// runs its handler once (see [Deduplicate]). A nil cache deduplicates nothing.
 type dedupCache struct {
 	max int
 
@@ -38,7 +37,7 @@ func (c *dedupCache) begin(m *Message) (e *dedupEntry, first bool) {
 	if c == nil || m.CorrelationID == "" {
 		return nil, true
 	}
-	key := m.ReplyTo + "\x00" + m.CorrelationID
+	key := m.CorrelationID
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[key]; ok {
@@ -67,13 +66,24 @@ func (e *dedupEntry) finish() {
 	}
 }
 
-// replay answers a duplicate with the reply its first copy got, waiting for
-// it if the first copy is still running.
-func (s *Subscription) replay(e *dedupEntry) {
+// replay answers duplicate m with the reply its first copy got, waiting for
+// it if the first copy is still running. The reply goes where m asks for it:
+// a caller that retries may wait on a new reply topic.
+func (s *Subscription) replay(e *dedupEntry, m *Message) {
 	s.b.stats.duplicates.Add(1)
 	select {
 	case <-e.done:
-		s.send(e.reply)
 	case <-s.b.handlerCtx.Done():
+		return
 	}
+	if e.reply == nil {
+		return
+	}
+	to := s.replyTopic(m)
+	if to == "" {
+		return
+	}
+	out := *e.reply
+	out.Topic = to
+	s.send(&out)
 }

@@ -176,3 +176,46 @@ func ExampleBroker_Close() {
 	// <nil>
 	// mqttrpc: broker closed
 }
+
+func ExampleWithStateHandler() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+
+	states := make(chan mqttrpc.ConnState, 4)
+	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) {
+		states <- s // called in order, on a goroutine of the Broker's own
+	}))
+	fmt.Println(<-states, b.State())
+	_ = b.Close(ctx)
+	fmt.Println(<-states, b.State())
+	// Output:
+	// connected connected
+	// closed closed
+}
+
+// A request delivered twice, as a QoS 1 redelivery or a retry with the same
+// Correlation Data would bring it, runs its handler once.
+func ExampleDeduplicate() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	calls := 0
+	_, _ = b.Subscriber("bank/transfer", mqttrpc.Typed(func(_ context.Context, amount int) (string, error) {
+		calls++ // not idempotent
+		return fmt.Sprintf("moved %d", amount), nil
+	}), mqttrpc.Deduplicate(1000), mqttrpc.Concurrency(1))
+
+	for range 2 {
+		reply, _ := b.Request(ctx, "bank/transfer", 100, mqttrpc.CorrelationID("tx-42"))
+		fmt.Println(string(reply.Body))
+	}
+	fmt.Println("handler ran", calls, "time")
+	// Output:
+	// moved 100
+	// moved 100
+	// handler ran 1 time
+}

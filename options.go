@@ -344,10 +344,12 @@ func MaxPayload(n int) SubscribeOption {
 
 // Deduplicate makes the subscriber run its handler once per request even when
 // the request arrives twice (a QoS 1 redelivery, or a caller that retries with
-// the same Correlation Data): it remembers the replies to the last n requests,
-// keyed by Response Topic and Correlation Data, and answers a repeat with the
-// stored reply. Requests without Correlation Data (all of MQTT 3.1.1) cannot
-// be told apart and always run. The default, 0, remembers nothing.
+// the same [CorrelationID]): it remembers the replies to the last n requests,
+// keyed by Correlation Data, and answers a repeat with the stored reply, sent
+// to the repeat's own Response Topic. Correlation IDs must then be unique
+// across callers, as the default random UUIDs are. Requests without
+// Correlation Data (all of MQTT 3.1.1) cannot be told apart and always run.
+// The default, 0, remembers nothing.
 func Deduplicate(n int) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.dedup = n })
 }

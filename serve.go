@@ -34,7 +34,7 @@ func (s *Subscription) serve(m *Message) {
 	}
 	entry, first := s.dedup.begin(m)
 	if !first {
-		s.replay(entry)
+		s.replay(entry, m)
 		return
 	}
 	defer entry.finish()
@@ -107,18 +107,11 @@ func (b *Broker) call(ctx context.Context, h Handler, m *Message) (resp *Respons
 // to carry them (an empty reply there would read as success).
 func (s *Subscription) reply(m *Message, resp *Response, err error) *Message {
 	b := s.b
-	to := m.ReplyTo
+	to := s.replyTopic(m)
 	if to == "" {
-		to = s.opts.replyTopic
-	}
-	if s.opts.noReply || to == "" {
 		if err != nil {
 			b.log.Warn("mqttrpc: handler failed; no reply wanted", "topic", m.Topic, "err", err)
 		}
-		return nil
-	}
-	if err := topic.ValidName(to); err != nil {
-		b.log.Warn("mqttrpc: request has an invalid reply topic", "topic", m.Topic, "reply_to", to, "err", err)
 		return nil
 	}
 	out := &Message{Topic: to, CorrelationID: m.CorrelationID, correlation: m.correlation, QoS: m.QoS}
@@ -144,6 +137,23 @@ func (s *Subscription) reply(m *Message, resp *Response, err error) *Message {
 		QoS:           m.QoS,
 		Headers:       map[string]string{headerStatus: strconv.Itoa(re.Code), headerStatusMessage: re.Message},
 	}
+}
+
+// replyTopic returns where the reply to m goes: its Response Topic, else the
+// subscriber's ReplyTopic; "" if nowhere (no-reply, or an invalid topic).
+func (s *Subscription) replyTopic(m *Message) string {
+	to := m.ReplyTo
+	if to == "" {
+		to = s.opts.replyTopic
+	}
+	if s.opts.noReply || to == "" {
+		return ""
+	}
+	if err := topic.ValidName(to); err != nil {
+		s.b.log.Warn("mqttrpc: request has an invalid reply topic", "topic", m.Topic, "reply_to", to, "err", err)
+		return ""
+	}
+	return to
 }
 
 // send publishes a reply built by reply, if there is one.
