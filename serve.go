@@ -81,7 +81,9 @@ func (s *Subscription) handlerContext(m *Message) (context.Context, context.Canc
 	if d > 0 {
 		return context.WithTimeout(s.b.handlerCtx, d)
 	}
-	return context.WithCancel(s.b.handlerCtx)
+	// No deadline: the Broker's own context already ends at Close, and a
+	// derived one would only cost allocations on every request.
+	return s.b.handlerCtx, func() {}
 }
 
 // call runs the handler, turning a panic into a 500 error reply.
