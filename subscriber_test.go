@@ -76,9 +76,10 @@ func TestHandlersRunConcurrently(t *testing.T) {
 		srv, cli := connect(t, tg), connect(t, tg)
 		topic := uniqueTopic(t, "parallel")
 		var g gauge
+		release := make(chan struct{})
 		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
 			defer g.enter()()
-			time.Sleep(100 * time.Millisecond)
+			<-release
 			return "", nil
 		}), mqttrpc.Concurrency(4))
 
@@ -89,10 +90,14 @@ func TestHandlersRunConcurrently(t *testing.T) {
 				errs <- err
 			}()
 		}
+		require.Eventually(t, func() bool { return g.now.Load() == 4 }, 5*time.Second, time.Millisecond,
+			"four handlers run at once")
+		time.Sleep(50 * time.Millisecond) // time for a fifth to start, were it allowed to
+		assert.Equal(t, int32(4), g.peak.Load(), "never more than four")
+		close(release)
 		for range 8 {
 			require.NoError(t, <-errs)
 		}
-		assert.Equal(t, int32(4), g.peak.Load(), "four handlers at once, never more")
 	})
 }
 
