@@ -40,6 +40,7 @@ type Broker struct {
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
 	tasks        taskGroup     // goroutines started by the dispatcher
+	restores     taskGroup     // restore goroutines, which Close waits for
 	refusals     chan struct{} // one token per 503 reply being sent
 
 	dialed    chan struct{} // closed once t is set: events may come before
@@ -245,6 +246,13 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	b.pending.closeAll()
 	disconnectCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
+	// A restore still subscribing must finish first: paho.mqtt.golang's
+	// Subscribe, once the connection is closed under it, blocks for its write
+	// timeout. The cancelled handler context makes a restore stop soon.
+	select {
+	case <-b.restores.wait():
+	case <-disconnectCtx.Done():
+	}
 	if derr := b.t.disconnect(disconnectCtx); derr != nil && err == nil {
 		err = derr
 	}

@@ -61,7 +61,7 @@ func (b *Broker) events() events {
 
 // connectionUp starts restoring the subscriptions of a new connection. It
 // runs on the transport's goroutine, which must not block, so the restore
-// runs on its own goroutine; it ends when its subscribes do.
+// runs on its own goroutine.
 func (b *Broker) connectionUp() {
 	b.mu.Lock()
 	b.conn.up = true
@@ -70,7 +70,12 @@ func (b *Broker) connectionUp() {
 	b.connErr = nil
 	b.mu.Unlock()
 	b.log.Info("mqttrpc: connected", "version", b.cfg.version.String(), "client_id", b.cfg.clientID)
-	go b.restore(gen)
+	if b.restores.add() { // fails once Close has waited for restores
+		go func() { // ends when the subscriptions are restored, or the connection or Broker is gone
+			defer b.restores.done()
+			b.restore(gen)
+		}()
+	}
 }
 
 func (b *Broker) connectionDown() {
@@ -135,13 +140,6 @@ func (b *Broker) restore(gen int) {
 		}
 		return
 	}
-}
-
-// connected reports whether the transport has a connection, restored or not.
-func (b *Broker) connected() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.conn.up
 }
 
 // current reports whether gen is the connection that is up now.

@@ -164,14 +164,6 @@ func (s *Subscription) send(out *Message) {
 		return
 	}
 	b := s.b
-	if !b.connected() {
-		// paho.mqtt.golang would queue the reply and send it after the
-		// reconnect, when its caller has likely given up: on MQTT 3.1.1 it
-		// would then answer the next request on that reply topic. paho.golang
-		// refuses to publish while down; both versions drop it alike.
-		b.log.Warn("mqttrpc: connection down; reply dropped", "topic", out.Topic)
-		return
-	}
 	ctx := b.handlerCtx
 	if out.QoS > 0 { // a QoS 0 publish is one write and waits for nothing
 		var cancel context.CancelFunc

@@ -2,10 +2,11 @@ package mqttrpc
 
 import "sync"
 
-// taskGroup counts the goroutines the dispatcher starts (handlers and 503
-// refusals) so that Close can wait for them. Unlike a sync.WaitGroup, it may
-// take new tasks while Close waits, as requests keep arriving until the
-// connection closes; once Close has seen it idle, it refuses them.
+// taskGroup counts goroutines that Close must wait for: those the dispatcher
+// starts (handlers and 503 refusals), and those restoring subscriptions.
+// Unlike a sync.WaitGroup, it may take new tasks while Close waits, as
+// requests keep arriving until the connection closes; once Close has seen it
+// idle, it refuses them.
 type taskGroup struct {
 	mu      sync.Mutex
 	n       int

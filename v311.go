@@ -38,6 +38,11 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		SetTLSConfig(cfg.tls).
 		SetKeepAlive(cfg.keepAlive).
 		SetConnectTimeout(cfg.connectTimeout).
+		// paho blocks a Publish or Subscribe, without a context, until its
+		// writer takes the packet: 30 s by default when the connection dies
+		// under it. A request would wait that long past its deadline, so the
+		// bound is the request timeout; it also limits each socket write.
+		SetWriteTimeout(cfg.requestTimeout).
 		// The Broker restores its own subscriptions on every connection, the
 		// same way on both versions; a kept session only adds queued messages.
 		SetCleanSession(cfg.sessionExpiry == 0).
@@ -81,6 +86,13 @@ func (t *v311) received(_ mqtt.Client, msg mqtt.Message) {
 }
 
 func (t *v311) publish(ctx context.Context, m *Message) error {
+	// paho would queue the message while reconnecting and send it after,
+	// when a reply's caller has likely given up: on MQTT 3.1.1 it would then
+	// answer the next request on that reply topic. Refuse instead, as
+	// paho.golang does on MQTT 5.
+	if !t.client.IsConnectionOpen() {
+		return fmt.Errorf("%w: publish to %q", ErrDisconnected, m.Topic)
+	}
 	return await(ctx, t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body))
 }
 
