@@ -95,7 +95,16 @@ func TestMosquittoWith(t *testing.T) {
 	ln.Close()
 
 	brokertest.MosquittoWith(t, "listener "+strconv.Itoa(port)+" 127.0.0.1\n")
-	connect(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	// mosquitto opens its listeners one after another; start waited only for
+	// the first.
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+	}
+	connect(t, addr)
 }
 
 func TestAll(t *testing.T) {
