@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/mqttrpc/mqttrpc"
 )
@@ -286,8 +285,7 @@ func startGatedResponder(tb testing.TB, url, topic string, qos byte, g *gate) {
 		lens[i] = [2]uint8{uint8(len(rt)), uint8(len(cd))}
 		return true, nil
 	}
-	var cm *autopaho.ConnectionManager
-	cm = connectPaho(tb, url, []paho.SubscribeOptions{{Topic: topic, QoS: qos}}, received)
+	cm := connectPaho(tb, url, []paho.SubscribeOptions{{Topic: topic, QoS: qos}}, received)
 	g.onOpen = func() {
 		if overflow.Load() {
 			tb.Error("gated responder: more requests than expected, or a reply topic too long")
