@@ -56,7 +56,16 @@ type connState struct {
 	up    bool
 	gen   int // counts connections, so a stale restore cannot mark a newer one ready
 	ready chan struct{}
-	isSet bool // ready is closed
+}
+
+// isReady reports whether ready is closed.
+func (c *connState) isReady() bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // Connect connects to the MQTT broker at rawURL and returns once the

@@ -81,10 +81,9 @@ func (b *Broker) connectionUp() {
 func (b *Broker) connectionDown() {
 	b.mu.Lock()
 	b.conn.up = false
-	wasReady := b.conn.isSet
+	wasReady := b.conn.isReady()
 	if wasReady {
 		b.conn.ready = make(chan struct{})
-		b.conn.isSet = false
 	}
 	b.mu.Unlock()
 	b.stats.disconnects.Add(1)
@@ -129,10 +128,9 @@ func (b *Broker) restore(gen int) {
 			continue
 		}
 		b.mu.Lock()
-		ready := b.conn.gen == gen && b.conn.up && !b.conn.isSet
+		ready := b.conn.gen == gen && b.conn.up && !b.conn.isReady()
 		if ready {
 			close(b.conn.ready)
-			b.conn.isSet = true
 		}
 		b.mu.Unlock()
 		if ready {

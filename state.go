@@ -49,7 +49,7 @@ func (b *Broker) State() ConnState {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.conn.isSet {
+	if b.conn.isReady() {
 		return StateConnected
 	}
 	return StateDisconnected
