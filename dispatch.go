@@ -23,7 +23,19 @@ func (b *Broker) deliver(m *Message) {
 			return
 		}
 	}
+	if b.isReplyTopic(m.Topic) { // a ReplyTo topic whose request has ended
+		b.dropReply(m, "no request is waiting")
+		return
+	}
 	b.log.Debug("mqttrpc: message matches no subscriber", "topic", m.Topic)
+}
+
+// isReplyTopic reports whether name is an explicit reply topic (see [ReplyTo]).
+func (b *Broker) isReplyTopic(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.replyTopics[name]
+	return ok
 }
 
 func (b *Broker) dropReply(m *Message, why string) {

@@ -125,3 +125,26 @@ func TestV311HandlerErrorSendsNoReply(t *testing.T) {
 		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
 	})
 }
+
+// TestV311LateReplyIsCounted: a reply that arrives after its request gave
+// up is dropped and counted; the next request gets its own reply.
+func TestV311LateReplyIsCounted(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		srv, cli := connect(t, tg), connect(t, tg)
+		r := newRoute(t, tg, "late")
+		subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+			if in == "slow" {
+				time.Sleep(300 * time.Millisecond)
+			}
+			return in, nil
+		}), r.serve()...)
+
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "slow", r.call(mqttrpc.Timeout(100*time.Millisecond))...)
+		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
+		assert.Eventually(t, func() bool { return cli.Stats().DroppedReplies == 1 }, 5*time.Second, 5*time.Millisecond)
+
+		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "next", r.call()...)
+		require.NoError(t, err)
+		assert.Equal(t, "next", string(reply.Body))
+	})
+}
