@@ -3,6 +3,7 @@
 package topic
 
 import (
+	"cmp"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -125,4 +126,96 @@ func Match(filter, name string) bool {
 // Wildcard reports whether filter contains '+' or '#'.
 func Wildcard(filter string) bool {
 	return strings.ContainsAny(filter, "+#")
+}
+
+// ValidReplyTopic reports why name, a Response Topic chosen by another
+// client, cannot be published to, or nil. Only MQTT's own rules apply: the
+// stricter checks of ValidName are for topics this library builds.
+func ValidReplyTopic(name string) error {
+	if err := checkString(name); err != nil {
+		return err
+	}
+	if strings.ContainsAny(name, "+#") {
+		return errWildcard
+	}
+	return nil
+}
+
+// Overlap reports whether some topic matches both filters.
+func Overlap(a, b string) bool {
+	a, _ = stripShare(a)
+	b, _ = stripShare(b)
+	if a == "" || b == "" {
+		return false
+	}
+	if dollar(a) && wildcardLevel(b) || dollar(b) && wildcardLevel(a) {
+		return false // a leading wildcard never matches a $ topic
+	}
+	for {
+		al, arest, amore := strings.Cut(a, "/")
+		bl, brest, bmore := strings.Cut(b, "/")
+		if al == "#" || bl == "#" {
+			return true
+		}
+		if al != bl && al != "+" && bl != "+" {
+			return false
+		}
+		switch {
+		case !amore && !bmore:
+			return true
+		case !amore: // "x" and "x/#"
+			return brest == "#"
+		case !bmore:
+			return arest == "#"
+		}
+		a, b = arest, brest
+	}
+}
+
+func dollar(filter string) bool { return strings.HasPrefix(filter, "$") }
+
+func wildcardLevel(filter string) bool { return filter[0] == '+' || filter[0] == '#' }
+
+// Compare orders filters by how specific they are, for a topic both match:
+// it returns +1 if a is more specific than b, -1 if less, 0 if they are the
+// same filter. Levels are compared from the first: an exact level beats '+',
+// '+' beats '#', and a filter that ends beats one that goes on with '#'
+// ("a/b" beats "a/b/#"). Exact levels that differ are ordered by text, which
+// only matters for filters that cannot overlap, and keeps the order total.
+func Compare(a, b string) int {
+	a, _ = stripShare(a)
+	b, _ = stripShare(b)
+	for {
+		if a == b {
+			return 0
+		}
+		if a == "" || b == "" { // one ended where the other goes on
+			if a == "" {
+				return +1
+			}
+			return -1
+		}
+		al, arest, _ := strings.Cut(a, "/")
+		bl, brest, _ := strings.Cut(b, "/")
+		if c := compareLevel(al, bl); c != 0 {
+			return c
+		}
+		a, b = arest, brest
+	}
+}
+
+func compareLevel(a, b string) int {
+	rank := func(l string) int {
+		switch l {
+		case "#":
+			return 0
+		case "+":
+			return 1
+		}
+		return 2
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	return strings.Compare(b, a) // any fixed order will do
 }
