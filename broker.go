@@ -1,6 +1,7 @@
 package mqttrpc
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -25,14 +26,16 @@ type Broker struct {
 	inbox string // "<prefix>/<token>/": request i waits on inbox+<token i>
 
 	pending pendingTable
-	subs    atomic.Pointer[[]*Subscription] // copy on write, read by deliver without a lock
+	routes  atomic.Pointer[routes] // replaced under mu, read by deliver without a lock
 	stats   stats
 	notes   *stateNotifier // nil without WithStateHandler
 
-	mu          sync.Mutex // guards what follows
-	replyTopics map[string]*replyTopic
-	conn        connState
-	connErr     error // the last failed connection attempt, for Connect's error
+	mu              sync.Mutex // guards what follows
+	lastSubID       int        // the last MQTT 5 Subscription Identifier given out
+	replyTopics     map[string]*replyTopic
+	idleReplyTopics list.List // of *replyTopic without users, most recent first
+	conn            connState
+	connErr         error // the last failed connection attempt, for Connect's error
 
 	refused    chan struct{} // closed when connecting failed for good: Connect stops waiting
 	refuseOnce sync.Once
@@ -43,11 +46,11 @@ type Broker struct {
 	restores     taskGroup     // restore goroutines, which Close waits for
 	refusals     chan struct{} // one token per 503 reply being sent
 
-	dialed    chan struct{} // closed once t is set: events may come before
-	closing   chan struct{} // closed when Close starts: no new work is taken
-	closed    chan struct{} // closed when Close ends waiting requests
-	closeOnce sync.Once
-	closeDone chan struct{} // closed when Close has finished
+	dialed       chan struct{} // closed once t is set: events may come before
+	closing      chan struct{} // closed when Close starts: no new work is taken
+	closed       chan struct{} // closed when Close ends waiting requests
+	closeStarted atomic.Bool
+	closeDone    chan struct{} // closed when Close has finished
 }
 
 // connState tracks the connection and whether its subscriptions are restored.
@@ -124,7 +127,7 @@ func newBroker(cfg config) *Broker {
 		closeDone:   make(chan struct{}),
 	}
 	b.pending.init()
-	b.subs.Store(new([]*Subscription))
+	b.routes.Store(&routes{})
 	b.notes = newStateNotifier(cfg.stateHandler)
 	b.handlerCtx, b.stopHandlers = context.WithCancel(context.Background())
 	return b
@@ -162,7 +165,7 @@ func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts .
 	if err != nil {
 		return err
 	}
-	ctx, cancel := b.withDefaultTimeout(ctx)
+	ctx, cancel := withDefaultTimeout(ctx, b.cfg.requestTimeout)
 	defer cancel()
 	if err := b.awaitReady(ctx); err != nil {
 		return err
@@ -202,13 +205,13 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 	}, nil
 }
 
-// withDefaultTimeout applies the Broker's request timeout to a context that
-// has no deadline, so no call waits forever.
-func (b *Broker) withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+// withDefaultTimeout bounds a context that has no deadline by d, so no call
+// waits forever.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, b.cfg.requestTimeout)
+	return context.WithTimeout(ctx, d)
 }
 
 // Close shuts the Broker down gracefully, in the order that loses nothing:
@@ -216,17 +219,14 @@ func (b *Broker) withDefaultTimeout(ctx context.Context) (context.Context, conte
 // [StatusServiceUnavailable], waits for running handlers to finish and send
 // their replies, then ends requests still waiting with [ErrClosed] and
 // disconnects. If ctx ends first, handler contexts are cancelled and Close
-// returns ctx.Err() once the connection is closed. Calling Close again waits
-// for the first call and returns nil; every other method then returns
+// returns ctx.Err() once the connection is closed. Calling Close again, or
+// concurrently, waits for the first call until its own ctx ends, and returns
+// nil once the first has finished; every other method then returns
 // [ErrClosed].
 func (b *Broker) Close(ctx context.Context) error {
-	err := ErrClosed
-	b.closeOnce.Do(func() {
-		err = b.shutdown(ctx)
-		close(b.closeDone)
-	})
-	if err != ErrClosed {
-		return err
+	if b.closeStarted.CompareAndSwap(false, true) {
+		defer close(b.closeDone)
+		return b.shutdown(ctx)
 	}
 	select {
 	case <-b.closeDone:
@@ -237,10 +237,12 @@ func (b *Broker) Close(ctx context.Context) error {
 }
 
 func (b *Broker) shutdown(ctx context.Context) error {
-	close(b.closing)
-	for _, s := range *b.subs.Load() {
-		if err := b.t.unsubscribe(ctx, s.filter); err != nil {
-			b.log.Debug("mqttrpc: unsubscribe on close", "filter", s.filter, "err", err)
+	b.mu.Lock()
+	close(b.closing) // under mu: no subscriber is added after this
+	b.mu.Unlock()
+	if filters := b.routes.Load().filters(); len(filters) > 0 {
+		if err := b.t.unsubscribe(ctx, filters...); err != nil {
+			b.log.Debug("mqttrpc: unsubscribe on close", "err", err)
 		}
 	}
 	var err error
@@ -267,6 +269,23 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	b.notes.close()
 	return err
+}
+
+// unsubscribeLater removes filter at the broker in the background: a
+// Subscriber that failed must not leave it subscribed, whether or not its
+// caller is still waiting. Close waits for it.
+func (b *Broker) unsubscribeLater(filter string) {
+	if !b.restores.add() {
+		return
+	}
+	go func() { // ends when the broker answers, or at the request timeout
+		defer b.restores.done()
+		ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
+		defer cancel()
+		if err := b.t.unsubscribe(ctx, filter); err != nil {
+			b.log.Warn("mqttrpc: unsubscribing a failed subscriber", "filter", filter, "err", err)
+		}
+	}()
 }
 
 // isClosing reports whether Close has started.

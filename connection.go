@@ -147,45 +147,41 @@ func (b *Broker) current(gen int) bool {
 	return b.conn.gen == gen && b.conn.up && b.handlerCtx.Err() == nil
 }
 
-// subscribeAll subscribes every filter the Broker needs on a connection.
+// subscribeAll subscribes every filter the Broker needs on a connection, in
+// as few packets as the protocol allows.
 func (b *Broker) subscribeAll() error {
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
 	defer cancel()
-	for _, s := range b.subscriptions() {
-		err := b.t.subscribe(ctx, s.filter, s.qos)
+	subs, inbox := b.subscriptions()
+	for i, err := range b.t.subscribe(ctx, subs) {
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrRefused) && !s.inbox:
-			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", s.filter, "err", err)
+		case errors.Is(err, ErrRefused) && i != inbox:
+			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", subs[i].filter, "err", err)
 		default:
-			return fmt.Errorf("subscribe %q: %w", s.filter, err)
+			return fmt.Errorf("subscribe %q: %w", subs[i].filter, err)
 		}
 	}
 	return nil
 }
 
-type filterQoS struct {
-	filter string
-	qos    byte
-	inbox  bool
-}
-
-// subscriptions lists every filter the Broker needs on a connection.
-func (b *Broker) subscriptions() []filterQoS {
-	var all []filterQoS
+// subscriptions lists every filter the Broker needs on a connection, and the
+// index of the reply inbox among them (-1 on MQTT 3.1.1, which has none).
+func (b *Broker) subscriptions() (subs []subscription, inbox int) {
+	inbox = -1
 	if b.t.properties() {
 		// QoS 2 so that a reply arrives at the QoS its responder chose.
-		all = append(all, filterQoS{b.inbox + "+", 2, true})
-	}
-	for _, s := range *b.subs.Load() {
-		all = append(all, filterQoS{s.filter, s.opts.qos, false})
+		inbox, subs = 0, append(subs, subscription{filter: b.inbox + "+", qos: 2})
 	}
 	b.mu.Lock()
-	for t := range b.replyTopics {
-		all = append(all, filterQoS{t, 2, false})
+	defer b.mu.Unlock()
+	for _, s := range b.routes.Load().subs {
+		subs = append(subs, s.subscription())
 	}
-	b.mu.Unlock()
-	return all
+	for t := range b.replyTopics {
+		subs = append(subs, subscription{filter: t, qos: 2})
+	}
+	return subs, inbox
 }
 
 // awaitReady waits until the Broker is connected with its subscriptions in

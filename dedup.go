@@ -2,49 +2,79 @@ package mqttrpc
 
 import (
 	"container/list"
+	"context"
+	"hash/maphash"
 	"sync"
 )
 
-// dedupCache remembers the replies to the most recent requests of one
-// subscriber, keyed by Correlation Data, so that a request delivered twice
-// runs its handler once (see [Deduplicate]). A nil cache deduplicates nothing.
+// deduplicate runs the chain below once per request even when the request
+// arrives twice, remembering the outcome of the last n requests. A request is
+// a repeat when its topic, Correlation Data and payload are those of one
+// remembered; the repeat gets the first one's answer, sent to its own reply
+// topic. Requests without Correlation Data cannot be told apart and always run.
+func deduplicate(n int, counted func()) Middleware {
+	c := &dedupCache{max: n, entries: make(map[dedupKey]*list.Element), recent: list.New(), seed: maphash.MakeSeed()}
+	return func(next Handler) Handler {
+		return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
+			e, first := c.begin(m)
+			if !first {
+				counted()
+				select {
+				case <-e.done:
+					return e.resp, e.err
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			defer close(e.done)
+			// What a repeat gets if the first copy panics.
+			e.err = &RemoteError{Code: StatusInternalError, Message: msgInternal}
+			e.resp, e.err = next.ServeRPC(ctx, m)
+			return e.resp, e.err
+		})
+	}
+}
+
+// dedupCache remembers the most recent requests of one subscriber.
 type dedupCache struct {
-	max int
+	max  int
+	seed maphash.Seed
 
 	mu      sync.Mutex
-	entries map[string]*list.Element // of *dedupEntry
-	recent  *list.List               // most recently seen first
+	entries map[dedupKey]*list.Element // of *dedupEntry
+	recent  *list.List                 // most recently seen first
 }
 
-// dedupEntry is one request's outcome: done closes when its reply is known.
+type dedupKey struct{ topic, correlation string }
+
+// dedupEntry is one request's outcome: done closes when it is known.
 type dedupEntry struct {
-	key   string
-	done  chan struct{}
-	reply *Message // nil if none was sent
+	key     dedupKey
+	payload uint64 // hash of the body: a different body is not a repeat
+	done    chan struct{}
+	resp    *Response
+	err     error
 }
 
-func newDedupCache(max int) *dedupCache {
-	if max <= 0 {
-		return nil
-	}
-	return &dedupCache{max: max, entries: make(map[string]*list.Element), recent: list.New()}
-}
-
-// begin looks m up. first is true if m was not seen before (or cannot be
-// told apart: it has no Correlation Data); then the caller runs the handler
-// and finishes the entry. Otherwise the entry belongs to the earlier copy.
+// begin looks m up. first is true if m is not a repeat; the caller then runs
+// the handler, fills in the outcome and closes done. Otherwise the entry
+// belongs to the earlier copy.
 func (c *dedupCache) begin(m *Message) (e *dedupEntry, first bool) {
-	if c == nil || m.CorrelationID == "" {
-		return nil, true
+	if m.CorrelationID == "" {
+		return &dedupEntry{done: make(chan struct{})}, true
 	}
-	key := m.CorrelationID
+	key := dedupKey{m.Topic, m.CorrelationID}
+	sum := maphash.Bytes(c.seed, m.Body)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[key]; ok {
-		c.recent.MoveToFront(el)
-		return el.Value.(*dedupEntry), false
+		if e := el.Value.(*dedupEntry); e.payload == sum {
+			c.recent.MoveToFront(el)
+			return e, false
+		}
+		c.recent.Remove(el) // same ID, other payload: a new request
 	}
-	e = &dedupEntry{key: key, done: make(chan struct{})}
+	e = &dedupEntry{key: key, payload: sum, done: make(chan struct{})}
 	c.entries[key] = c.recent.PushFront(e)
 	if c.recent.Len() > c.max {
 		oldest := c.recent.Back()
@@ -52,38 +82,4 @@ func (c *dedupCache) begin(m *Message) (e *dedupEntry, first bool) {
 		delete(c.entries, oldest.Value.(*dedupEntry).key)
 	}
 	return e, true
-}
-
-func (e *dedupEntry) store(reply *Message) {
-	if e != nil {
-		e.reply = reply
-	}
-}
-
-func (e *dedupEntry) finish() {
-	if e != nil {
-		close(e.done)
-	}
-}
-
-// replay answers duplicate m with the reply its first copy got, waiting for
-// it if the first copy is still running. The reply goes where m asks for it:
-// a caller that retries may wait on a new reply topic.
-func (s *Subscription) replay(e *dedupEntry, m *Message) {
-	s.b.stats.duplicates.Add(1)
-	select {
-	case <-e.done:
-	case <-s.b.handlerCtx.Done():
-		return
-	}
-	if e.reply == nil {
-		return
-	}
-	to := s.replyTopic(m)
-	if to == "" {
-		return
-	}
-	out := *e.reply
-	out.Topic = to
-	s.send(&out)
 }

@@ -1,11 +1,12 @@
 package mqttrpc
 
-import "github.com/mqttrpc/mqttrpc/internal/topic"
+import "time"
 
 // deliver is the one dispatcher: every incoming message passes through it. It
 // runs on the transport's receiving goroutine and never blocks: replies go to
 // the pending-request table, requests to a handler goroutine.
 func (b *Broker) deliver(m *Message) {
+	m.received = time.Now()
 	switch b.pending.deliver(m) {
 	case answered:
 		return
@@ -13,21 +14,25 @@ func (b *Broker) deliver(m *Message) {
 		b.dropReply(m, "correlation data does not match")
 		return
 	}
-	if b.isInbox(m.Topic) {
+	// A message on a reply topic is never a request, even where a handler's
+	// filter matches it too: answering replies is how RPC loops start.
+	if b.isInbox(m.Topic) || b.isReplyTopic(m.Topic) {
 		b.dropReply(m, "no request is waiting")
 		return
 	}
-	for _, s := range *b.subs.Load() {
-		if topic.Match(s.filter, m.Topic) {
-			s.accept(m)
-			return
-		}
-	}
-	if b.isReplyTopic(m.Topic) { // a ReplyTo topic whose request has ended
-		b.dropReply(m, "no request is waiting")
+	r := b.routes.Load()
+	s := r.match(m.Topic)
+	if m.subID != 0 && s != nil && r.byID[m.subID] != s {
+		// A copy the broker sent for another, less specific, subscription:
+		// s gets the message through its own.
 		return
 	}
-	b.log.Debug("mqttrpc: message matches no subscriber", "topic", m.Topic)
+	if s == nil {
+		b.stats.unroutable.Add(1)
+		b.refuse(m, m.ReplyTo, StatusNotFound, "no handler for this topic")
+		return
+	}
+	s.accept(m)
 }
 
 // isReplyTopic reports whether name is an explicit reply topic (see [ReplyTo]).
@@ -48,15 +53,20 @@ func (b *Broker) dropReply(m *Message, why string) {
 // at once instead of waiting for its timeout.
 func (s *Subscription) accept(m *Message) {
 	b := s.b
+	if m.Retain && !s.opts.retained {
+		b.stats.retained.Add(1)
+		b.log.Debug("mqttrpc: retained request not run", "topic", m.Topic)
+		return
+	}
 	if b.isClosing() {
-		s.refuse(m, "shutting down")
+		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, msgShutdown)
 		return
 	}
 	select {
 	case s.intake <- struct{}{}:
 	default:
 		b.stats.overloaded.Add(1)
-		s.refuse(m, "overloaded")
+		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, "overloaded")
 		return
 	}
 	if !b.tasks.add() { // Close has finished waiting: too late to answer
@@ -66,14 +76,21 @@ func (s *Subscription) accept(m *Message) {
 	go s.serve(m) // ends when the handler returns, or at once if Close gave up
 }
 
-// refuse answers m with a 503 on a goroutine of its own, as the dispatcher
-// must not wait for a publish. Refusals are bounded too: beyond
-// maxRefusals at once, a request is dropped unanswered and its caller times out.
-func (s *Subscription) refuse(m *Message, why string) {
-	b := s.b
+// refuse answers m on topic to with an error reply, on a goroutine of its
+// own, as the dispatcher must not wait for a publish. The reply goes at QoS 0:
+// it is one write that waits for no acknowledgement, so refusals keep pace
+// with a flood even where the broker allows few QoS 1 messages in flight.
+// They are bounded too: beyond maxRefusals at once, a request is dropped
+// unanswered and its caller times out.
+func (b *Broker) refuse(m *Message, to string, code int, why string) {
+	if to == "" || !b.t.properties() { // nowhere to answer, or no way to say it
+		b.log.Debug("mqttrpc: request not served", "topic", m.Topic, "status", code, "reason", why)
+		return
+	}
 	select {
 	case b.refusals <- struct{}{}:
 	default:
+		b.stats.refusalsDropped.Add(1)
 		b.log.Debug("mqttrpc: request dropped; too many refusals in flight", "topic", m.Topic)
 		return
 	}
@@ -81,9 +98,11 @@ func (s *Subscription) refuse(m *Message, why string) {
 		<-b.refusals
 		return
 	}
-	go func() { // ends when the reply is published or times out
+	go func() { // ends when the reply is written or fails
 		defer b.tasks.done()
 		defer func() { <-b.refusals }()
-		s.send(s.reply(m, nil, Errorf(StatusServiceUnavailable, "%s", why)))
+		out := b.errorReply(m, to, &RemoteError{Code: code, Message: why})
+		out.QoS = 0
+		b.send(out)
 	}()
 }

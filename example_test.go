@@ -31,7 +31,7 @@ func Example() {
 	}
 	defer b.Close(ctx)
 
-	_, err = b.Subscriber("rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+	_, err = b.Subscriber(ctx, "rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
 		return "echo: " + in, nil
 	}))
 	if err != nil {
@@ -54,7 +54,7 @@ func ExampleTyped() {
 	defer b.Close(ctx)
 
 	type sum struct{ A, B int }
-	_, _ = b.Subscriber("calc/add", mqttrpc.Typed(func(_ context.Context, in sum) (int, error) {
+	_, _ = b.Subscriber(ctx, "calc/add", mqttrpc.Typed(func(_ context.Context, in sum) (int, error) {
 		return in.A + in.B, nil
 	}))
 
@@ -72,7 +72,7 @@ func ExampleHandlerFunc() {
 	b, _ := mqttrpc.Connect(ctx, srv.URL())
 	defer b.Close(ctx)
 
-	_, _ = b.Subscriber("devices/+/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+	_, _ = b.Subscriber(ctx, "devices/+/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
 		return &mqttrpc.Response{
 			Body:    "rebooting " + m.Topic,
 			Headers: map[string]string{"by": m.Header("user")},
@@ -92,7 +92,7 @@ func ExampleErrorf() {
 	b, _ := mqttrpc.Connect(ctx, srv.URL())
 	defer b.Close(ctx)
 
-	_, _ = b.Subscriber("devices/get", mqttrpc.Typed(func(_ context.Context, id string) (string, error) {
+	_, _ = b.Subscriber(ctx, "devices/get", mqttrpc.Typed(func(_ context.Context, id string) (string, error) {
 		return "", mqttrpc.Errorf(404, "device %s not found", id)
 	}))
 
@@ -125,7 +125,7 @@ func ExampleReplyTo() {
 	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithVersion(mqttrpc.V311))
 	defer b.Close(ctx)
 
-	_, _ = b.Subscriber("rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+	_, _ = b.Subscriber(ctx, "rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
 		return in, nil
 	}), mqttrpc.ReplyTopic("rpc/echo/reply"))
 
@@ -147,7 +147,7 @@ func ExampleNoReply() {
 	defer b.Close(ctx)
 
 	got := make(chan string, 1)
-	_, _ = b.Subscriber("events/door", mqttrpc.Typed(func(_ context.Context, state string) (any, error) {
+	_, _ = b.Subscriber(ctx, "events/door", mqttrpc.Typed(func(_ context.Context, state string) (any, error) {
 		got <- state
 		return nil, nil
 	}), mqttrpc.NoReply())
@@ -204,7 +204,7 @@ func ExampleDeduplicate() {
 	defer b.Close(ctx)
 
 	calls := 0
-	_, _ = b.Subscriber("bank/transfer", mqttrpc.Typed(func(_ context.Context, amount int) (string, error) {
+	_, _ = b.Subscriber(ctx, "bank/transfer", mqttrpc.Typed(func(_ context.Context, amount int) (string, error) {
 		calls++ // not idempotent
 		return fmt.Sprintf("moved %d", amount), nil
 	}), mqttrpc.Deduplicate(1000), mqttrpc.Concurrency(1))

@@ -105,7 +105,7 @@ func (r route) call(opts ...mqttrpc.RequestOption) []mqttrpc.RequestOption {
 // subscribe registers h on filter and fails the test if it cannot.
 func subscribe(t testing.TB, b *mqttrpc.Broker, filter string, h mqttrpc.Handler, opts ...mqttrpc.SubscribeOption) *mqttrpc.Subscription {
 	t.Helper()
-	s, err := b.Subscriber(filter, h, opts...)
+	s, err := b.Subscriber(ctxTimeout(t, 10*time.Second), filter, h, opts...)
 	require.NoError(t, err)
 	return s
 }

@@ -1,6 +1,10 @@
 package mqttrpc
 
-import "time"
+import (
+	"time"
+
+	"github.com/mqttrpc/mqttrpc/internal/topic"
+)
 
 // Message is an MQTT message as a handler receives it and as
 // [Broker.Request] returns a reply. A handler may keep it after it returns;
@@ -29,9 +33,22 @@ type Message struct {
 	// its sender will wait for the reply. Zero means none.
 	expiry time.Duration
 
+	// received is when the message arrived: a request's deadline counts
+	// from here, not from when a handler became free.
+	received time.Time
+
+	// subID is the MQTT 5 Subscription Identifier the message came through;
+	// 0 if none.
+	subID int
+
 	// correlation is CorrelationID as it came off the wire, so that a reply
 	// can send the same bytes without converting them back.
 	correlation []byte
+
+	// Set while a handler serves the message.
+	pattern      *topic.Pattern    // the subscriber's pattern, for Param
+	replyHeaders map[string]string // see SetReplyHeader
+	respond      *replier          // sends the one reply; see ExecutionTimeout
 }
 
 // Decode stores the body in the value v points to. A *string or *[]byte
@@ -43,4 +60,36 @@ func (m *Message) Decode(v any) error {
 // Header returns the value of the user property key, or "" if there is none.
 func (m *Message) Header(key string) string {
 	return m.Headers[key]
+}
+
+// Param returns the topic level that the subscriber's pattern names name:
+// for a handler on "devices/{id}/reboot" and a request on
+// devices/42/reboot, Param("id") is "42"; for "logs/{rest...}", Param("rest")
+// is the rest of the topic. It returns "" if the pattern has no such name, or
+// outside a handler.
+func (m *Message) Param(name string) string {
+	if m.pattern == nil {
+		return ""
+	}
+	v, _ := m.pattern.Value(m.Topic, name)
+	return v
+}
+
+// SetReplyHeader adds a user property to the reply to this request, whatever
+// the handler returns: a [Typed] handler sets headers this way and keeps its
+// typed result. Headers of a returned [Response] win over these. Call it only
+// from the handler serving m, before it returns.
+func (m *Message) SetReplyHeader(key, value string) {
+	if m.replyHeaders == nil {
+		m.replyHeaders = make(map[string]string)
+	}
+	m.replyHeaders[key] = value
+}
+
+// deadline returns when the request's sender stops waiting, if it said.
+func (m *Message) deadline() (time.Time, bool) {
+	if m.expiry <= 0 || m.received.IsZero() {
+		return time.Time{}, false
+	}
+	return m.received.Add(m.expiry), true
 }

@@ -44,6 +44,8 @@ type config struct {
 	backoffMax     time.Duration
 	stateHandler   func(ConnState)
 	sessionExpiry  time.Duration
+	middleware     []Middleware
+	errorDetails   bool
 }
 
 func defaultConfig() config {
@@ -154,6 +156,19 @@ func WithReconnectBackoff(min, max time.Duration) Option {
 	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
 }
 
+// WithMiddleware adds middleware to every subscriber of the Broker, outside
+// each subscriber's own (see [Middleware] for the whole order).
+func WithMiddleware(mw ...Middleware) Option {
+	return func(c *config) { c.middleware = append(c.middleware, mw...) }
+}
+
+// WithErrorDetails makes error replies carry the text of the errors behind
+// them: what a handler returned, a panic value, why a payload did not decode.
+// By default an error that is not a *[RemoteError] is answered with a generic
+// message ("internal error") and its text only goes to the log, as it may
+// name internal types and values. Turn it on while developing.
+func WithErrorDetails() Option { return func(c *config) { c.errorDetails = true } }
+
 // publishOptions are the settings shared by [Broker.Publish], [Broker.Request]
 // and [Broker.Subscriber].
 type publishOptions struct {
@@ -180,6 +195,8 @@ type subscribeOptions struct {
 	timeout     time.Duration
 	maxPayload  int
 	dedup       int
+	retained    bool
+	middleware  []Middleware
 }
 
 // PublishOption configures [Broker.Publish].
@@ -305,7 +322,12 @@ func NoReply() SubscribeOption {
 
 // ReplyTopic names the topic a handler's reply goes to when the request
 // carries no Response Topic: always so on MQTT 3.1.1 (the equivalent of
-// FastStream's @broker.publisher). A request's own Response Topic wins.
+// FastStream's @broker.publisher). A request's own Response Topic wins. On
+// MQTT 5 a message with Correlation Data and no Response Topic is a reply, and
+// is never answered, so two services whose reply topics are each other's
+// request topics cannot answer each other forever; on MQTT 3.1.1, which cannot
+// tell replies apart, the Broker refuses a reply topic that one of its own
+// subscribers' filters matches, and across processes such a pair loops.
 func ReplyTopic(topic string) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.replyTopic = topic })
 }
@@ -344,12 +366,29 @@ func MaxPayload(n int) SubscribeOption {
 
 // Deduplicate makes the subscriber run its handler once per request even when
 // the request arrives twice (a QoS 1 redelivery, or a caller that retries with
-// the same [CorrelationID]): it remembers the replies to the last n requests,
-// keyed by Correlation Data, and answers a repeat with the stored reply, sent
-// to the repeat's own Response Topic. Correlation IDs must then be unique
-// across callers, as the default random UUIDs are. Requests without
-// Correlation Data (all of MQTT 3.1.1) cannot be told apart and always run.
-// The default, 0, remembers nothing.
+// the same [CorrelationID]): it remembers the outcome of the last n requests
+// and answers a repeat with it, sent to the repeat's own Response Topic. A
+// repeat has the topic, Correlation Data and payload of a remembered request;
+// the same Correlation Data on another topic, or with another payload, is a
+// new request. Requests without Correlation Data (all of MQTT 3.1.1) cannot be
+// told apart and always run. The default, 0, remembers nothing.
 func Deduplicate(n int) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.dedup = n })
+}
+
+// AcceptRetained makes the subscriber run requests that the MQTT broker
+// delivers as retained messages. By default they are dropped (and counted in
+// [Stats].Retained), and on MQTT 5 the subscription asks for none (Retain
+// Handling 2): the broker delivers a retained message again on every
+// subscribe, so a retained command would run again after every reconnect.
+// With this option it does.
+func AcceptRetained() SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.retained = true })
+}
+
+// Use adds middleware to the subscriber, inside the Broker's (see
+// [Middleware] for the whole order). On a [Group], it applies to every
+// subscriber of the group.
+func Use(mw ...Middleware) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.middleware = append(o.middleware, mw...) })
 }

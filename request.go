@@ -1,6 +1,7 @@
 package mqttrpc
 
 import (
+	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -55,7 +56,7 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 		if err != nil {
 			return nil, requestError(topicName, err)
 		}
-		defer rt.release()
+		defer b.releaseReplyTopic(rt)
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
@@ -120,7 +121,7 @@ func (b *Broker) requestContext(ctx context.Context, timeout time.Duration) (con
 	if timeout > 0 {
 		return context.WithTimeout(ctx, timeout)
 	}
-	return b.withDefaultTimeout(ctx)
+	return withDefaultTimeout(ctx, b.cfg.requestTimeout)
 }
 
 // requestError names the request in err and turns a deadline into ErrTimeout.
@@ -236,15 +237,26 @@ func (p *pendingTable) len() int {
 	return len(p.calls)
 }
 
-// replyTopic is an explicit reply topic (see [ReplyTo]): subscribed once and
-// lent to one request at a time.
+// maxIdleReplyTopics bounds the explicit reply topics (see [ReplyTo]) that
+// stay subscribed while no request uses them; beyond it, the least recently
+// used is unsubscribed.
+const maxIdleReplyTopics = 32
+
+// replyTopic is an explicit reply topic: subscribed on first use, lent to
+// one request at a time, and kept for the next while it is among the most
+// recently used.
 type replyTopic struct {
+	name       string
 	turn       chan struct{} // capacity 1: whoever sent into it owns the topic
 	subscribed bool          // guarded by turn
+
+	users    int           // requests holding or awaiting the turn; guarded by Broker.mu
+	idle     *list.Element // its place in Broker.idleReplyTopics while users == 0
+	evicting bool          // being unsubscribed, with the turn; guarded by Broker.mu
 }
 
 // acquireReplyTopic waits for its turn on the valid reply topic name,
-// subscribing to it the first time. The caller ends the turn with release.
+// subscribing to it if needed. The caller ends the turn with releaseReplyTopic.
 func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopic, error) {
 	if b.isInbox(name) {
 		return nil, fmt.Errorf("%w: reply topic %q is inside the Broker's own inbox", ErrInvalidTopic, name)
@@ -252,35 +264,83 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 	b.mu.Lock()
 	rt, ok := b.replyTopics[name]
 	if !ok {
-		rt = &replyTopic{turn: make(chan struct{}, 1)}
+		rt = &replyTopic{name: name, turn: make(chan struct{}, 1)}
 		b.replyTopics[name] = rt
+	}
+	rt.users++
+	if rt.idle != nil {
+		b.idleReplyTopics.Remove(rt.idle)
+		rt.idle = nil
 	}
 	b.mu.Unlock()
 
 	select {
 	case rt.turn <- struct{}{}:
 	case <-ctx.Done():
+		b.leaveReplyTopic(rt)
 		return nil, ctx.Err()
 	case <-b.closed:
+		b.leaveReplyTopic(rt)
 		return nil, ErrClosed
 	}
 	if rt.subscribed {
 		return rt, nil
 	}
-	if err := b.awaitReady(ctx); err != nil {
-		rt.release()
-		return nil, err
+	err := b.awaitReady(ctx)
+	if err == nil {
+		err = b.t.subscribe(ctx, []subscription{{filter: name, qos: 2}})[0]
 	}
-	if err := b.t.subscribe(ctx, name, 2); err != nil {
-		b.mu.Lock()
-		delete(b.replyTopics, name) // so a refused topic is not subscribed again on reconnect
-		b.mu.Unlock()
-		rt.release()
+	if err != nil {
+		b.releaseReplyTopic(rt)
 		return nil, err
 	}
 	rt.subscribed = true
 	return rt, nil
 }
 
-// release ends the turn taken by acquireReplyTopic.
-func (rt *replyTopic) release() { <-rt.turn }
+// releaseReplyTopic ends the turn taken by acquireReplyTopic.
+func (b *Broker) releaseReplyTopic(rt *replyTopic) {
+	<-rt.turn
+	b.leaveReplyTopic(rt)
+}
+
+// leaveReplyTopic counts a user out of rt, and unsubscribes the least
+// recently used idle reply topic when too many are idle.
+func (b *Broker) leaveReplyTopic(rt *replyTopic) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if rt.users--; rt.users > 0 || rt.evicting {
+		return
+	}
+	rt.idle = b.idleReplyTopics.PushFront(rt)
+	if b.idleReplyTopics.Len() <= maxIdleReplyTopics {
+		return
+	}
+	oldest := b.idleReplyTopics.Remove(b.idleReplyTopics.Back()).(*replyTopic)
+	oldest.idle, oldest.evicting = nil, true
+	oldest.turn <- struct{}{} // free, as it has no users: the next one waits for the unsubscribe
+	if !b.restores.add() {    // closing: the connection goes anyway
+		delete(b.replyTopics, oldest.name)
+		return
+	}
+	go b.evictReplyTopic(oldest) // ends when the broker answers, or at the request timeout
+}
+
+// evictReplyTopic unsubscribes rt, whose turn it holds, and forgets it
+// unless a request has come for it meanwhile.
+func (b *Broker) evictReplyTopic(rt *replyTopic) {
+	defer b.restores.done()
+	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
+	defer cancel()
+	if err := b.t.unsubscribe(ctx, rt.name); err != nil {
+		b.log.Debug("mqttrpc: unsubscribing an idle reply topic", "topic", rt.name, "err", err)
+	}
+	rt.subscribed = false
+	b.mu.Lock()
+	rt.evicting = false
+	if rt.users == 0 {
+		delete(b.replyTopics, rt.name)
+	}
+	b.mu.Unlock()
+	<-rt.turn
+}

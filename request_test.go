@@ -132,7 +132,7 @@ func TestResponseQoSAndRetain(t *testing.T) {
 		subscribe(t, late, replyTopic, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
 			got <- m
 			return nil, nil
-		}), mqttrpc.NoReply(), mqttrpc.QoS(1))
+		}), mqttrpc.NoReply(), mqttrpc.QoS(1), mqttrpc.AcceptRetained())
 		select {
 		case m := <-got:
 			assert.True(t, m.Retain)
@@ -211,45 +211,61 @@ func TestNoResponders(t *testing.T) {
 	})
 }
 
+// TestHandlerErrors checks the error reply for each way a handler fails:
+// a *RemoteError keeps its code and message; anything else reaches the
+// caller with a generic message, unless WithErrorDetails exposes its text.
 func TestHandlerErrors(t *testing.T) {
 	forEachV5(t, func(t *testing.T, tg target) {
 		srv, cli := connect(t, tg), connect(t, tg)
+		dev := connect(t, tg, mqttrpc.WithErrorDetails())
 		tests := []struct {
-			name     string
-			handler  mqttrpc.Handler
-			body     any
-			wantCode int
-			wantMsg  string
+			name       string
+			handler    mqttrpc.Handler
+			body       any
+			wantCode   int
+			wantMsg    string // by default
+			wantDetail string // with WithErrorDetails
 		}{
 			{"status error", mqttrpc.Typed(func(context.Context, string) (string, error) {
 				return "", mqttrpc.Errorf(404, "device %d unknown", 42)
-			}), "x", 404, "device 42 unknown"},
+			}), "x", 404, "device 42 unknown", "device 42 unknown"},
 			{"wrapped status error", mqttrpc.Typed(func(context.Context, string) (string, error) {
 				return "", fmt.Errorf("lookup: %w", mqttrpc.Errorf(409, "busy"))
-			}), "x", 409, "busy"},
+			}), "x", 409, "busy", "busy"},
 			{"plain error", mqttrpc.Typed(func(context.Context, string) (string, error) {
 				return "", errors.New("disk full")
-			}), "x", 500, "disk full"},
+			}), "x", 500, "internal error", "internal error: disk full"},
 			{"panic", mqttrpc.Typed(func(context.Context, string) (string, error) {
 				panic("boom")
-			}), "x", 500, "handler panicked: boom"},
+			}), "x", 500, "internal error", "internal error: panic: boom"},
 			{"undecodable payload", mqttrpc.Typed(func(_ context.Context, p point) (point, error) {
 				return p, nil
-			}), "not json", 400, "mqttrpc: decode into *mqttrpc_test.point"},
+			}), "not json", 400, "payload does not decode", "payload does not decode: mqttrpc: decode into *mqttrpc_test.point: invalid character 'o' in literal null (expecting 'u')"},
 			{"unencodable reply", mqttrpc.Typed(func(context.Context, string) (func(), error) {
 				return func() {}, nil
-			}), "x", 500, "mqttrpc: encode func()"},
+			}), "x", 500, "internal error", "internal error: mqttrpc: encode func(): json: unsupported type: func()"},
+			{"deadline passed", mqttrpc.Typed(func(ctx context.Context, _ string) (string, error) {
+				ctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond) // a query with its own deadline
+				defer cancel()
+				<-ctx.Done()
+				return "", fmt.Errorf("query: %w", ctx.Err())
+			}), "x", 408, "handler timed out", "handler timed out: query: context deadline exceeded"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				topic := uniqueTopic(t, "fail")
-				subscribe(t, srv, topic, tt.handler)
-				for range 2 { // the service keeps serving after each failure
-					_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, tt.body)
-					var re *mqttrpc.RemoteError
-					require.ErrorAs(t, err, &re)
-					assert.Equal(t, tt.wantCode, re.Code)
-					assert.Contains(t, re.Message, tt.wantMsg)
+				for _, side := range []struct {
+					srv  *mqttrpc.Broker
+					want string
+				}{{srv, tt.wantMsg}, {dev, tt.wantDetail}} {
+					topic := uniqueTopic(t, "fail")
+					subscribe(t, side.srv, topic, tt.handler)
+					for range 2 { // the service keeps serving after each failure
+						_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, tt.body, mqttrpc.Timeout(2*time.Second))
+						var re *mqttrpc.RemoteError
+						require.ErrorAs(t, err, &re)
+						assert.Equal(t, tt.wantCode, re.Code)
+						assert.Equal(t, side.want, re.Message)
+					}
 				}
 			})
 		}
@@ -385,7 +401,7 @@ func TestCloseFailsRequestsInFlight(t *testing.T) {
 		_, err = cli.Request(context.Background(), r.topic, "x", r.call()...)
 		assert.ErrorIs(t, err, mqttrpc.ErrClosed)
 		assert.ErrorIs(t, cli.Publish(context.Background(), r.topic, "x"), mqttrpc.ErrClosed)
-		_, err = cli.Subscriber("any", mqttrpc.Typed(echo))
+		_, err = cli.Subscriber(context.Background(), "any", mqttrpc.Typed(echo))
 		assert.ErrorIs(t, err, mqttrpc.ErrClosed)
 		assert.NoError(t, cli.Close(context.Background()))
 	})
@@ -401,7 +417,7 @@ func TestInvalidTopics(t *testing.T) {
 			assert.ErrorIs(t, b.Publish(ctx, topic, "x"), mqttrpc.ErrInvalidTopic, "Publish(%q)", topic)
 		}
 		for _, filter := range []string{"", "a/b#", "a/#/b", "a+"} {
-			_, err := b.Subscriber(filter, mqttrpc.Typed(echo))
+			_, err := b.Subscriber(ctx, filter, mqttrpc.Typed(echo))
 			assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic, "Subscriber(%q)", filter)
 		}
 		_, err := b.Request(ctx, "a", "x", mqttrpc.ReplyTo("r/+"))

@@ -2,8 +2,7 @@ package mqttrpc
 
 // Response is the reply a handler returns when it wants to shape the reply
 // message itself. A handler that returns a plain value (through [Typed]) or a
-// nil *Response replies at the request's QoS with no headers; a *Response
-// states the reply in full, so its zero QoS means QoS 0.
+// nil *Response replies at the request's QoS with no headers.
 type Response struct {
 	// Body is encoded as a request body is: a string as text/plain, a []byte
 	// as it is, nil as an empty payload, anything else as JSON.
@@ -17,6 +16,31 @@ type Response struct {
 	// set. Leave it empty to echo the request's, which is what callers match on.
 	CorrelationID string
 
-	QoS    byte // QoS of the reply: 0, 1 or 2
+	// QoS of the reply. The zero value replies at the request's QoS, so that
+	// a handler that only adds a header keeps its caller's guarantee; ask
+	// for QoS 0 with [AtMostOnce].
+	QoS QoSLevel
+
 	Retain bool // publish the reply as a retained message
+}
+
+// QoSLevel is the quality of service of a reply (see [Response]).
+type QoSLevel byte
+
+// The QoS levels of a reply. The zero value means "as the request".
+const (
+	AtLeastOnce QoSLevel = 1    // QoS 1
+	ExactlyOnce QoSLevel = 2    // QoS 2
+	AtMostOnce  QoSLevel = 0x80 // QoS 0, asked for explicitly
+)
+
+// qos returns the QoS a reply to a request at qos goes out at.
+func (l QoSLevel) qos(request byte) byte {
+	switch l {
+	case 0:
+		return request
+	case AtMostOnce:
+		return 0
+	}
+	return byte(l)
 }

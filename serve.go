@@ -2,7 +2,7 @@ package mqttrpc
 
 import (
 	"context"
-	"runtime/debug"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -16,7 +16,8 @@ const (
 	headerStatusMessage = "__stMsg"
 )
 
-// serve runs the handler for one accepted request and sends its reply.
+// serve runs one accepted request through the subscriber's middleware chain
+// and handler, and sends the reply.
 func (s *Subscription) serve(m *Message) {
 	b := s.b
 	defer b.tasks.done()
@@ -28,110 +29,116 @@ func (s *Subscription) serve(m *Message) {
 	}
 	defer func() { <-s.running }()
 
-	if s.opts.maxPayload > 0 && len(m.Body) > s.opts.maxPayload {
-		s.send(s.reply(m, nil, Errorf(StatusPayloadTooLarge, "payload of %d bytes exceeds the limit of %d", len(m.Body), s.opts.maxPayload)))
+	deadline, ok := m.deadline()
+	if ok && !time.Now().Before(deadline) {
+		// Its sender has stopped waiting while it queued: running it now
+		// would only do work nobody reads.
+		b.stats.expired.Add(1)
+		b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
 		return
 	}
-	entry, first := s.dedup.begin(m)
-	if !first {
-		s.replay(entry, m)
-		return
+	ctx, cancel := b.handlerCtx, context.CancelFunc(func() {})
+	if ok {
+		ctx, cancel = context.WithDeadline(ctx, deadline)
 	}
-	defer entry.finish()
-
-	ctx, cancel := s.handlerContext(m)
 	defer cancel()
-	if s.opts.timeout > 0 {
-		s.serveWithTimeout(ctx, m, entry)
+	m.pattern = &s.pattern
+	if s.opts.timeout > 0 { // the execution timeout may answer first
+		m.respond = &replier{answer: s.answer}
+	}
+	resp, err := s.handler.ServeRPC(ctx, m)
+	if m.respond != nil {
+		m.respond.reply(m, resp, err)
 		return
 	}
-	resp, err := b.call(ctx, s.handler, m)
-	out := s.reply(m, resp, err)
-	entry.store(out)
-	s.send(out)
+	s.answer(m, resp, err)
 }
 
-// serveWithTimeout sends exactly one reply, whichever comes first: the
-// handler's, or a 408 at the execution timeout. sync.Once also makes the
-// loser wait for the winner, so nothing is still publishing once it returns.
-func (s *Subscription) serveWithTimeout(ctx context.Context, m *Message, entry *dedupEntry) {
-	var once sync.Once
-	answer := func(resp *Response, err error) {
-		once.Do(func() {
-			out := s.reply(m, resp, err)
-			entry.store(out)
-			s.send(out)
-		})
+// replier sends the one reply to a request whose execution timeout may answer
+// before its handler: the first answer wins. sync.Once also makes the loser
+// wait for the winner, so nothing is still publishing once both returned.
+type replier struct {
+	once   sync.Once
+	answer func(m *Message, resp *Response, err error)
+}
+
+func (r *replier) reply(m *Message, resp *Response, err error) {
+	r.once.Do(func() { r.answer(m, resp, err) })
+}
+
+// answer sends the reply to m built from what its handler returned.
+func (s *Subscription) answer(m *Message, resp *Response, err error) {
+	s.b.send(s.b.replyMessage(m, s.replyTopic(m), resp, err))
+}
+
+// replyTopic returns where the reply to m goes: its Response Topic, else the
+// subscriber's ReplyTopic; "" if nowhere. On MQTT 5 a message with
+// Correlation Data and no Response Topic is itself a reply and is never
+// answered: two services replying to each other's topics would loop forever.
+func (s *Subscription) replyTopic(m *Message) string {
+	switch {
+	case s.opts.noReply:
+		return ""
+	case m.ReplyTo != "":
+		return m.ReplyTo
+	case m.CorrelationID != "":
+		return ""
 	}
-	d := s.opts.timeout
-	timer := time.AfterFunc(d, func() { // runs only if the handler is late
-		answer(nil, Errorf(StatusRequestTimeout, "handler did not finish within %v", d))
-	})
-	defer timer.Stop()
-	answer(s.b.call(ctx, s.handler, m))
+	return s.opts.replyTopic
 }
 
-// handlerContext ends at the request's expiry, when its sender stops waiting,
-// or at the subscriber's execution timeout, whichever is first.
-func (s *Subscription) handlerContext(m *Message) (context.Context, context.CancelFunc) {
-	d := m.expiry
-	if t := s.opts.timeout; t > 0 && (d == 0 || t < d) {
-		d = t
+// replyMessage builds the reply to request m, on topic to, from what its
+// handler returned; it returns nil when none is to be sent: nowhere to reply
+// to, and errors on MQTT 3.1.1, which has no user properties to carry them
+// (an empty reply there would read as success).
+func (b *Broker) replyMessage(m *Message, to string, resp *Response, err error) *Message {
+	if err != nil {
+		b.logHandlerError(m, err)
 	}
-	if d > 0 {
-		return context.WithTimeout(s.b.handlerCtx, d)
-	}
-	// No deadline: the Broker's own context already ends at Close, and a
-	// derived one would only cost allocations on every request.
-	return s.b.handlerCtx, func() {}
-}
-
-// call runs the handler, turning a panic into a 500 error reply.
-func (b *Broker) call(ctx context.Context, h Handler, m *Message) (resp *Response, err error) {
-	panicked := true
-	defer func() {
-		if !panicked {
-			return
-		}
-		v := recover()
-		b.stats.panics.Add(1)
-		b.log.Error("mqttrpc: handler panicked", "topic", m.Topic, "panic", v, "stack", string(debug.Stack()))
-		resp, err = nil, Errorf(StatusInternalError, "handler panicked: %v", v)
-	}()
-	resp, err = h.ServeRPC(ctx, m)
-	panicked = false
-	return resp, err
-}
-
-// reply builds the reply to request m from what its handler returned, or
-// returns nil when none is to be sent: no-reply subscribers, requests with
-// nowhere to reply to, and errors on MQTT 3.1.1, which has no user properties
-// to carry them (an empty reply there would read as success).
-func (s *Subscription) reply(m *Message, resp *Response, err error) *Message {
-	b := s.b
-	to := s.replyTopic(m)
 	if to == "" {
-		if err != nil {
-			b.log.Warn("mqttrpc: handler failed; no reply wanted", "topic", m.Topic, "err", err)
-		}
 		return nil
 	}
-	out := &Message{Topic: to, CorrelationID: m.CorrelationID, correlation: m.correlation, QoS: m.QoS}
-	if err == nil && resp != nil {
-		out.Body, out.ContentType, err = encode(resp.Body)
-		out.Headers, out.QoS, out.Retain = resp.Headers, resp.QoS, resp.Retain
-		if resp.CorrelationID != "" {
-			out.CorrelationID = resp.CorrelationID
-		}
+	if err := topic.ValidReplyTopic(to); err != nil {
+		b.log.Warn("mqttrpc: request has an invalid reply topic", "topic", m.Topic, "reply_to", to, "err", err)
+		return nil
 	}
-	if err == nil {
+	if err != nil {
+		return b.errorReply(m, to, remoteErrorFrom(err, b.cfg.errorDetails))
+	}
+	out := &Message{Topic: to, CorrelationID: m.CorrelationID, correlation: m.correlation, QoS: m.QoS, Headers: m.replyHeaders}
+	if resp == nil {
 		return out
 	}
+	if resp.QoS > 2 && resp.QoS != AtMostOnce {
+		return b.errorReply(m, to, &RemoteError{Code: StatusInternalError, Message: msgInternal})
+	}
+	body, contentType, err := encode(resp.Body)
+	if err != nil {
+		b.logHandlerError(m, err)
+		return b.errorReply(m, to, remoteErrorFrom(err, b.cfg.errorDetails))
+	}
+	out.Body, out.ContentType = body, contentType
+	out.QoS, out.Retain = resp.QoS.qos(m.QoS), resp.Retain
+	switch {
+	case len(resp.Headers) == 0:
+	case len(out.Headers) == 0:
+		out.Headers = resp.Headers
+	default:
+		out.Headers = maps.Clone(out.Headers)
+		maps.Copy(out.Headers, resp.Headers)
+	}
+	if resp.CorrelationID != "" {
+		out.CorrelationID, out.correlation = resp.CorrelationID, nil
+	}
+	return out
+}
+
+// errorReply is the reply carrying re to request m, or nil on MQTT 3.1.1.
+func (b *Broker) errorReply(m *Message, to string, re *RemoteError) *Message {
 	if !b.t.properties() {
-		b.log.Warn("mqttrpc: handler failed; MQTT 3.1.1 cannot carry an error reply", "topic", m.Topic, "err", err)
+		b.log.Warn("mqttrpc: MQTT 3.1.1 cannot carry an error reply; none sent", "topic", m.Topic, "status", re.Code)
 		return nil
 	}
-	re := remoteErrorFrom(err)
 	return &Message{
 		Topic:         to,
 		CorrelationID: m.CorrelationID,
@@ -141,29 +148,22 @@ func (s *Subscription) reply(m *Message, resp *Response, err error) *Message {
 	}
 }
 
-// replyTopic returns where the reply to m goes: its Response Topic, else the
-// subscriber's ReplyTopic; "" if nowhere (no-reply, or an invalid topic).
-func (s *Subscription) replyTopic(m *Message) string {
-	to := m.ReplyTo
-	if to == "" {
-		to = s.opts.replyTopic
+// logHandlerError logs what a handler returned: the caller sees only a
+// generic message for an error that is not a *RemoteError.
+func (b *Broker) logHandlerError(m *Message, err error) {
+	re := remoteErrorFrom(err, true)
+	level := b.log.Debug
+	if re.Code >= 500 {
+		level = b.log.Warn
 	}
-	if s.opts.noReply || to == "" {
-		return ""
-	}
-	if err := topic.ValidName(to); err != nil {
-		s.b.log.Warn("mqttrpc: request has an invalid reply topic", "topic", m.Topic, "reply_to", to, "err", err)
-		return ""
-	}
-	return to
+	level("mqttrpc: handler failed", "topic", m.Topic, "status", re.Code, "err", err)
 }
 
-// send publishes a reply built by reply, if there is one.
-func (s *Subscription) send(out *Message) {
+// send publishes a reply built by replyMessage, if there is one.
+func (b *Broker) send(out *Message) {
 	if out == nil {
 		return
 	}
-	b := s.b
 	ctx := b.handlerCtx
 	if out.QoS > 0 { // a QoS 0 publish is one write and waits for nothing
 		var cancel context.CancelFunc

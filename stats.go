@@ -19,23 +19,44 @@ type Stats struct {
 	Panics uint64
 	// Disconnects counts lost connections.
 	Disconnects uint64
+	// Expired counts requests not run because their sender had stopped
+	// waiting (their Message Expiry Interval passed) while they queued.
+	Expired uint64
+	// Unroutable counts requests that matched no handler, each answered
+	// with [StatusNotFound] where it named a Response Topic.
+	Unroutable uint64
+	// Retained counts requests delivered as retained messages and not run
+	// (see [AcceptRetained]).
+	Retained uint64
+	// RefusalsDropped counts requests that should have been refused with an
+	// error reply (503, 404) but got none, because the Broker was already
+	// sending as many refusals as it allows at once; their callers time out.
+	RefusalsDropped uint64
 }
 
 type stats struct {
-	droppedReplies atomic.Uint64
-	overloaded     atomic.Uint64
-	duplicates     atomic.Uint64
-	panics         atomic.Uint64
-	disconnects    atomic.Uint64
+	droppedReplies  atomic.Uint64
+	overloaded      atomic.Uint64
+	duplicates      atomic.Uint64
+	panics          atomic.Uint64
+	disconnects     atomic.Uint64
+	expired         atomic.Uint64
+	unroutable      atomic.Uint64
+	retained        atomic.Uint64
+	refusalsDropped atomic.Uint64
 }
 
 // Stats returns the Broker's counters.
 func (b *Broker) Stats() Stats {
 	return Stats{
-		DroppedReplies: b.stats.droppedReplies.Load(),
-		Overloaded:     b.stats.overloaded.Load(),
-		Duplicates:     b.stats.duplicates.Load(),
-		Panics:         b.stats.panics.Load(),
-		Disconnects:    b.stats.disconnects.Load(),
+		DroppedReplies:  b.stats.droppedReplies.Load(),
+		Overloaded:      b.stats.overloaded.Load(),
+		Duplicates:      b.stats.duplicates.Load(),
+		Panics:          b.stats.panics.Load(),
+		Disconnects:     b.stats.disconnects.Load(),
+		Expired:         b.stats.expired.Load(),
+		Unroutable:      b.stats.unroutable.Load(),
+		Retained:        b.stats.retained.Load(),
+		RefusalsDropped: b.stats.refusalsDropped.Load(),
 	}
 }

@@ -2,8 +2,9 @@ package mqttrpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
+	"sync/atomic"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
@@ -11,13 +12,15 @@ import (
 // Handler answers requests. ServeRPC runs on a goroutine of its own, up to
 // the subscriber's [Concurrency] at once.
 //
-// ctx is cancelled when the request's sender stops waiting (its Message Expiry
-// Interval has passed) or when [Broker.Close] gives up waiting for handlers.
+// ctx ends when the request's sender stops waiting (its Message Expiry
+// Interval, counted from the request's arrival), at the subscriber's
+// [ExecutionTimeout], or when [Broker.Close] gives up waiting for handlers.
 //
 // What ServeRPC returns is published to the request's Response Topic with its
 // Correlation Data: a nil *Response as an empty reply, an error as an error
-// reply (a *[RemoteError] keeps its code; any other error is a 500). A panic
-// is recovered and answered with a 500; the Broker keeps serving.
+// reply (a *[RemoteError] keeps its code and message; any other error is a
+// 500 with a generic message). A panic is recovered and answered with a 500;
+// the Broker keeps serving.
 type Handler interface {
 	ServeRPC(ctx context.Context, m *Message) (*Response, error)
 }
@@ -30,107 +33,101 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, m *Message) (*Response, error
 	return f(ctx, m)
 }
 
-// Typed adapts a function of typed values to a [Handler]. The request body is
-// decoded into In: a string or []byte takes the payload as it is, a *Message
-// takes the whole message, any other type is decoded from JSON; a payload that
-// does not decode is answered with [StatusBadRequest] without calling fn. The
-// Out value is encoded as [Response.Body] is, or used as the reply itself if
-// it is a *Response.
-func Typed[In, Out any](fn func(ctx context.Context, in In) (Out, error)) Handler {
-	_, outIsResponse := any((*Out)(nil)).(**Response) // decided once, not per request
-	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
-		in, err := decodeRequest[In](m)
-		if err != nil {
-			return nil, Errorf(StatusBadRequest, "%v", err)
-		}
-		out, err := fn(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		if outIsResponse {
-			return any(out).(*Response), nil
-		}
-		return &Response{Body: out, QoS: m.QoS}, nil
-	})
-}
-
-// decodeRequest decodes m's body into a new In. The common cases avoid the
-// reflection and the allocation of a JSON decode: a []byte takes the body
-// itself, which belongs to this one request.
-func decodeRequest[In any](m *Message) (In, error) {
-	var in In
-	switch p := any(&in).(type) {
-	case *string:
-		*p = string(m.Body)
-	case *[]byte:
-		*p = m.Body
-	case **Message:
-		*p = m
-	default:
-		v := new(In)
-		if err := decode(m.Body, v); err != nil {
-			return in, err
-		}
-		return *v, nil
-	}
-	return in, nil
-}
-
 // Subscription is a handler registered with [Broker.Subscriber].
 type Subscription struct {
 	b       *Broker
-	filter  string
-	handler Handler
+	raw     string // the pattern as given
+	pattern topic.Pattern
+	filter  string  // pattern.Filter
+	handler Handler // the middleware chain, ending in the handler
 	opts    subscribeOptions
 	intake  chan struct{} // one token per request taken: running or queued
 	running chan struct{} // one token per request running
-	dedup   *dedupCache   // nil unless Deduplicate is set
+
+	id     int         // MQTT 5 Subscription Identifier; guarded by b.mu
+	active atomic.Bool // the broker has acknowledged the subscription
 }
 
-// Subscriber subscribes handler h to the topic filter, which may hold
-// wildcards (+, #) or be a shared subscription ($share/group/filter). It
-// returns once the broker has acknowledged the subscription, or fails within
-// the connect timeout; after a reconnect the Broker subscribes again by
-// itself. A message that matches several subscribers' filters goes to the one
-// registered first. Options: [QoS], [NoReply], [ReplyTopic], [Concurrency],
-// [QueueLimit], [ExecutionTimeout], [MaxPayload], [Deduplicate].
-func (b *Broker) Subscriber(filter string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
+// Subscriber subscribes handler h to pattern and returns once the broker has
+// acknowledged the subscription; after a reconnect the Broker subscribes
+// again by itself. It waits at most until ctx ends, or for the connect
+// timeout if ctx has no deadline.
+//
+// A pattern is an MQTT topic filter whose wildcard levels may be named:
+// "devices/{id}/reboot" subscribes to devices/+/reboot and the handler reads
+// the id with [Message.Param]; "logs/{rest...}" subscribes to logs/#. '{' and
+// '}' are reserved for names. "$share/group/..." makes a shared subscription.
+//
+// Every request runs exactly one handler, once. When several patterns match
+// a topic, the most specific wins: levels are compared from the first, and
+// an exact level beats {name} or +, which beat {name...} or # (so
+// "base/{id}/reboot" wins over "base/#" for base/1/reboot). On MQTT 5 the
+// Broker tells the copies a broker sends for overlapping subscriptions apart
+// by their Subscription Identifiers. MQTT 3.1.1 has none, so there a pattern
+// that overlaps another is refused with [ErrFeatureNotSupported].
+//
+// Requests delivered as retained messages are not run (see [AcceptRetained]):
+// a retained command would run again on every reconnect.
+func (b *Broker) Subscriber(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
+	s, err := b.newSubscription(pattern, h, opts)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := b.addSubscription(s)
+	if err != nil {
+		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
+	}
+	ctx, cancel := withDefaultTimeout(ctx, b.cfg.connectTimeout)
+	defer cancel()
+	if err := b.awaitReady(ctx); err != nil {
+		b.removeSubscription(s)
+		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
+	}
+	// Raised subscriptions first: on a broker that sends one copy with the
+	// highest identifier, the more specific pattern must already have it.
+	errs := b.t.subscribe(ctx, subs)
+	if err := errs[len(errs)-1]; err != nil {
+		b.removeSubscription(s)
+		if !errors.Is(err, ErrRefused) { // the broker may have taken it
+			b.unsubscribeLater(s.filter)
+		}
+		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
+	}
+	for i, err := range errs[:len(errs)-1] {
+		if err != nil {
+			b.log.Warn("mqttrpc: renumbering a subscription failed", "filter", subs[i].filter, "err", err)
+		}
+	}
+	s.active.Store(true)
+	return s, nil
+}
+
+func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOption) (*Subscription, error) {
 	o := subscribeOptions{concurrency: 64, queue: 1024}
 	for _, opt := range opts {
 		opt.applySubscribe(&o)
 	}
-	if err := validateSubscriber(filter, h, o); err != nil {
+	p, err := topic.ParsePattern(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pattern %q: %w", ErrInvalidTopic, pattern, err)
+	}
+	if err := validateSubscriber(p.Filter, h, o); err != nil {
 		return nil, err
 	}
 	s := &Subscription{
 		b:       b,
-		filter:  filter,
-		handler: h,
+		raw:     pattern,
+		pattern: p,
+		filter:  p.Filter,
 		opts:    o,
 		intake:  make(chan struct{}, o.concurrency+o.queue),
 		running: make(chan struct{}, o.concurrency),
-		dedup:   newDedupCache(o.dedup),
 	}
-	if err := b.addSubscription(s); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
-	defer cancel()
-	err := b.awaitReady(ctx)
-	if err == nil {
-		err = b.t.subscribe(ctx, filter, o.qos)
-	}
-	if err != nil {
-		b.removeSubscription(s)
-		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", filter, err)
-	}
+	s.handler = s.chain(h)
 	return s, nil
 }
 
 func validateSubscriber(filter string, h Handler, o subscribeOptions) error {
-	if err := topic.ValidFilter(filter); err != nil {
-		return fmt.Errorf("%w: filter %q: %w", ErrInvalidTopic, filter, err)
-	}
 	if o.replyTopic != "" {
 		if err := topic.ValidName(o.replyTopic); err != nil {
 			return fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTopic, err)
@@ -155,39 +152,24 @@ func validateSubscriber(filter string, h Handler, o subscribeOptions) error {
 	return nil
 }
 
-func (b *Broker) addSubscription(s *Subscription) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.isClosing() {
-		return ErrClosed
-	}
-	subs := *b.subs.Load()
-	for _, other := range subs {
-		if other.filter == s.filter {
-			return fmt.Errorf("mqttrpc: subscribe %q: filter already has a handler", s.filter)
-		}
-	}
-	subs = append(slices.Clip(subs), s)
-	b.subs.Store(&subs)
-	return nil
+// subscription is what the transport subscribes for s. Call it with b.mu
+// held, as s.id may change.
+func (s *Subscription) subscription() subscription {
+	return subscription{filter: s.filter, qos: s.opts.qos, id: s.id, fresh: !s.opts.retained}
 }
 
-func (b *Broker) removeSubscription(s *Subscription) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	subs := *b.subs.Load()
-	i := slices.Index(subs, s)
-	if i < 0 {
-		return false
+func subscriptionsOf(subs []*Subscription) []subscription {
+	out := make([]subscription, 0, len(subs)+1)
+	for _, s := range subs {
+		out = append(out, s.subscription())
 	}
-	subs = slices.Delete(slices.Clone(subs), i, i+1)
-	b.subs.Store(&subs)
-	return true
+	return out
 }
 
 // Unsubscribe stops the subscription: the broker is told to stop sending, and
-// requests already taken still run and are answered. Calling it again does
-// nothing and returns nil.
+// requests already taken still run and are answered; one that arrives after
+// is answered with [StatusNotFound]. Calling it again does nothing and
+// returns nil.
 func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	if !s.b.removeSubscription(s) {
 		return nil
@@ -198,5 +180,11 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 	return nil
 }
 
-// Filter returns the topic filter the subscription was made with.
+// Pattern returns the pattern the subscription was made with.
+func (s *Subscription) Pattern() string {
+	return s.raw
+}
+
+// Filter returns the MQTT topic filter the subscription subscribes to: the
+// pattern with its names replaced by wildcards.
 func (s *Subscription) Filter() string { return s.filter }

@@ -22,7 +22,7 @@ func TestWildcardSubscriber(t *testing.T) {
 		}
 		subscribe(t, srv, base+"/+/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
 			id := strings.Split(m.Topic, "/")[3]
-			return &mqttrpc.Response{Body: "rebooted " + id, QoS: m.QoS}, nil
+			return &mqttrpc.Response{Body: "rebooted " + id}, nil
 		}), opts...)
 		subscribe(t, srv, base+"/#", mqttrpc.Typed(func(context.Context, string) (string, error) {
 			return "catch-all", nil
@@ -151,15 +151,15 @@ func TestSubscriberRejectsBadOptions(t *testing.T) {
 		b := connect(t, tg)
 		topic := uniqueTopic(t, "opts")
 		subscribe(t, b, topic, mqttrpc.Typed(echo))
-		_, err := b.Subscriber(topic, mqttrpc.Typed(echo))
+		_, err := b.Subscriber(ctxTimeout(t, 10*time.Second), topic, mqttrpc.Typed(echo))
 		assert.ErrorContains(t, err, "already has a handler")
-		_, err = b.Subscriber(topic+"/x", nil)
+		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/x", nil)
 		assert.ErrorContains(t, err, "nil handler")
-		_, err = b.Subscriber(topic+"/x", mqttrpc.Typed(echo), mqttrpc.QoS(3))
+		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/x", mqttrpc.Typed(echo), mqttrpc.QoS(3))
 		assert.ErrorContains(t, err, "invalid QoS")
-		_, err = b.Subscriber(topic+"/x", mqttrpc.Typed(echo), mqttrpc.Concurrency(0))
+		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/x", mqttrpc.Typed(echo), mqttrpc.Concurrency(0))
 		assert.ErrorContains(t, err, "concurrency")
-		_, err = b.Subscriber(topic+"/x", mqttrpc.Typed(echo), mqttrpc.ReplyTopic("r/#"))
+		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/x", mqttrpc.Typed(echo), mqttrpc.ReplyTopic("r/#"))
 		assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic)
 	})
 }

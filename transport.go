@@ -12,16 +12,34 @@ import (
 type transport interface {
 	// publish sends m and, for QoS 1 and 2, waits for the acknowledgement.
 	publish(ctx context.Context, m *Message) error
-	// subscribe subscribes to filter and waits for the SUBACK.
-	subscribe(ctx context.Context, filter string, qos byte) error
-	// unsubscribe removes the subscription and waits for the UNSUBACK.
-	unsubscribe(ctx context.Context, filter string) error
+	// subscribe subscribes to every filter, in as few SUBSCRIBE packets as
+	// the protocol allows, and waits for the SUBACKs. The result has one
+	// error per filter: nil if subscribed, ErrRefused if the broker said no,
+	// or what kept the packet from being acknowledged.
+	subscribe(ctx context.Context, subs []subscription) []error
+	// unsubscribe removes the subscriptions and waits for the UNSUBACK.
+	unsubscribe(ctx context.Context, filters ...string) error
 	// disconnect sends DISCONNECT and stops reconnecting.
 	disconnect(ctx context.Context) error
 	// properties reports whether messages carry MQTT 5 properties: Response
 	// Topic, Correlation Data, Content Type and User Properties.
 	properties() bool
+	// subscriptionIDs reports whether the broker tags each message with the
+	// Subscription Identifier it came through (MQTT 5, if the broker offers it).
+	subscriptionIDs() bool
 }
+
+// subscription is one filter to subscribe to.
+type subscription struct {
+	filter string
+	qos    byte
+	id     int  // MQTT 5 Subscription Identifier; 0 for none
+	fresh  bool // no retained messages (MQTT 5 Retain Handling 2)
+}
+
+// maxFiltersPerPacket bounds a SUBSCRIBE packet, well below the packet size
+// limits brokers set.
+const maxFiltersPerPacket = 100
 
 // events is how a transport reports to its Broker. The transport calls them
 // on its client's own goroutines; none of them blocks.

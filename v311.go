@@ -13,9 +13,6 @@ import (
 	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
-// subackFailure is the MQTT 3.1.1 SUBACK return code for a refused filter.
-const subackFailure = 0x80
-
 // v311 is the MQTT 3.1.1 transport, on paho.mqtt.golang. MQTT 3.1.1 has no
 // properties: Response Topic, Correlation Data, Content Type, User Properties
 // and Message Expiry are not sent, and arrive empty.
@@ -96,19 +93,39 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 	return await(ctx, t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body))
 }
 
-func (t *v311) subscribe(ctx context.Context, filter string, qos byte) error {
-	tok := t.client.Subscribe(filter, qos, nil) // nil: messages go to received
-	if err := await(ctx, tok); err != nil {
-		return err
+func (t *v311) subscribe(ctx context.Context, subs []subscription) []error {
+	errs := make([]error, len(subs))
+	for start := 0; start < len(subs); start += maxFiltersPerPacket {
+		packet := subs[start:min(start+maxFiltersPerPacket, len(subs))]
+		t.subscribePacket(ctx, packet, errs[start:])
 	}
-	if tok.(*mqtt.SubscribeToken).Result()[filter] == subackFailure {
-		return fmt.Errorf("%w: subscribe to %q", ErrRefused, filter)
-	}
-	return nil
+	return errs
 }
 
-func (t *v311) unsubscribe(ctx context.Context, filter string) error {
-	return await(ctx, t.client.Unsubscribe(filter))
+// subscribePacket sends subs in one SUBSCRIBE and records each filter's
+// outcome in errs.
+func (t *v311) subscribePacket(ctx context.Context, subs []subscription, errs []error) {
+	filters := make(map[string]byte, len(subs))
+	for _, s := range subs {
+		filters[s.filter] = s.qos
+	}
+	tok := t.client.SubscribeMultiple(filters, nil) // nil: messages go to received
+	if err := await(ctx, tok); err != nil {
+		for i := range subs {
+			errs[i] = err
+		}
+		return
+	}
+	codes := tok.(*mqtt.SubscribeToken).Result() // complete: paho writes it no more
+	for i, s := range subs {
+		if code, ok := codes[s.filter]; !ok || code > 2 { // 0x80, or a code 3.1.1 does not define (mochi sends 0x91)
+			errs[i] = fmt.Errorf("%w: subscribe to %q: return code 0x%02x", ErrRefused, s.filter, code)
+		}
+	}
+}
+
+func (t *v311) unsubscribe(ctx context.Context, filters ...string) error {
+	return await(ctx, t.client.Unsubscribe(filters...))
 }
 
 func (t *v311) disconnect(ctx context.Context) error {
@@ -127,6 +144,8 @@ func (t *v311) disconnect(ctx context.Context) error {
 }
 
 func (t *v311) properties() bool { return false }
+
+func (t *v311) subscriptionIDs() bool { return false }
 
 // v311ConnectError marks the CONNACK refusals that retrying cannot mend.
 func v311ConnectError(err error) error {

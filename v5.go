@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -21,8 +23,9 @@ const reasonNoMatchingSubscribers = 0x10
 
 // v5 is the MQTT 5.0 transport, on paho.golang's autopaho.
 type v5 struct {
-	cm *autopaho.ConnectionManager
-	ev events
+	cm     *autopaho.ConnectionManager
+	ev     events
+	subIDs atomic.Bool // the broker's CONNACK offered Subscription Identifiers
 }
 
 func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
@@ -37,7 +40,7 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 		ConnectTimeout:                cfg.connectTimeout,
 		ConnectUsername:               cfg.username,
 		ConnectPassword:               []byte(cfg.password),
-		OnConnectionUp:                func(*autopaho.ConnectionManager, *paho.Connack) { ev.up() },
+		OnConnectionUp:                t.connectionUp,
 		OnConnectionDown:              func() bool { ev.down(); return true },
 		OnConnectError:                func(err error) { ev.connectError(v5ConnectError(err)) },
 		ConnectPacketBuilder:          requestProblemInfo,
@@ -92,6 +95,11 @@ func backoff(min, max time.Duration) autopaho.Backoff {
 	}
 }
 
+func (t *v5) connectionUp(_ *autopaho.ConnectionManager, ca *paho.Connack) {
+	t.subIDs.Store(ca.Properties == nil || ca.Properties.SubIDAvailable)
+	t.ev.up()
+}
+
 // received converts paho's publish and hands it to the Broker's dispatcher.
 // paho calls it on its one receiving goroutine and acknowledges the message
 // when it returns, so it must not block.
@@ -103,6 +111,9 @@ func (t *v5) received(pr paho.PublishReceived) (bool, error) {
 		m.CorrelationID = string(props.CorrelationData)
 		m.correlation = props.CorrelationData
 		m.ContentType = props.ContentType
+		if props.SubscriptionIdentifier != nil {
+			m.subID = *props.SubscriptionIdentifier
+		}
 		if props.MessageExpiry != nil {
 			m.expiry = time.Duration(*props.MessageExpiry) * time.Second
 		}
@@ -156,18 +167,72 @@ func (t *v5) publish(ctx context.Context, m *Message) error {
 	return nil
 }
 
-func (t *v5) subscribe(ctx context.Context, filter string, qos byte) error {
-	sa, err := t.cm.Subscribe(ctx, &paho.Subscribe{
-		Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: qos}},
-	})
-	if err != nil && sa != nil && len(sa.Reasons) == 1 {
-		return fmt.Errorf("%w: subscribe to %q: reason code 0x%02x", ErrRefused, filter, sa.Reasons[0])
+func (t *v5) subscribe(ctx context.Context, subs []subscription) []error {
+	errs := make([]error, len(subs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxConcurrentSubscribes)
+	for _, packet := range v5Packets(subs) {
+		sem <- struct{}{}
+		wg.Go(func() { // ends when the SUBACK comes or ctx ends
+			defer func() { <-sem }()
+			t.subscribePacket(ctx, subs, packet, errs)
+		})
 	}
-	return v5Error(err)
+	wg.Wait()
+	return errs
 }
 
-func (t *v5) unsubscribe(ctx context.Context, filter string) error {
-	_, err := t.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: []string{filter}})
+// maxConcurrentSubscribes bounds the SUBSCRIBE packets awaiting a SUBACK.
+const maxConcurrentSubscribes = 16
+
+// v5Packets groups subs into SUBSCRIBE packets, as indexes into subs: a
+// Subscription Identifier belongs to a whole packet, so each filter that has
+// one goes alone, and the others share packets.
+func v5Packets(subs []subscription) [][]int {
+	var packets [][]int
+	var shared []int
+	for i, s := range subs {
+		if s.id != 0 {
+			packets = append(packets, []int{i})
+			continue
+		}
+		if shared = append(shared, i); len(shared) == maxFiltersPerPacket {
+			packets, shared = append(packets, shared), nil
+		}
+	}
+	if len(shared) > 0 {
+		packets = append(packets, shared)
+	}
+	return packets
+}
+
+// subscribePacket sends subs[i] for each i in packet and records each
+// filter's outcome in errs[i].
+func (t *v5) subscribePacket(ctx context.Context, subs []subscription, packet []int, errs []error) {
+	sp := &paho.Subscribe{Subscriptions: make([]paho.SubscribeOptions, len(packet))}
+	for j, i := range packet {
+		s := subs[i]
+		sp.Subscriptions[j] = paho.SubscribeOptions{Topic: s.filter, QoS: s.qos}
+		if s.fresh {
+			sp.Subscriptions[j].RetainHandling = 2 // never send retained messages
+		}
+		if s.id != 0 {
+			sp.Properties = &paho.SubscribeProperties{SubscriptionIdentifier: &s.id}
+		}
+	}
+	sa, err := t.cm.Subscribe(ctx, sp)
+	for j, i := range packet {
+		switch {
+		case sa != nil && j < len(sa.Reasons) && sa.Reasons[j] >= 0x80:
+			errs[i] = fmt.Errorf("%w: subscribe to %q: reason code 0x%02x", ErrRefused, subs[i].filter, sa.Reasons[j])
+		case sa == nil && err != nil:
+			errs[i] = v5Error(err)
+		}
+	}
+}
+
+func (t *v5) unsubscribe(ctx context.Context, filters ...string) error {
+	_, err := t.cm.Unsubscribe(ctx, &paho.Unsubscribe{Topics: filters})
 	return v5Error(err)
 }
 
@@ -176,6 +241,8 @@ func (t *v5) disconnect(ctx context.Context) error {
 }
 
 func (t *v5) properties() bool { return true }
+
+func (t *v5) subscriptionIDs() bool { return t.subIDs.Load() }
 
 // v5ConnectError marks the CONNACK refusals that retrying cannot mend.
 func v5ConnectError(err error) error {

@@ -26,7 +26,7 @@ func setupMQTTRPCv311(tb testing.TB, url string, qos byte) func(int) callFunc {
 		id := strings.TrimPrefix(m.Topic, reqPrefix)
 		return nil, responder.Publish(ctx, repPrefix+id, m.Body, mqttrpc.QoS(m.QoS))
 	}
-	if _, err := responder.Subscriber(reqPrefix+"+", mqttrpc.HandlerFunc(echo), q, mqttrpc.NoReply()); err != nil {
+	if _, err := responder.Subscriber(context.Background(), reqPrefix+"+", mqttrpc.HandlerFunc(echo), q, mqttrpc.NoReply()); err != nil {
 		tb.Fatal(err)
 	}
 	return func(i int) callFunc {

@@ -13,7 +13,7 @@ func setupMQTTRPCv5(tb testing.TB, url string, qos byte) func(int) callFunc {
 	responder := connectMQTTRPC(tb, url, mqttrpc.V5)
 	requester := connectMQTTRPC(tb, url, mqttrpc.V5)
 	topic := "bench/" + token() + "/echo"
-	if _, err := responder.Subscriber(topic, mqttrpc.HandlerFunc(echoV5), mqttrpc.QoS(qos)); err != nil {
+	if _, err := responder.Subscriber(context.Background(), topic, mqttrpc.HandlerFunc(echoV5), mqttrpc.QoS(qos)); err != nil {
 		tb.Fatal(err)
 	}
 	// Made once, not per call: a user holds options the same way.
@@ -31,7 +31,7 @@ func setupMQTTRPCv5(tb testing.TB, url string, qos byte) func(int) callFunc {
 // echoV5 replies with the request's payload at the request's QoS. A
 // HandlerFunc rather than Typed[[]byte, []byte], which would copy the payload.
 func echoV5(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
-	return &mqttrpc.Response{Body: m.Body, QoS: m.QoS}, nil
+	return &mqttrpc.Response{Body: m.Body}, nil
 }
 
 func connectMQTTRPC(tb testing.TB, url string, v mqttrpc.Version) *mqttrpc.Broker {

@@ -168,7 +168,7 @@ func received(ctx context.Context, t *testing.T, got <-chan *mqttrpc.Message) *m
 // subscribe registers h and fails the test if it cannot.
 func subscribe(t *testing.T, rpc *mqttrpc.Broker, filter string, h mqttrpc.Handler, opts ...mqttrpc.SubscribeOption) {
 	t.Helper()
-	if _, err := rpc.Subscriber(filter, h, opts...); err != nil {
+	if _, err := rpc.Subscriber(context.Background(), filter, h, opts...); err != nil {
 		t.Fatalf("subscribe %s: %v", filter, err)
 	}
 }

@@ -71,7 +71,7 @@ func run(brokerURL string, serve bool, version, message string) error {
 		serveOpts = append(serveOpts, mqttrpc.ReplyTopic("rpc/echo/reply"))
 		requestOpts = append(requestOpts, mqttrpc.ReplyTo("rpc/echo/reply"))
 	}
-	_, err = b.Subscriber("rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+	_, err = b.Subscriber(ctx, "rpc/echo", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
 		return in, nil
 	}), append(serveOpts, mqttrpc.QoS(1))...)
 	if err != nil {

@@ -56,7 +56,7 @@ func run(brokerURL string) error {
 	}
 	defer device.Close(ctx)
 	started := time.Now()
-	_, err = device.Subscriber("devices/42/status", mqttrpc.Typed(func(_ context.Context, req StatusRequest) (Status, error) {
+	_, err = device.Subscriber(ctx, "devices/42/status", mqttrpc.Typed(func(_ context.Context, req StatusRequest) (Status, error) {
 		return Status{Device: "42", Uptime: time.Since(started).Round(time.Millisecond).String()}, nil
 	}), mqttrpc.QoS(1), mqttrpc.ReplyTopic("devices/42/status/reply"))
 	if err != nil {

@@ -1,0 +1,33 @@
+package mqttrpc
+
+import "slices"
+
+// Middleware wraps a [Handler] to add behaviour around it: checks before,
+// logging or metrics after, a different answer instead. Middleware listed
+// first runs outermost.
+//
+// The Broker builds each subscriber's chain once, at [Broker.Subscriber],
+// from the outside in: panic recovery, the payload limit ([MaxPayload]),
+// deduplication ([Deduplicate]), the execution timeout ([ExecutionTimeout]),
+// the Broker's middleware ([WithMiddleware]), the subscriber's own ([Use], a
+// [Group]'s first), and the handler.
+type Middleware func(Handler) Handler
+
+// chain wraps h in the subscriber's middleware, as Middleware describes.
+func (s *Subscription) chain(h Handler) Handler {
+	o := s.opts
+	mws := slices.Concat(s.b.cfg.middleware, o.middleware)
+	for _, mw := range slices.Backward(mws) {
+		h = mw(h)
+	}
+	if o.timeout > 0 {
+		h = executionTimeout(o.timeout)(h)
+	}
+	if o.dedup > 0 {
+		h = deduplicate(o.dedup, func() { s.b.stats.duplicates.Add(1) })(h)
+	}
+	if o.maxPayload > 0 {
+		h = limitPayload(o.maxPayload)(h)
+	}
+	return recoverPanics(s.b.log, func() { s.b.stats.panics.Add(1) })(h)
+}

@@ -1,0 +1,79 @@
+package mqttrpc
+
+import (
+	"context"
+	"fmt"
+)
+
+// Typed adapts a function of typed values to a [Handler]. The request body is
+// decoded into In: a string or []byte takes the payload as it is, any other
+// type is decoded from JSON; a payload that does not decode is answered with
+// [StatusBadRequest] without calling fn. The Out value is encoded as
+// [Response.Body] is, or used as the reply itself if it is a *Response.
+//
+// fn reaches the request itself, for its topic parameters, headers and
+// Correlation Data, through [MessageFromContext]; reply headers it sets
+// there with [Message.SetReplyHeader] go out with its typed result.
+func Typed[In, Out any](fn func(ctx context.Context, in In) (Out, error)) Handler {
+	_, outIsResponse := any((*Out)(nil)).(**Response) // decided once, not per request
+	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
+		in, err := decodeRequest[In](m)
+		if err != nil {
+			return nil, &RemoteError{Code: StatusBadRequest, Message: msgDecode, cause: err}
+		}
+		out, err := fn(context.WithValue(ctx, messageKey{}, m), in)
+		if err != nil {
+			return nil, err
+		}
+		if outIsResponse {
+			return any(out).(*Response), nil
+		}
+		return &Response{Body: out}, nil
+	})
+}
+
+type messageKey struct{}
+
+// MessageFromContext returns the request a [Typed] handler is serving, or nil
+// if ctx is not a typed handler's.
+func MessageFromContext(ctx context.Context) *Message {
+	m, _ := ctx.Value(messageKey{}).(*Message)
+	return m
+}
+
+// decodeRequest decodes m's body into a new In. The common cases avoid the
+// reflection and the allocation of a JSON decode: a []byte takes the body
+// itself, which belongs to this one request.
+func decodeRequest[In any](m *Message) (In, error) {
+	var in In
+	switch p := any(&in).(type) {
+	case *string:
+		*p = string(m.Body)
+	case *[]byte:
+		*p = m.Body
+	case **Message:
+		*p = m
+	default:
+		v := new(In)
+		if err := decode(m.Body, v); err != nil {
+			return in, err
+		}
+		return *v, nil
+	}
+	return in, nil
+}
+
+// Call sends a request as [Broker.Request] does and decodes the reply's body
+// into an Out, as [Message.Decode] does. A reply that does not decode is an
+// error that wraps the decoding error.
+func Call[Out any](ctx context.Context, b *Broker, topicName string, body any, opts ...RequestOption) (Out, error) {
+	var out Out
+	reply, err := b.Request(ctx, topicName, body, opts...)
+	if err != nil {
+		return out, err
+	}
+	if err := reply.Decode(&out); err != nil {
+		return out, fmt.Errorf("mqttrpc: reply from %q: %w", topicName, err)
+	}
+	return out, nil
+}
