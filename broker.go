@@ -189,7 +189,7 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 		return nil, err
 	}
 	if o.replyTo != "" {
-		if err := topic.ValidName(o.replyTo); err != nil {
+		if err := topic.ValidReplyTopic(o.replyTo); err != nil {
 			return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTo, err)
 		}
 	}

@@ -20,9 +20,8 @@ func (b *Broker) deliver(m *Message) {
 		b.dropReply(m, "no request is waiting")
 		return
 	}
-	r := b.routes.Load()
-	s := r.match(m.Topic)
-	if m.subID != 0 && s != nil && r.byID[m.subID] != s {
+	s, owner := b.routes.Load().match(m)
+	if m.subID != 0 && s != nil && owner != s {
 		// A copy the broker sent for another, less specific, subscription:
 		// s gets the message through its own.
 		return

@@ -3,3 +3,22 @@ package mqttrpc
 // PendingRequests reports how many requests b is waiting on, so tests can
 // prove that every exit path forgets its request.
 func PendingRequests(b *Broker) int { return b.pending.len() }
+
+// Queued reports how many requests s has taken that wait for a free handler.
+func Queued(s *Subscription) int { return len(s.intake) - len(s.running) }
+
+// ReplyTopics reports how many explicit reply topics b keeps subscribed.
+func ReplyTopics(b *Broker) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.replyTopics)
+}
+
+// Busy reports how many goroutines b's dispatcher has running: handlers and
+// refusals. Once a test's last message has been dispatched and Busy is 0,
+// every handler that message could start has run.
+func Busy(b *Broker) int {
+	b.tasks.mu.Lock()
+	defer b.tasks.mu.Unlock()
+	return b.tasks.n
+}

@@ -15,15 +15,26 @@ type routes struct {
 	byID map[int]*Subscription // by every Subscription Identifier given out
 }
 
-// match returns the subscription that serves topicName: the most specific
-// filter that matches it among those the broker has acknowledged.
-func (r *routes) match(topicName string) *Subscription {
+// match returns the subscription that serves m: the most specific whose
+// filter matches among those the broker has acknowledged. A subscription
+// still awaiting its SUBACK serves only what can have come through it alone:
+// a retained message (sent to a new subscription only), a message no other
+// subscription matches, and, where filters cannot overlap, any message.
+func (r *routes) match(m *Message) (s, owner *Subscription) {
+	owner = r.byID[m.subID]
+	var pending *Subscription
 	for _, s := range r.subs {
-		if s.active.Load() && topic.Match(s.filter, topicName) {
-			return s
+		if !topic.Match(s.filter, m.Topic) {
+			continue
+		}
+		if s.active.Load() || m.subID == 0 || s == owner && m.Retain {
+			return s, owner
+		}
+		if s == owner {
+			pending = s
 		}
 	}
-	return nil
+	return pending, owner
 }
 
 // filters lists the filters of every subscription.

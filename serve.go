@@ -68,7 +68,13 @@ func (r *replier) reply(m *Message, resp *Response, err error) {
 
 // answer sends the reply to m built from what its handler returned.
 func (s *Subscription) answer(m *Message, resp *Response, err error) {
-	s.b.send(s.b.replyMessage(m, s.replyTopic(m), resp, err))
+	out := s.b.replyMessage(m, s.replyTopic(m), resp, err)
+	if out != nil && out.CorrelationID == "" && m.ReplyTo == "" && s.b.t.properties() {
+		// A reply to an event, sent to the ReplyTopic: Correlation Data
+		// marks it as a reply, which no mqttrpc handler answers.
+		out.CorrelationID = newCorrelationID()
+	}
+	s.b.send(out)
 }
 
 // replyTopic returns where the reply to m goes: its Response Topic, else the

@@ -2,7 +2,6 @@ package mqttrpc_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,33 +11,45 @@ import (
 	"github.com/mqttrpc/mqttrpc"
 )
 
-func TestWildcardSubscriber(t *testing.T) {
+// TestPatterns: named levels subscribe as wildcards and reach the handler
+// through Message.Param, for raw and typed handlers alike, in a group too.
+func TestPatterns(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target) {
+		t.Parallel()
 		srv, cli := connect(t, tg), connect(t, tg)
-		base := uniqueTopic(t, "devices")
-		opts := []mqttrpc.SubscribeOption{}
-		if tg.version == mqttrpc.V311 {
-			opts = append(opts, mqttrpc.ReplyTopic(base+"-replies"))
-		}
-		subscribe(t, srv, base+"/+/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
-			id := strings.Split(m.Topic, "/")[3]
-			return &mqttrpc.Response{Body: "rebooted " + id}, nil
-		}), opts...)
-		subscribe(t, srv, base+"/#", mqttrpc.Typed(func(context.Context, string) (string, error) {
-			return "catch-all", nil
-		}), opts...)
-
+		base := uniqueTopic(t, "site")
+		var opts []mqttrpc.SubscribeOption
 		var ropts []mqttrpc.RequestOption
 		if tg.version == mqttrpc.V311 {
+			opts = append(opts, mqttrpc.ReplyTopic(base+"-replies"))
 			ropts = append(ropts, mqttrpc.ReplyTo(base+"-replies"))
 		}
+		site := srv.Group(base+"/{site}", opts...)
+		s := subscribe(t, srv, base+"/{site}/devices/{id}/reboot", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			return &mqttrpc.Response{Body: "rebooted " + m.Param("id") + " at " + m.Param("site") + m.Param("nothing")}, nil
+		}), opts...)
+		assert.Equal(t, base+"/+/devices/+/reboot", s.Filter())
+		assert.Equal(t, base+"/{site}/devices/{id}/reboot", s.Pattern())
+		_, err := site.Subscriber(ctxTimeout(t, 5*time.Second), "logs/{rest...}", mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			m := mqttrpc.MessageFromContext(ctx)
+			m.SetReplyHeader("site", m.Param("site"))
+			return m.Param("rest") + ":" + in, nil
+		}))
+		require.NoError(t, err)
+
 		ctx := ctxTimeout(t, 5*time.Second)
-		reply, err := cli.Request(ctx, base+"/42/reboot", nil, ropts...)
+		reply, err := cli.Request(ctx, base+"/s1/devices/42/reboot", nil, ropts...)
 		require.NoError(t, err)
-		assert.Equal(t, "rebooted 42", string(reply.Body))
-		reply, err = cli.Request(ctx, base+"/42/status", nil, ropts...)
+		assert.Equal(t, "rebooted 42 at s1", string(reply.Body))
+		reply, err = cli.Request(ctx, base+"/s2/logs/a/b", "x", ropts...)
 		require.NoError(t, err)
-		assert.Equal(t, "catch-all", string(reply.Body))
+		assert.Equal(t, "a/b:x", string(reply.Body))
+		if tg.version == mqttrpc.V5 {
+			assert.Equal(t, "s2", reply.Header("site"), "a typed handler sets reply headers")
+		}
+		got, err := mqttrpc.Call[string](ctx, cli, base+"/s3/logs", "y", ropts...)
+		require.NoError(t, err)
+		assert.Equal(t, ":y", got, "{rest...} is empty for the parent level")
 	})
 }
 

@@ -222,7 +222,7 @@ func callerV5Error(ctx context.Context, t *testing.T, fc foreignClient, b *broke
 	const failure = "handler failed on purpose"
 	rpc := connect(ctx, t, b, mqttrpc.V5)
 	h, got := recordingHandler(func(*mqttrpc.Message) (*mqttrpc.Response, error) {
-		return nil, errors.New(failure) // not a *RemoteError, so a 500
+		return nil, mqttrpc.Errorf(500, "%s", failure)
 	})
 	subscribe(t, rpc, topic, h)
 
