@@ -464,6 +464,7 @@ func TestSessionExpiryKeepsRequests(t *testing.T) {
 				cli := connect(t, tg)
 				r := newRoute(t, tg, "session")
 				subscribe(t, srv, r.topic, mqttrpc.Typed(echo), r.serve(mqttrpc.QoS(1))...)
+				atBroker := sniff(t, tg, r.topic)
 
 				proxy.Cut()
 				require.Eventually(t, func() bool { return srv.State() == mqttrpc.StateDisconnected },
@@ -476,7 +477,7 @@ func TestSessionExpiryKeepsRequests(t *testing.T) {
 					}
 					result <- err
 				}()
-				time.Sleep(300 * time.Millisecond) // the request reaches the broker while the service is away
+				receive(t, atBroker) // the request reached the broker while the service is away
 				proxy.Restore()
 
 				err = receive(t, result)
@@ -505,6 +506,7 @@ func TestReplyWhileDisconnectedIsDropped(t *testing.T) {
 		t.Cleanup(func() { _ = srv.Close(context.Background()) })
 		cli := connect(t, tg)
 		r := newRoute(t, tg, "late")
+		atBroker := sniff(t, tg, r.topic)
 		started, release := make(chan struct{}, 1), make(chan struct{})
 		subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
 			if in == "first" {
@@ -517,10 +519,11 @@ func TestReplyWhileDisconnectedIsDropped(t *testing.T) {
 		_, err = cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "first", r.call(mqttrpc.QoS(1), mqttrpc.Timeout(200*time.Millisecond))...)
 		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
 		receive(t, started)
+		receive(t, atBroker) // "first"
 		proxy.Cut()
 		require.Eventually(t, func() bool { return srv.State() == mqttrpc.StateDisconnected }, 5*time.Second, 5*time.Millisecond)
 		close(release) // the handler answers while its connection is down
-		time.Sleep(100 * time.Millisecond)
+		settle(t, srv)
 
 		second := make(chan *mqttrpc.Message, 1)
 		go func() {
@@ -528,10 +531,21 @@ func TestReplyWhileDisconnectedIsDropped(t *testing.T) {
 			assert.NoError(t, err)
 			second <- reply
 		}()
-		time.Sleep(200 * time.Millisecond) // "second" waits at the broker, in the service's session
+		receive(t, atBroker) // "second" waits at the broker, in the service's session
 		proxy.Restore()
 		reply := receive(t, second)
 		require.NotNil(t, reply)
 		assert.Equal(t, "second", string(reply.Body), "the first request's late reply must not answer the second")
 	})
+}
+
+// sniff subscribes a Broker of its own to topic and reports each message
+// there: once it has one, the MQTT broker has it too.
+func sniff(t *testing.T, tg target, topic string) <-chan *mqttrpc.Message {
+	seen := make(chan *mqttrpc.Message, 16)
+	subscribe(t, connect(t, tg), topic, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+		seen <- m
+		return nil, nil
+	}), mqttrpc.NoReply(), mqttrpc.QoS(1))
+	return seen
 }
