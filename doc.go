@@ -2,7 +2,7 @@
 // Eclipse Paho clients.
 //
 // A [Broker] is one connection to an MQTT broker. [Broker.Subscriber]
-// registers a [Handler] on a topic filter; what the handler returns is
+// registers a [Handler] on a topic pattern; what the handler returns is
 // published to the request's Response Topic with its Correlation Data.
 // [Broker.Request] publishes a request from a private reply topic and waits
 // for the matching reply, a typed error, or its deadline: never longer.
@@ -11,15 +11,24 @@
 //	if err != nil { ... }
 //	defer b.Close(ctx)
 //
-//	b.Subscriber("rpc/echo", mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
-//		return in, nil
+//	b.Subscriber(ctx, "devices/{id}/echo", mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+//		return mqttrpc.MessageFromContext(ctx).Param("id") + ": " + in, nil
 //	}))
-//	reply, err := b.Request(ctx, "rpc/echo", "hello", mqttrpc.Timeout(5*time.Second))
+//	reply, err := b.Request(ctx, "devices/42/echo", "hello", mqttrpc.Timeout(5*time.Second))
+//
+// # Serving
+//
+// A pattern names its wildcard levels: "devices/{id}/reboot" subscribes to
+// devices/+/reboot, and [Message.Param] reads the id. Each request runs
+// exactly one handler, once: the one with the most specific pattern. Handlers
+// are wrapped in [Middleware], the Broker's ([WithMiddleware]) outside the
+// subscriber's ([Use]); a [Group] shares a prefix and options. Retained
+// requests are not run unless [AcceptRetained].
 //
 // # Wire conventions
 //
 // A request on MQTT 5 carries a Response Topic under the Broker's inbox
-// (<prefix>/<random token>/<random token>, 128 random bits in all),
+// (<prefix>/<random token>/<random token>, 64 random bits each),
 // Correlation Data (a UUID unless set), a Content Type (text/plain for a
 // string, none for []byte, application/json otherwise), its headers as User
 // Properties, and a Message Expiry Interval equal to the time its caller will

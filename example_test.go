@@ -219,3 +219,131 @@ func ExampleDeduplicate() {
 	// moved 100
 	// handler ran 1 time
 }
+
+func ExampleMessage_Param() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	// {id} is one level (+ on the wire), {rest...} the rest of the topic (#).
+	_, _ = b.Subscriber(ctx, "devices/{id}/files/{path...}", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+		return &mqttrpc.Response{Body: m.Param("id") + " " + m.Param("path")}, nil
+	}))
+
+	reply, _ := b.Request(ctx, "devices/42/files/etc/hosts", nil)
+	fmt.Println(string(reply.Body))
+	// Output: 42 etc/hosts
+}
+
+// The most specific pattern serves a request, whatever the order the
+// handlers were registered in, and only it.
+func ExampleBroker_Subscriber_overlapping() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	_, _ = b.Subscriber(ctx, "devices/#", mqttrpc.Typed(func(context.Context, []byte) (string, error) {
+		return "catch-all", nil
+	}))
+	_, _ = b.Subscriber(ctx, "devices/{id}/reboot", mqttrpc.Typed(func(context.Context, []byte) (string, error) {
+		return "reboot", nil
+	}))
+
+	for _, topic := range []string{"devices/1/reboot", "devices/1/status"} {
+		reply, _ := b.Request(ctx, topic, nil)
+		fmt.Println(topic, string(reply.Body))
+	}
+	// Output:
+	// devices/1/reboot reboot
+	// devices/1/status catch-all
+}
+
+func ExampleMessageFromContext() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	type reboot struct{ Delay int }
+	_, _ = b.Subscriber(ctx, "devices/{id}/reboot", mqttrpc.Typed(func(ctx context.Context, r reboot) (string, error) {
+		m := mqttrpc.MessageFromContext(ctx) // a typed handler still sees the request
+		m.SetReplyHeader("device", m.Param("id"))
+		return fmt.Sprintf("rebooting in %ds", r.Delay), nil
+	}))
+
+	reply, _ := b.Request(ctx, "devices/7/reboot", reboot{Delay: 5})
+	fmt.Println(string(reply.Body), reply.Header("device"))
+	// Output: rebooting in 5s 7
+}
+
+func ExampleCall() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	type status struct {
+		Online bool `json:"online"`
+	}
+	_, _ = b.Subscriber(ctx, "devices/{id}/status", mqttrpc.Typed(func(context.Context, []byte) (status, error) {
+		return status{Online: true}, nil
+	}))
+
+	s, err := mqttrpc.Call[status](ctx, b, "devices/7/status", nil)
+	fmt.Println(s.Online, err)
+	// Output: true <nil>
+}
+
+func ExampleMiddleware() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+
+	requireToken := func(next mqttrpc.Handler) mqttrpc.Handler {
+		return mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			if m.Header("token") != "s3cret" {
+				return nil, mqttrpc.Errorf(403, "forbidden")
+			}
+			return next.ServeRPC(ctx, m)
+		})
+	}
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+	_, _ = b.Subscriber(ctx, "admin/reboot", mqttrpc.Typed(func(context.Context, []byte) (string, error) {
+		return "ok", nil
+	}), mqttrpc.Use(requireToken))
+
+	_, err := b.Request(ctx, "admin/reboot", nil)
+	fmt.Println(err)
+	reply, _ := b.Request(ctx, "admin/reboot", nil, mqttrpc.Headers(map[string]string{"token": "s3cret"}))
+	fmt.Println(string(reply.Body))
+	// Output:
+	// mqttrpc: remote error 403: forbidden
+	// ok
+}
+
+func ExampleBroker_Group() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	site := b.Group("site/{site}", mqttrpc.QoS(1))
+	s, _ := site.Subscriber(ctx, "devices/{id}/ping", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+		return &mqttrpc.Response{Body: "pong from " + m.Param("id") + "@" + m.Param("site")}, nil
+	}))
+
+	reply, _ := b.Request(ctx, "site/berlin/devices/7/ping", nil)
+	fmt.Println(s.Pattern(), s.Filter())
+	fmt.Println(string(reply.Body))
+	// Output:
+	// site/{site}/devices/{id}/ping site/+/devices/+/ping
+	// pong from 7@berlin
+}
