@@ -22,3 +22,6 @@ func Busy(b *Broker) int {
 	defer b.tasks.mu.Unlock()
 	return b.tasks.n
 }
+
+// Closing reports whether Close has started on b.
+func Closing(b *Broker) bool { return b.isClosing() }

@@ -358,6 +358,7 @@ func TestConcurrentCloseHonoursEachContext(t *testing.T) {
 
 		first := make(chan error, 1)
 		go func() { first <- srv.Close(ctxTimeout(t, time.Minute)) }()
+		require.Eventually(t, func() bool { return mqttrpc.Closing(srv) }, 5*time.Second, time.Millisecond)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		err = srv.Close(ctx)
