@@ -2,7 +2,9 @@ package mqttrpc_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -397,4 +399,59 @@ func TestRepliesAreNotAnswered(t *testing.T) {
 		assert.Equal(t, int32(1), ha.calls.Load())
 		assert.Equal(t, int32(1), hb.calls.Load())
 	})
+}
+
+// TestOverloadAnswersEveryRequest offers a handler ten times what it can
+// serve, through mosquitto with its default limits (20 QoS 1 messages in
+// flight per client): every request gets its reply or its 503 at once, and
+// none is left to time out unless the Broker counted it as a dropped refusal.
+func TestOverloadAnswersEveryRequest(t *testing.T) {
+	t.Parallel()
+	defaults := brokertest.MosquittoWith(t, "max_inflight_messages 20\nmax_queued_messages 1000\n")
+	for _, b := range []*brokertest.Broker{brokertest.Mochi(t), defaults} {
+		t.Run(b.Name, func(t *testing.T) {
+			tg := target{broker: b, version: mqttrpc.V5}
+			srv, cli := connect(t, tg), connect(t, tg)
+			topic := uniqueTopic(t, "busy")
+			subscribe(t, srv, topic, mqttrpc.Typed(func(ctx context.Context, in []byte) ([]byte, error) {
+				select { // 50 ms of work: 80 requests/s with 4 at once
+				case <-time.After(50 * time.Millisecond):
+				case <-ctx.Done():
+				}
+				return in, nil
+			}), mqttrpc.Concurrency(4), mqttrpc.QueueLimit(16), mqttrpc.QoS(1))
+
+			const callers, each = 40, 20 // 800 requests in about 1 s at 10× capacity
+			var ok, refused, timedOut, other atomic.Int64
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Go(func() {
+					for range each {
+						_, err := cli.Request(context.Background(), topic, "x", mqttrpc.QoS(1), mqttrpc.Timeout(5*time.Second))
+						var re *mqttrpc.RemoteError
+						switch {
+						case err == nil:
+							ok.Add(1)
+						case errors.As(err, &re) && re.Code == mqttrpc.StatusServiceUnavailable:
+							refused.Add(1)
+						case errors.Is(err, mqttrpc.ErrTimeout):
+							timedOut.Add(1)
+						default:
+							other.Add(1)
+							t.Log(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			st := srv.Stats()
+			t.Logf("%d requests: %d served, %d refused with 503, %d timed out; Stats: %d overloaded, %d refusals dropped",
+				callers*each, ok.Load(), refused.Load(), timedOut.Load(), st.Overloaded, st.RefusalsDropped)
+			assert.Positive(t, ok.Load())
+			assert.Positive(t, refused.Load())
+			assert.Zero(t, other.Load())
+			assert.Equal(t, uint64(refused.Load())+st.RefusalsDropped, st.Overloaded, "every refusal is sent or counted as dropped")
+			assert.Equal(t, int64(st.RefusalsDropped), timedOut.Load(), "only a dropped refusal leaves its caller to time out")
+		})
+	}
 }
