@@ -283,7 +283,7 @@ func (b *Broker) unsubscribeLater(filter string) {
 		ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
 		defer cancel()
 		if err := b.t.unsubscribe(ctx, filter); err != nil {
-			b.log.Warn("mqttrpc: unsubscribing a failed subscriber", "filter", filter, "err", err)
+			b.log.Debug("mqttrpc: unsubscribing a failed subscriber", "filter", filter, "err", err)
 		}
 	}()
 }

@@ -81,6 +81,9 @@ func (b *Broker) Subscriber(ctx context.Context, pattern string, h Handler, opts
 	defer cancel()
 	if err := b.awaitReady(ctx); err != nil {
 		b.removeSubscription(s)
+		if !errors.Is(err, ErrClosed) { // a restore may have subscribed it meanwhile
+			b.unsubscribeLater(s.filter)
+		}
 		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
 	}
 	// Raised subscriptions first: on a broker that sends one copy with the

@@ -216,7 +216,7 @@ func (t *v5) subscribePacket(ctx context.Context, subs []subscription, packet []
 		if s.fresh {
 			sp.Subscriptions[j].RetainHandling = 2 // never send retained messages
 		}
-		if s.id != 0 {
+		if s.id != 0 && t.subIDs.Load() { // paho refuses one the broker does not offer
 			sp.Properties = &paho.SubscribeProperties{SubscriptionIdentifier: &s.id}
 		}
 	}
