@@ -179,7 +179,7 @@ func (b *Broker) subscriptions() (subs []subscription, inbox int) {
 		subs = append(subs, s.subscription())
 	}
 	for t := range b.replyTopics {
-		subs = append(subs, subscription{filter: t, qos: 2})
+		subs = append(subs, subscription{filter: t, qos: 2, fresh: true})
 	}
 	return subs, inbox
 }

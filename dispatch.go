@@ -7,6 +7,12 @@ import "time"
 // the pending-request table, requests to a handler goroutine.
 func (b *Broker) deliver(m *Message) {
 	m.received = time.Now()
+	if m.Retain && (b.isInbox(m.Topic) || b.isReplyTopic(m.Topic)) {
+		// Retained on a reply topic: left there by an earlier reply, it
+		// would answer whichever request waits now.
+		b.dropReply(m, "retained")
+		return
+	}
 	switch b.pending.deliver(m) {
 	case answered:
 		return

@@ -288,7 +288,7 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 	}
 	err := b.awaitReady(ctx)
 	if err == nil {
-		err = b.t.subscribe(ctx, []subscription{{filter: name, qos: 2}})[0]
+		err = b.t.subscribe(ctx, []subscription{{filter: name, qos: 2, fresh: true}})[0]
 	}
 	if err != nil {
 		b.releaseReplyTopic(rt)

@@ -455,3 +455,21 @@ func TestOverloadAnswersEveryRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestStaleRetainedReplyIsIgnored: a retained message left on a reply topic
+// is not taken as the reply to the next request there.
+func TestStaleRetainedReplyIsIgnored(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		srv, cli, other := connect(t, tg), connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "svc")
+		replies := topic + "/replies"
+		require.NoError(t, other.Publish(ctxTimeout(t, 5*time.Second), replies, "stale", mqttrpc.QoS(1), mqttrpc.Retain()))
+		t.Cleanup(func() { _ = other.Publish(context.Background(), replies, nil, mqttrpc.Retain(), mqttrpc.QoS(1)) })
+		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) { return "fresh", nil }),
+			mqttrpc.ReplyTopic(replies))
+		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "x", mqttrpc.ReplyTo(replies), mqttrpc.QoS(1))
+		require.NoError(t, err)
+		assert.Equal(t, "fresh", string(reply.Body))
+	})
+}
