@@ -1,0 +1,102 @@
+// Command mqttrpc calls and serves request/response RPC over MQTT from a
+// shell, measures round trips, and runs an MQTT broker for local
+// development, in the way mosquitto_rr and the nats command do:
+//
+//	mqttrpc broker &
+//	mqttrpc serve 'devices/{id}/reboot' --exec 'echo "rebooting $MQTTRPC_PARAM_ID"' &
+//	mqttrpc call devices/42/reboot
+//	mqttrpc bench rpc/bench --serve --callers 16 --duration 5s
+//
+// Run "mqttrpc help" for the commands, and README.md for the exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal ends ctx, and commands wind down; a second one ends
+	// the process at once, as signals do by default.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// streams are the standard streams a command reads and writes.
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand: its name, a line for the help, and the
+// function that runs it. A command returns an error for run to report
+// and turn into an exit code.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, s streams) error
+}
+
+var commands = []command{
+	{"call", "send one request and print its reply", runCall},
+	{"serve", "answer requests: echo, a fixed reply, or a shell command", runServe},
+	{"bench", "measure round trips: throughput and latency percentiles", runBench},
+	{"broker", "run an embedded MQTT broker for local development", runBroker},
+}
+
+// run runs the command args name and returns the process's exit code. It
+// reads and writes only the streams it is given, so tests call it in
+// process; ctx ends when the process is asked to stop.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := streams{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return report(c.name, c.run(ctx, args[1:], s), stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "mqttrpc: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// report writes err, if any, to stderr and returns its exit code.
+func report(name string, err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK // the flag package has printed the help
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "mqttrpc %s: %v\nRun 'mqttrpc %s -h' for usage.\n", name, err, name)
+	default:
+		fmt.Fprintln(stderr, err)
+	}
+	return exitCode(err)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "mqttrpc: request/response RPC over MQTT 5 and 3.1.1\n\nUsage:\n  mqttrpc COMMAND [ARGS] [FLAGS]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'mqttrpc COMMAND -h' for a command's flags.\n")
+}

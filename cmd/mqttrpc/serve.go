@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/mqttrpc/mqttrpc"
+)
+
+const serveHelp = `Usage: mqttrpc serve PATTERN (--echo | --reply TEXT | --exec CMD) [FLAGS]
+
+Answers requests on PATTERN, an MQTT topic filter whose wildcard levels may
+be named: devices/{id}/reboot subscribes to devices/+/reboot. Runs until
+SIGINT or SIGTERM, then stops taking requests, lets running ones finish and
+exits (a second signal exits at once).
+
+What to answer, exactly one of:
+      --echo                reply with the request's body
+      --reply TEXT          reply with TEXT
+      --exec CMD            run CMD with sh -c for each request: the body on its stdin,
+                            its stdout as the reply; a non-zero exit status is an error
+                            reply (500) carrying its stderr, trimmed to 1 KiB
+CMD's environment has, besides the server's own:
+  MQTTRPC_TOPIC, MQTTRPC_PATTERN, MQTTRPC_CONTENT_TYPE, MQTTRPC_QOS,
+  MQTTRPC_CORRELATION_ID (or MQTTRPC_CORRELATION_ID_HEX when it is not text),
+  MQTTRPC_HEADER_<KEY> for each header, MQTTRPC_PARAM_<NAME> for each {name}
+  in PATTERN; KEY and NAME in upper case, other characters than A-Z, 0-9 as _.
+
+Flags:
+      --concurrency N       requests served at once (default 64)
+      --timeout D           execution timeout: past it the caller gets a 408 and CMD is
+                            killed (default: none beyond the request's own expiry)
+  -q, --qos N               QoS of the subscription: 0, 1 or 2 (default 0); replies go
+                            at the request's QoS
+  -r, --reply-topic TOPIC   where replies go when a request names no Response Topic:
+                            needed on MQTT 3.1.1
+      --type T              send --reply and CMD's output as text (text/plain, the
+                            default), json (checked, application/json) or bytes
+      --drain D             how long to wait for running requests on exit (default 10s)
+  -v, --verbose             log each request served on stderr
+` + connHelp
+
+// serveFlags are the flags of the serve command.
+type serveFlags struct {
+	conn        connFlags
+	echo        bool
+	reply       string
+	replySet    bool
+	exec        string
+	concurrency int
+	timeout     time.Duration
+	qos         uint
+	replyTopic  string
+	bodyType    string
+	drain       time.Duration
+	verbose     bool
+}
+
+// runServe is the serve command.
+func runServe(ctx context.Context, args []string, s streams) error {
+	var f serveFlags
+	fs := newFlagSet("serve")
+	f.conn.register(fs)
+	boolFlags(fs, &f.echo, "echo")
+	stringFlags(fs, &f.reply, "", "reply")
+	stringFlags(fs, &f.exec, "", "exec")
+	fs.IntVar(&f.concurrency, "concurrency", 64, "")
+	fs.DurationVar(&f.timeout, "timeout", 0, "")
+	fs.UintVar(&f.qos, "q", 0, "")
+	fs.UintVar(&f.qos, "qos", 0, "")
+	stringFlags(fs, &f.replyTopic, "", "r", "reply-topic")
+	stringFlags(fs, &f.bodyType, typeText, "type")
+	fs.DurationVar(&f.drain, "drain", 10*time.Second, "")
+	boolFlags(fs, &f.verbose, "v", "verbose")
+	pos, err := parseArgs(fs, args, serveHelp, s.stdout)
+	if err != nil {
+		return err
+	}
+	f.replySet = isSet(fs, "reply")
+	if len(pos) != 1 {
+		return usagef("want one PATTERN, got %d arguments", len(pos))
+	}
+	pattern := pos[0]
+	h, err := f.handler(pattern)
+	if err != nil {
+		return err
+	}
+	opts, err := f.subscribeOptions(s)
+	if err != nil {
+		return err
+	}
+
+	b, err := f.conn.connect(ctx, s.stderr, mqttrpc.WithLogger(f.logger(s)))
+	if err != nil {
+		return err
+	}
+	sub, err := b.Subscriber(ctx, pattern, h, opts...)
+	if err != nil {
+		closeBroker(b)
+		return err
+	}
+	fmt.Fprintf(s.stderr, "mqttrpc: serving %s (filter %s) on %s\n", sub.Pattern(), sub.Filter(), f.conn.server())
+	<-ctx.Done()
+	return drain(b, f.drain)
+}
+
+// isSet reports whether the flag name was given.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
+// handler returns the handler the flags ask for.
+func (f *serveFlags) handler(pattern string) (mqttrpc.Handler, error) {
+	n := 0
+	for _, set := range []bool{f.echo, f.replySet, f.exec != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, usagef("want exactly one of --echo, --reply and --exec")
+	}
+	if err := checkType(f.bodyType); err != nil {
+		return nil, err
+	}
+	switch {
+	case f.echo:
+		return mqttrpc.HandlerFunc(echo), nil
+	case f.replySet:
+		body, err := typedBody([]byte(f.reply), f.bodyType)
+		if err != nil {
+			return nil, usagef("--reply with --type json: %v", err)
+		}
+		return mqttrpc.HandlerFunc(func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+			return &mqttrpc.Response{Body: body}, nil
+		}), nil
+	}
+	return &execHandler{cmd: f.exec, pattern: pattern, params: patternParams(pattern), bodyType: f.bodyType}, nil
+}
+
+// subscribeOptions checks the serving flags and returns them as options
+// for Broker.Subscriber.
+func (f *serveFlags) subscribeOptions(s streams) ([]mqttrpc.SubscribeOption, error) {
+	if f.qos > 2 {
+		return nil, usagef("--qos %d: want 0, 1 or 2", f.qos)
+	}
+	if f.concurrency < 1 {
+		return nil, usagef("--concurrency %d: want 1 or more", f.concurrency)
+	}
+	if f.timeout < 0 {
+		return nil, usagef("--timeout %v: want a positive duration", f.timeout)
+	}
+	v, err := f.conn.protocol()
+	if err != nil {
+		return nil, err
+	}
+	if v == mqttrpc.V311 && f.replyTopic == "" {
+		return nil, usagef("MQTT 3.1.1 requests name no reply topic: give one with --reply-topic")
+	}
+	opts := []mqttrpc.SubscribeOption{mqttrpc.QoS(byte(f.qos)), mqttrpc.Concurrency(f.concurrency)}
+	if f.timeout > 0 {
+		opts = append(opts, mqttrpc.ExecutionTimeout(f.timeout))
+	}
+	if f.replyTopic != "" {
+		opts = append(opts, mqttrpc.ReplyTopic(f.replyTopic))
+	}
+	if f.verbose {
+		opts = append(opts, mqttrpc.Use(mqttrpc.Logging(f.logger(s))))
+	}
+	return opts, nil
+}
+
+// logger returns the logger for the Broker and, with -v, for each request:
+// on stderr, at Info with -v and Warn without.
+func (f *serveFlags) logger(s streams) *slog.Logger {
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// drain closes b, letting running requests finish for at most d.
+func drain(b *mqttrpc.Broker, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := b.Close(ctx); err != nil {
+		return fmt.Errorf("mqttrpc: requests still running after --drain %v: %w", d, err)
+	}
+	return nil
+}
+
+// echo replies with the request's body, and with its content type as far
+// as the library can send it (text/plain and JSON; any other type is lost).
+func echo(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+	var body any = m.Body
+	switch {
+	case len(m.Body) == 0:
+		body = nil
+	case m.ContentType == "text/plain":
+		body = string(m.Body)
+	case isJSON(m.ContentType):
+		if b, err := typedBody(m.Body, typeJSON); err == nil {
+			body = b
+		}
+	}
+	return &mqttrpc.Response{Body: body}, nil
+}
