@@ -8,6 +8,7 @@ replace github.com/mqttrpc/mqttrpc => ../..
 require (
 	github.com/mqttrpc/mqttrpc v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (

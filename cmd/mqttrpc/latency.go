@@ -1,7 +1,6 @@
 package main
 
 import (
-	"math"
 	"slices"
 	"time"
 )
@@ -29,19 +28,20 @@ func summarize(ds []time.Duration) latencies {
 		sum += d
 	}
 	return latencies{
-		P50:  percentile(ds, 50),
-		P90:  percentile(ds, 90),
-		P99:  percentile(ds, 99),
-		P999: percentile(ds, 99.9),
+		P50:  percentile(ds, 500),
+		P90:  percentile(ds, 900),
+		P99:  percentile(ds, 990),
+		P999: percentile(ds, 999),
 		Max:  ds[len(ds)-1],
 		Mean: sum / time.Duration(len(ds)),
 	}
 }
 
-// percentile returns the p-th percentile of sorted by the nearest-rank
-// method: the smallest value that at least p percent of the values do not
-// exceed. sorted must not be empty.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
+// percentile returns the percentile of sorted given in thousandths (999 for
+// p99.9) by the nearest-rank method: the smallest value that at least that
+// share of the values do not exceed. Integer arithmetic keeps the rank
+// exact. sorted must not be empty.
+func percentile(sorted []time.Duration, perMille int) time.Duration {
+	rank := (perMille*len(sorted) + 999) / 1000 // ceil(perMille/1000 × n)
+	return sorted[max(rank, 1)-1]
 }

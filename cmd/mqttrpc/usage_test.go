@@ -1,0 +1,60 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestUsage checks that mistakes on the command line exit 2 with a message,
+// before any connection is tried where the flags alone show the mistake.
+func TestUsage(t *testing.T) {
+	url := mochi(t)
+	nowhere := closedPortURL(t) // a usage error must not wait to connect here
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"no command", nil, "Usage:"},
+		{"unknown command", []string{"ls"}, `unknown command "ls"`},
+		{"call without topic", []string{"call", "-s", nowhere}, "want TOPIC"},
+		{"call with two bodies", []string{"call", "t", "a", "b", "-s", nowhere}, "want TOPIC"},
+		{"unknown flag", []string{"call", "t", "--frobnicate"}, "flag provided but not defined"},
+		{"bad qos", []string{"call", "t", "-q", "3", "-s", nowhere}, "--qos 3"},
+		{"bad version", []string{"call", "t", "-V", "4.0", "-s", nowhere}, `unknown MQTT version "4.0"`},
+		{"3.1.1 without reply topic", []string{"call", "t", "-V", "3.1.1", "-s", nowhere}, "--reply-topic"},
+		{"bad header", []string{"call", "t", "-H", "novalue", "-s", nowhere}, "want KEY=VALUE"},
+		{"not JSON", []string{"call", "t", "{", "--type", "json", "-s", nowhere}, "not JSON"},
+		{"bad server", []string{"call", "t", "-s", "localhost"}, "is not a URL"},
+		{"TLS on mqtt://", []string{"call", "t", "--cafile", "ca.pem", "-s", nowhere}, "need an mqtts://"},
+		{"wildcard topic", []string{"call", "a/+/b", "-s", url}, "invalid topic"},
+		{"serve two answers", []string{"serve", "t", "--echo", "--reply", "x", "-s", nowhere}, "exactly one of"},
+		{"serve no answer", []string{"serve", "t", "-s", nowhere}, "exactly one of"},
+		{"serve bad pattern", []string{"serve", "a/#/b", "--echo", "-s", url}, "invalid topic"},
+		{"bench without topic", []string{"bench", "-s", nowhere}, "want one TOPIC"},
+		{"bench no callers", []string{"bench", "t", "--callers", "0", "-s", nowhere}, "--callers 0"},
+		{"broker argument", []string{"broker", "x"}, "want no arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := cli(t, "", tt.args...)
+			assert.Equal(t, exitUsage, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tt.wantErr)
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+// TestHelp prints each command's help on stdout and exits 0.
+func TestHelp(t *testing.T) {
+	r := cli(t, "", "help")
+	assert.Equal(t, exitOK, r.code)
+	assert.Contains(t, r.stdout, "Commands:")
+	for _, c := range commands {
+		r := cli(t, "", c.name, "-h")
+		assert.Equal(t, exitOK, r.code, c.name)
+		assert.Contains(t, r.stdout, "Usage: mqttrpc "+c.name, c.name)
+		assert.Empty(t, r.stderr, c.name)
+	}
+}
