@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBinary builds the command and runs it as a user would: a server that
+// stops on SIGTERM, a call to it, and a usage mistake.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build with")
+	}
+	bin := filepath.Join(t.TempDir(), "mqttrpc")
+	build := exec.Command(goBin, "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	url := mochi(t)
+	tp := topic("binary")
+	server := exec.Command(bin, "serve", tp, "--echo", "-s", url)
+	stderr := newOutput()
+	server.Stderr = stderr
+	require.NoError(t, server.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- server.Wait() }()
+	t.Cleanup(func() {
+		server.Process.Kill() // a no-op once it has exited
+		<-exited
+	})
+	stderr.waitFor(t, "mqttrpc: serving")
+
+	call := exec.Command(bin, "call", tp, "hi", "-s", url)
+	var stdout bytes.Buffer
+	call.Stdout = &stdout
+	require.NoError(t, call.Run())
+	assert.Equal(t, "hi\n", stdout.String())
+
+	err = exec.Command(bin).Run()
+	var exit *exec.ExitError
+	require.True(t, errors.As(err, &exit), "%v", err)
+	assert.Equal(t, exitUsage, exit.ExitCode())
+
+	require.NoError(t, server.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		assert.NoError(t, err, "serve exits 0 on SIGTERM; stderr:\n%s", stderr)
+	case <-time.After(waitLimit):
+		t.Fatalf("serve did not stop on SIGTERM within %v", waitLimit)
+	}
+}
