@@ -52,6 +52,32 @@ type benchFlags struct {
 // runBench is the bench command.
 func runBench(ctx context.Context, args []string, s streams) error {
 	var f benchFlags
+	topic, err := f.parse(args, s)
+	if err != nil {
+		return err
+	}
+	if f.serve {
+		responder, err := f.startEcho(ctx, topic)
+		if err != nil {
+			return err
+		}
+		defer closeBroker(responder)
+	}
+	b, err := f.conn.connect(ctx, s.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeBroker(b)
+
+	r := f.measure(ctx, b, topic, s.stderr)
+	if err := f.write(s.stdout, topic, r); err != nil {
+		return err
+	}
+	return r.firstErr
+}
+
+// parse parses the command line into f, checks it, and returns the topic.
+func (f *benchFlags) parse(args []string, s streams) (string, error) {
 	fs := newFlagSet("bench")
 	f.conn.register(fs)
 	fs.IntVar(&f.callers, "callers", 1, "")
@@ -67,32 +93,12 @@ func runBench(ctx context.Context, args []string, s streams) error {
 	boolFlags(fs, &f.json, "json")
 	pos, err := parseArgs(fs, args, benchHelp, s.stdout)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(pos) != 1 {
-		return usagef("want one TOPIC, got %d arguments", len(pos))
+		return "", usagef("want one TOPIC, got %d arguments", len(pos))
 	}
-	if err := f.check(); err != nil {
-		return err
-	}
-	if f.serve {
-		responder, err := f.startEcho(ctx, pos[0], s)
-		if err != nil {
-			return err
-		}
-		defer closeBroker(responder)
-	}
-	b, err := f.conn.connect(ctx, s.stderr)
-	if err != nil {
-		return err
-	}
-	defer closeBroker(b)
-
-	r := f.measure(ctx, b, pos[0], s.stderr)
-	if err := f.write(s.stdout, pos[0], r); err != nil {
-		return err
-	}
-	return r.firstErr
+	return pos[0], f.check()
 }
 
 // check reports usage errors in the flags.
@@ -120,7 +126,7 @@ func (f *benchFlags) check() error {
 }
 
 // startEcho connects a second Broker that echoes requests on topic.
-func (f *benchFlags) startEcho(ctx context.Context, topic string, s streams) (*mqttrpc.Broker, error) {
+func (f *benchFlags) startEcho(ctx context.Context, topic string) (*mqttrpc.Broker, error) {
 	conn := f.conn
 	if conn.clientID != "" {
 		conn.clientID += "-echo" // one client ID per connection
@@ -149,75 +155,91 @@ type benchResult struct {
 	firstErr  error
 }
 
+// benchRun is a bench run under way: what its callers send, and what they
+// have measured so far.
+type benchRun struct {
+	b       *mqttrpc.Broker
+	topic   string
+	payload []byte
+	opts    []mqttrpc.RequestOption
+	more    func() bool // reports whether a caller should send another request
+
+	ok, fails atomic.Int64
+
+	mu        sync.Mutex
+	latencies []time.Duration
+	firstErr  error
+}
+
 // measure runs the callers until the count is sent, the duration is over
 // or ctx ends, and returns what they measured.
 func (f *benchFlags) measure(ctx context.Context, b *mqttrpc.Broker, topic string, stderr io.Writer) *benchResult {
-	payload := make([]byte, f.size)
-	for i := range payload {
-		payload[i] = 'a' + byte(i%26)
+	r := &benchRun{b: b, topic: topic, payload: make([]byte, f.size)}
+	for i := range r.payload {
+		r.payload[i] = 'a' + byte(i%26)
 	}
-	opts := []mqttrpc.RequestOption{mqttrpc.QoS(byte(f.qos)), mqttrpc.Timeout(f.timeout)}
+	r.opts = []mqttrpc.RequestOption{mqttrpc.QoS(byte(f.qos)), mqttrpc.Timeout(f.timeout)}
 	if f.replyTopic != "" {
-		opts = append(opts, mqttrpc.ReplyTo(f.replyTopic))
+		r.opts = append(r.opts, mqttrpc.ReplyTo(f.replyTopic))
 	}
-
-	var (
-		mu        sync.Mutex
-		r         benchResult
-		ok, fails atomic.Int64
-		left      atomic.Int64
-	)
-	left.Store(int64(f.count))
 	start := time.Now()
+	r.more = f.until(ctx, start)
+	stopProgress := startProgress(stderr, &r.ok, &r.fails, start)
+	// Requests in flight when ctx ends still get their reply or timeout:
+	// the run stops sending, and what was sent is measured.
+	reqCtx := context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	for range f.callers {
+		wg.Go(func() { r.call(reqCtx) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stopProgress()
+	return &benchResult{
+		elapsed: elapsed, ok: r.ok.Load(), errors: r.fails.Load(),
+		latencies: r.latencies, firstErr: r.firstErr,
+	}
+}
+
+// until returns the function that tells callers whether to send another
+// request: while --count has requests left, or else until --duration has
+// passed since start, and never once ctx has ended.
+func (f *benchFlags) until(ctx context.Context, start time.Time) func() bool {
 	end := start.Add(f.duration)
-	more := func() bool {
-		if ctx.Err() != nil {
+	var left atomic.Int64
+	left.Store(int64(f.count))
+	return func() bool {
+		switch {
+		case ctx.Err() != nil:
 			return false
-		}
-		if f.count > 0 {
+		case f.count > 0:
 			return left.Add(-1) >= 0
 		}
 		return time.Now().Before(end)
 	}
-	// Requests in flight when ctx ends still get their reply or timeout:
-	// the run stops sending, and what was sent is measured.
-	reqCtx := context.WithoutCancel(ctx)
-	stopProgress := startProgress(stderr, &ok, &fails, start)
-	var wg sync.WaitGroup
-	for range f.callers {
-		wg.Go(func() {
-			var mine []time.Duration
-			for more() {
-				t0 := time.Now()
-				_, err := b.Request(reqCtx, topic, payload, opts...)
-				if err != nil {
-					fails.Add(1)
-					mu.Lock()
-					r.firstErr = firstOf(r.firstErr, err)
-					mu.Unlock()
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-				ok.Add(1)
-			}
-			mu.Lock()
-			r.latencies = append(r.latencies, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	r.elapsed = time.Since(start)
-	stopProgress()
-	r.ok, r.errors = ok.Load(), fails.Load()
-	return &r
 }
 
-// firstOf returns first if set, else err: the first error a run met.
-func firstOf(first, err error) error {
-	if first != nil {
-		return first
+// call is one caller: it sends a request, waits for its reply, and sends
+// the next for as long as r.more says, recording each round trip.
+func (r *benchRun) call(ctx context.Context) {
+	var mine []time.Duration
+	for r.more() {
+		t0 := time.Now()
+		if _, err := r.b.Request(ctx, r.topic, r.payload, r.opts...); err != nil {
+			r.fails.Add(1)
+			r.mu.Lock()
+			if r.firstErr == nil {
+				r.firstErr = err
+			}
+			r.mu.Unlock()
+			continue
+		}
+		mine = append(mine, time.Since(t0))
+		r.ok.Add(1)
 	}
-	return err
+	r.mu.Lock()
+	r.latencies = append(r.latencies, mine...)
+	r.mu.Unlock()
 }
 
 // benchReport is the report of a bench run, as --json prints it.

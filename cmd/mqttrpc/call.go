@@ -55,6 +55,30 @@ type callFlags struct {
 // runCall is the call command.
 func runCall(ctx context.Context, args []string, s streams) error {
 	var f callFlags
+	topic, body, err := f.parse(args, s)
+	if err != nil {
+		return err
+	}
+	opts, err := f.requestOptions()
+	if err != nil {
+		return err
+	}
+	b, err := f.conn.connect(ctx, s.stderr)
+	if err != nil {
+		return err
+	}
+	defer closeBroker(b)
+	for range f.count {
+		if err := callOnce(ctx, b, topic, body, opts, f.verbose, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parse parses the command line into f and returns the topic and the body
+// to send.
+func (f *callFlags) parse(args []string, s streams) (topic string, body any, err error) {
 	fs := newFlagSet("call")
 	f.conn.register(fs)
 	fs.UintVar(&f.qos, "q", 0, "")
@@ -70,45 +94,29 @@ func runCall(ctx context.Context, args []string, s streams) error {
 	boolFlags(fs, &f.verbose, "v", "verbose")
 	pos, err := parseArgs(fs, args, callHelp, s.stdout)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if len(pos) < 1 || len(pos) > 2 {
-		return usagef("want TOPIC and at most one BODY, got %d arguments", len(pos))
+		return "", nil, usagef("want TOPIC and at most one BODY, got %d arguments", len(pos))
 	}
-	opts, err := f.requestOptions()
-	if err != nil {
-		return err
+	if err := checkType(f.bodyType); err != nil {
+		return "", nil, err
 	}
-	raw := []byte(nil)
+	var raw []byte
 	if len(pos) == 2 {
 		if raw, err = readBody(pos[1], s.stdin); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
-	body, err := typedBody(raw, f.bodyType)
-	if err != nil {
-		return usagef("--type json: %v", err)
+	if body, err = typedBody(raw, f.bodyType); err != nil {
+		return "", nil, usagef("--type json: %v", err)
 	}
-
-	b, err := f.conn.connect(ctx, s.stderr)
-	if err != nil {
-		return err
-	}
-	defer closeBroker(b)
-	for range f.count {
-		if err := callOnce(ctx, b, pos[0], body, opts, f.verbose, s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pos[0], body, nil
 }
 
 // requestOptions checks the request flags and returns them as options for
 // Broker.Request.
 func (f *callFlags) requestOptions() ([]mqttrpc.RequestOption, error) {
-	if err := checkType(f.bodyType); err != nil {
-		return nil, err
-	}
 	if f.qos > 2 {
 		return nil, usagef("--qos %d: want 0, 1 or 2", f.qos)
 	}

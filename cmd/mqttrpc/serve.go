@@ -62,28 +62,10 @@ type serveFlags struct {
 // runServe is the serve command.
 func runServe(ctx context.Context, args []string, s streams) error {
 	var f serveFlags
-	fs := newFlagSet("serve")
-	f.conn.register(fs)
-	boolFlags(fs, &f.echo, "echo")
-	stringFlags(fs, &f.reply, "", "reply")
-	stringFlags(fs, &f.exec, "", "exec")
-	fs.IntVar(&f.concurrency, "concurrency", 64, "")
-	fs.DurationVar(&f.timeout, "timeout", 0, "")
-	fs.UintVar(&f.qos, "q", 0, "")
-	fs.UintVar(&f.qos, "qos", 0, "")
-	stringFlags(fs, &f.replyTopic, "", "r", "reply-topic")
-	stringFlags(fs, &f.bodyType, typeText, "type")
-	fs.DurationVar(&f.drain, "drain", 10*time.Second, "")
-	boolFlags(fs, &f.verbose, "v", "verbose")
-	pos, err := parseArgs(fs, args, serveHelp, s.stdout)
+	pattern, err := f.parse(args, s)
 	if err != nil {
 		return err
 	}
-	f.replySet = isSet(fs, "reply")
-	if len(pos) != 1 {
-		return usagef("want one PATTERN, got %d arguments", len(pos))
-	}
-	pattern := pos[0]
 	h, err := f.handler(pattern)
 	if err != nil {
 		return err
@@ -105,6 +87,32 @@ func runServe(ctx context.Context, args []string, s streams) error {
 	fmt.Fprintf(s.stderr, "mqttrpc: serving %s (filter %s) on %s\n", sub.Pattern(), sub.Filter(), f.conn.server())
 	<-ctx.Done()
 	return drain(b, f.drain)
+}
+
+// parse parses the command line into f and returns the pattern.
+func (f *serveFlags) parse(args []string, s streams) (string, error) {
+	fs := newFlagSet("serve")
+	f.conn.register(fs)
+	boolFlags(fs, &f.echo, "echo")
+	stringFlags(fs, &f.reply, "", "reply")
+	stringFlags(fs, &f.exec, "", "exec")
+	fs.IntVar(&f.concurrency, "concurrency", 64, "")
+	fs.DurationVar(&f.timeout, "timeout", 0, "")
+	fs.UintVar(&f.qos, "q", 0, "")
+	fs.UintVar(&f.qos, "qos", 0, "")
+	stringFlags(fs, &f.replyTopic, "", "r", "reply-topic")
+	stringFlags(fs, &f.bodyType, typeText, "type")
+	fs.DurationVar(&f.drain, "drain", 10*time.Second, "")
+	boolFlags(fs, &f.verbose, "v", "verbose")
+	pos, err := parseArgs(fs, args, serveHelp, s.stdout)
+	if err != nil {
+		return "", err
+	}
+	f.replySet = isSet(fs, "reply")
+	if len(pos) != 1 {
+		return "", usagef("want one PATTERN, got %d arguments", len(pos))
+	}
+	return pos[0], nil
 }
 
 // isSet reports whether the flag name was given.
