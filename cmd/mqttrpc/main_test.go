@@ -144,10 +144,17 @@ func mosquittoPath() (string, bool) {
 	return "", false
 }
 
-// mosquitto starts "mosquitto -p PORT" on a free loopback port for the test
-// and returns its URL. Without mosquitto the test is skipped, or fails in CI
-// (CI non-empty), which installs it.
+// mosquitto starts mosquitto on a free loopback port for the test and
+// returns its address. Without mosquitto the test is skipped, or fails in
+// CI (CI non-empty), which installs it.
 func mosquitto(t testing.TB) string {
+	t.Helper()
+	return "mqtt://" + mosquittoWith(t, "")
+}
+
+// mosquittoWith starts mosquitto with a listener on a free loopback port
+// and extra lines of configuration, and returns the listener's address.
+func mosquittoWith(t testing.TB, extra string) string {
 	t.Helper()
 	bin, ok := mosquittoPath()
 	if !ok {
@@ -158,7 +165,8 @@ func mosquitto(t testing.TB) string {
 	}
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "-p", port) // without a config file: loopback only, anonymous
+	conf := writeFile(t, "mosquitto.conf", "listener "+port+" 127.0.0.1\nallow_anonymous true\n"+extra)
+	cmd := exec.Command(bin, "-c", conf)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	require.NoError(t, cmd.Start())
@@ -175,7 +183,7 @@ func mosquitto(t testing.TB) string {
 		}
 	})
 	awaitListening(t, addr, exited)
-	return "mqtt://" + addr
+	return addr
 }
 
 // awaitListening waits until addr accepts TCP connections, failing the
