@@ -188,6 +188,9 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 	if err != nil {
 		return nil, err
 	}
+	if o.contentType != "" {
+		contentType = o.contentType
+	}
 	if o.replyTo != "" {
 		if err := topic.ValidReplyTopic(o.replyTo); err != nil {
 			return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTo, err)

@@ -14,14 +14,17 @@ func Logging(log *slog.Logger) Middleware {
 		return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
 			start := time.Now()
 			resp, err := next.ServeRPC(ctx, m)
-			status, level := 200, slog.LevelInfo
+			attrs := []any{"topic", m.Topic, "status", 200, "duration", time.Since(start)}
+			level := slog.LevelInfo
 			if err != nil {
-				status, level = remoteErrorFrom(err, false).Code, slog.LevelDebug
+				status := remoteErrorFrom(err, false).Code
+				attrs[3], attrs = status, append(attrs, "err", err)
+				level = slog.LevelDebug
 				if status >= 500 {
 					level = slog.LevelWarn
 				}
 			}
-			log.Log(ctx, level, "mqttrpc: request", "topic", m.Topic, "status", status, "duration", time.Since(start), "err", err)
+			log.Log(ctx, level, "mqttrpc: request", attrs...)
 			return resp, err
 		})
 	}

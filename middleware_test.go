@@ -138,8 +138,10 @@ func TestLogging(t *testing.T) {
 	require.Len(t, lines, 2)
 	assert.Contains(t, lines[0], "level=INFO")
 	assert.Contains(t, lines[0], "topic=a/b status=200")
+	assert.NotContains(t, lines[0], "err=")
 	assert.Contains(t, lines[1], "level=DEBUG")
 	assert.Contains(t, lines[1], "topic=c/d status=404")
+	assert.Contains(t, lines[1], "err=")
 }
 
 // TestMiddlewareOrder: the Broker's middleware runs outside the subscriber's,

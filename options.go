@@ -177,6 +177,7 @@ type publishOptions struct {
 	retain        bool
 	headers       map[string]string
 	correlationID string
+	contentType   string
 }
 
 // requestOptions are the settings of one [Broker.Request].
@@ -269,6 +270,25 @@ func (c correlationOption) applyRequest(o requestOptions) requestOptions {
 // random UUID. Not sent on MQTT 3.1.1.
 func CorrelationID(id string) MessageOption {
 	return correlationOption(id)
+}
+
+type contentTypeOption string
+
+func (c contentTypeOption) applyPublish(o publishOptions) publishOptions {
+	o.contentType = string(c)
+	return o
+}
+
+func (c contentTypeOption) applyRequest(o requestOptions) requestOptions {
+	o.contentType = string(c)
+	return o
+}
+
+// ContentType sets the MQTT 5 Content Type of the message, in place of the
+// one its body's Go type gives (see [Broker.Request]): for a []byte body in
+// a format of its own, such as CBOR or protobuf. Not sent on MQTT 3.1.1.
+func ContentType(ct string) MessageOption {
+	return contentTypeOption(ct)
 }
 
 type replyToOption string

@@ -431,3 +431,20 @@ func TestInvalidTopics(t *testing.T) {
 		assert.Zero(t, mqttrpc.PendingRequests(b))
 	})
 }
+
+// TestContentType: a caller and a handler may name the content type of a
+// []byte body in a format of their own.
+func TestContentType(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "cbor")
+		subscribe(t, srv, topic, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			return &mqttrpc.Response{Body: m.Body, ContentType: m.ContentType + "+reply"}, nil
+		}))
+		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, []byte{0xa1, 0x01, 0x02}, mqttrpc.ContentType("application/cbor"))
+		require.NoError(t, err)
+		assert.Equal(t, []byte{0xa1, 0x01, 0x02}, reply.Body)
+		assert.Equal(t, "application/cbor+reply", reply.ContentType)
+	})
+}

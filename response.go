@@ -12,6 +12,10 @@ type Response struct {
 	// The keys __stat and __stMsg are reserved for error replies.
 	Headers map[string]string
 
+	// ContentType replaces the Content Type that Body's Go type gives, when
+	// set: for a []byte body in a format of its own (MQTT 5 only).
+	ContentType string
+
 	// CorrelationID replaces the request's Correlation Data in the reply when
 	// set. Leave it empty to echo the request's, which is what callers match on.
 	CorrelationID string

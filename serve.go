@@ -124,6 +124,9 @@ func (b *Broker) replyMessage(m *Message, to string, resp *Response, err error) 
 		return b.errorReply(m, to, remoteErrorFrom(err, b.cfg.errorDetails))
 	}
 	out.Body, out.ContentType = body, contentType
+	if resp.ContentType != "" {
+		out.ContentType = resp.ContentType
+	}
 	out.QoS, out.Retain = resp.QoS.qos(m.QoS), resp.Retain
 	switch {
 	case len(resp.Headers) == 0:
