@@ -18,7 +18,8 @@ func Logging(log *slog.Logger) Middleware {
 			level := slog.LevelInfo
 			if err != nil {
 				status := remoteErrorFrom(err, false).Code
-				attrs[3], attrs = status, append(attrs, "err", err)
+				attrs[3] = status
+				attrs = append(attrs, "err", err)
 				level = slog.LevelDebug
 				if status >= 500 {
 					level = slog.LevelWarn
