@@ -20,11 +20,23 @@ import (
 type counter struct {
 	name  string
 	calls atomic.Int32
+
+	mu   sync.Mutex
+	seen []string // body and retain flag of each call, for failure messages
 }
 
-func (c *counter) ServeRPC(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+func (c *counter) ServeRPC(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
 	c.calls.Add(1)
+	c.mu.Lock()
+	c.seen = append(c.seen, fmt.Sprintf("%q retain=%t", m.Body, m.Retain))
+	c.mu.Unlock()
 	return &mqttrpc.Response{Body: c.name}, nil
+}
+
+func (c *counter) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.seen)
 }
 
 // settle waits until b runs no handler: every message dispatched so far has
@@ -106,19 +118,23 @@ func TestRetainedRequestRunsOnce(t *testing.T) {
 		r := newRoute(t, tg, "reboot")
 
 		// Retained before anyone listens: never run.
-		require.NoError(t, cli.Publish(ctxTimeout(t, 5*time.Second), r.topic, "stale", mqttrpc.QoS(1), mqttrpc.Retain()))
-		t.Cleanup(func() { _ = cli.Publish(context.Background(), r.topic, nil, mqttrpc.Retain(), mqttrpc.QoS(1)) })
+		retain(t, cli, r.topic, "stale")
 		h := &counter{name: "rebooted"}
-		subscribe(t, srv, r.topic, h, r.serve(mqttrpc.QoS(1))...)
+		// QoS 0: mochi on MQTT 3.1.1 sometimes loses a QoS 1 message sent
+		// to a client right after a retained one; QoS plays no part here.
+		subscribe(t, srv, r.topic, h, r.serve()...)
 		// Retained while it listens: run once, as it is forwarded live.
 		require.NoError(t, cli.Publish(ctxTimeout(t, 5*time.Second), r.topic, "live", mqttrpc.QoS(1), mqttrpc.Retain()))
-		require.Eventually(t, func() bool { return h.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return h.calls.Load() == 1 }, 5*time.Second, time.Millisecond, "stats %+v", srv.Stats())
 
-		for range 3 {
+		for i := range 3 {
 			proxy.Cut()
 			require.Equal(t, mqttrpc.StateDisconnected, receive(t, states))
 			proxy.Restore()
 			require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+			if tg.version == mqttrpc.V311 { // the resubscribe's retained copy, dropped, before the next cut
+				require.Eventually(t, func() bool { return srv.Stats().Retained >= uint64(i+2) }, 5*time.Second, time.Millisecond, "%+v %v", srv.Stats(), h)
+			}
 		}
 		// A request after the last reconnect reaches the handler after any
 		// retained copy the resubscribe brought.
@@ -126,10 +142,7 @@ func TestRetainedRequestRunsOnce(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "rebooted", string(reply.Body))
 		settle(t, srv)
-		assert.Equal(t, int32(2), h.calls.Load(), "the live retained request and the last one; no reconnect re-ran it")
-		if tg.version == mqttrpc.V311 { // MQTT 5 asks the broker for none
-			assert.GreaterOrEqual(t, srv.Stats().Retained, uint64(3), "one retained copy per subscribe, dropped")
-		}
+		assert.Equal(t, int32(2), h.calls.Load(), "the live retained request and the last one; no reconnect re-ran it: %v", h)
 	})
 }
 
@@ -388,14 +401,20 @@ func TestRepliesAreNotAnswered(t *testing.T) {
 		}), mqttrpc.NoReply())
 
 		require.NoError(t, cli.Publish(ctxTimeout(t, 5*time.Second), ta, "event"))
-		assert.Equal(t, ta+" event", receive(t, seen))
-		assert.Equal(t, tb+" from a", receive(t, seen))
+		// The sniffer's handlers run concurrently: messages reach seen in any order.
+		got := map[string]bool{receive(t, seen): true, receive(t, seen): true}
+		assert.Equal(t, map[string]bool{ta + " event": true, tb + " from a": true}, got)
 		require.Eventually(t, func() bool { return hb.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
 		// b has run; Close waits for its reply, if any, to be sent. A marker
-		// sent after reaches the sniffer after anything b sent.
+		// sent after reaches the sniffer after anything b sent, and once the
+		// sniffer has seen it and run every handler, nothing else came.
 		require.NoError(t, b.Close(ctxTimeout(t, 5*time.Second)))
 		require.NoError(t, cli.Publish(ctxTimeout(t, 5*time.Second), base+"/marker", "end"))
-		assert.Equal(t, base+"/marker end", receive(t, seen), "b did not answer a's reply")
+		for m := receive(t, seen); m != base+"/marker end"; m = receive(t, seen) {
+			t.Errorf("b answered a reply: %s", m)
+		}
+		settle(t, sniffer)
+		assert.Empty(t, seen)
 		assert.Equal(t, int32(1), ha.calls.Load())
 		assert.Equal(t, int32(1), hb.calls.Load())
 	})
@@ -464,12 +483,24 @@ func TestStaleRetainedReplyIsIgnored(t *testing.T) {
 		srv, cli, other := connect(t, tg), connect(t, tg), connect(t, tg)
 		topic := uniqueTopic(t, "svc")
 		replies := topic + "/replies"
-		require.NoError(t, other.Publish(ctxTimeout(t, 5*time.Second), replies, "stale", mqttrpc.QoS(1), mqttrpc.Retain()))
-		t.Cleanup(func() { _ = other.Publish(context.Background(), replies, nil, mqttrpc.Retain(), mqttrpc.QoS(1)) })
+		retain(t, other, replies, "stale")
 		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) { return "fresh", nil }),
 			mqttrpc.ReplyTopic(replies))
 		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, "x", mqttrpc.ReplyTo(replies), mqttrpc.QoS(1))
 		require.NoError(t, err)
 		assert.Equal(t, "fresh", string(reply.Body))
 	})
+}
+
+// retain publishes body to topic as a retained message and returns once the
+// broker has sent it to the subscribers it had. mochi acknowledges a publish
+// before it sends it on, so a client that subscribes right after could still
+// get it as a live message; it handles one client's packets in order, so once
+// a second publish is acknowledged, the first has gone out.
+func retain(t *testing.T, b *mqttrpc.Broker, topic, body string) {
+	t.Helper()
+	ctx := ctxTimeout(t, 5*time.Second)
+	require.NoError(t, b.Publish(ctx, topic, body, mqttrpc.QoS(1), mqttrpc.Retain()))
+	t.Cleanup(func() { _ = b.Publish(context.Background(), topic, nil, mqttrpc.Retain(), mqttrpc.QoS(1)) })
+	require.NoError(t, b.Publish(ctx, uniqueTopic(t, "barrier"), nil, mqttrpc.QoS(1)))
 }
