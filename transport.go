@@ -2,8 +2,12 @@ package mqttrpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"time"
+
+	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
 // transport is a protocol adapter (v5.go, v311.go): the only code that knows
@@ -60,4 +64,35 @@ func dial(u *url.URL, cfg *config, ev events) (transport, error) {
 		return dialV311(u, cfg, ev)
 	}
 	return nil, fmt.Errorf("mqttrpc: unknown MQTT version %d", cfg.version)
+}
+
+// stallTimeout is how long a connection may take no byte of what there is to
+// send before it is declared dead (see [bufconn.New]): the keep-alive
+// interval, after which an MQTT broker gives a silent client up too. Callers
+// never wait for it; it only ends a link that is gone without a word.
+func stallTimeout(cfg *config) time.Duration {
+	if cfg.keepAlive > 0 {
+		return cfg.keepAlive
+	}
+	return bufconn.DefaultStallTimeout
+}
+
+// linkError gives a transport's error one of the Broker's names. Errors
+// already named pass as they are; the end of the caller's context stays
+// ctx.Err(), a deadline wrapped in ErrTimeout. Anything else the Paho
+// clients and the network report (a broken pipe, a closed connection, a
+// publish cut off by the connection's loss) is the connection failing
+// under the call: ErrDisconnected, with the cause kept in the chain.
+func linkError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrDisconnected), errors.Is(err, ErrTimeout), errors.Is(err, ErrRefused),
+		errors.Is(err, ErrNoResponders), errors.Is(err, ErrClosed), errors.Is(err, ErrFeatureNotSupported),
+		errors.Is(err, ErrInvalidTopic), errors.Is(err, context.Canceled):
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w", ErrTimeout)
+	}
+	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }

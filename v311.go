@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync/atomic"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -19,6 +20,7 @@ import (
 type v311 struct {
 	client mqtt.Client
 	ev     events
+	conn   atomic.Pointer[bufconn.Conn] // the latest connection dialled
 }
 
 func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
@@ -26,6 +28,7 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		return nil, fmt.Errorf("%w: %s:// on MQTT 3.1.1", ErrFeatureNotSupported, u.Scheme)
 	}
 	t := &v311{ev: ev}
+	stall := stallTimeout(cfg)
 	opts := mqtt.NewClientOptions().
 		AddBroker(u.String()).
 		SetProtocolVersion(4).
@@ -57,7 +60,14 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 				ctx, cancel = context.WithTimeout(ctx, o.ConnectTimeout)
 				defer cancel()
 			}
-			return bufconn.Dial(ctx, u, o.TLSConfig) // buffered reads: paho reads a byte at a time
+			// Buffered reads (paho reads a byte at a time), gathered writes,
+			// and a stalled link holds no caller (see publish).
+			c, err := bufconn.Dial(ctx, u, o.TLSConfig, stall)
+			if err != nil {
+				return nil, err
+			}
+			t.conn.Store(c)
+			return c, nil
 		}).
 		SetDefaultPublishHandler(t.received).
 		SetOnConnectHandler(func(mqtt.Client) { ev.up() }).
@@ -89,6 +99,14 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 	// paho.golang does on MQTT 5.
 	if !t.client.IsConnectionOpen() {
 		return fmt.Errorf("%w: publish to %q", ErrDisconnected, m.Topic)
+	}
+	// The connection never makes paho's writer wait, but gathers packets
+	// for later; waiting here, within ctx, while the link is backed up
+	// keeps what it gathers bounded.
+	if c := t.conn.Load(); c != nil {
+		if err := c.WaitWritable(ctx); err != nil {
+			return linkError(err)
+		}
 	}
 	return await(ctx, t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body))
 }

@@ -1,103 +1,376 @@
-// Package bufconn cuts the system calls the Paho clients make per packet.
-// Both read a connection unbuffered, a byte or two at a time, and paho.golang
-// writes each packet as several buffers. A Conn buffers reads, and sends each
-// packet in one write: paho.golang writes every packet between Lock and
-// Unlock (see packets.ControlPacket.WriteTo), so Unlock is where the packet
-// is complete. paho.mqtt.golang, which writes each packet whole and takes no
-// lock, gets its writes passed straight through.
+// Package bufconn cuts the system calls the Paho clients make per packet and
+// keeps a stalled link from holding their callers.
+//
+// Both clients read a connection unbuffered, a byte or two at a time; a Conn
+// buffers reads. On the write side a Conn gathers complete packets in a
+// buffer and writes them in as few system calls as it can:
+//
+//   - A lone writer writes at once, on its own goroutine: no latency is added
+//     when nobody else is writing.
+//   - A packet that comes while another write is under way, or while more
+//     input waits to be handled (whose acknowledgements will follow), is left
+//     in the buffer for the flusher goroutine. The flusher yields once before
+//     each write, so the packets that writers and paho's router add meanwhile
+//     share one system call.
+//
+// So no caller waits on the socket for longer than a short direct-write
+// budget: what the socket does not take at once is the flusher's to write.
+// The flusher bounds each write by the stall timeout: a link that takes no
+// byte for that long is declared dead and closed, and every writer after
+// that gets the error. [Conn.WaitWritable] lets a caller wait, within its own
+// context, while the buffer is full, so a stalled link holds nobody past
+// their deadline and the buffer stays bounded.
+//
+// paho.golang writes every packet between Lock and Unlock (see
+// packets.ControlPacket.WriteTo), so Unlock is where its packet is complete;
+// paho.mqtt.golang writes each packet whole in one Write, from its one writer
+// goroutine, and takes no lock.
 package bufconn
 
 import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// maxBatch is the largest packet gathered before writing; a larger one is
-// written as it comes, which costs less than copying it.
-const maxBatch = 64 << 10
+const (
+	// Limit is how many bytes may wait for the socket before WaitWritable
+	// makes callers wait.
+	Limit = 256 << 10
 
-// Conn is a net.Conn whose reads are buffered and whose packets each leave in
-// one write. It implements sync.Locker, which paho takes as the promise that
-// concurrent packets do not interleave.
+	// directBudget bounds a writer's own write: what the socket does not
+	// take in this time is left to the flusher.
+	directBudget = time.Millisecond
+
+	// closeBudget bounds the flush of what is pending on Close.
+	closeBudget = time.Second
+
+	// DefaultStallTimeout is the stall timeout of New when given zero.
+	DefaultStallTimeout = 30 * time.Second
+)
+
+// ErrStalled is the error of a Conn whose peer took no byte for the stall
+// timeout. It wraps [os.ErrDeadlineExceeded].
+var ErrStalled = fmt.Errorf("bufconn: the connection took no data for the stall timeout: %w", os.ErrDeadlineExceeded)
+
+// Conn is a net.Conn whose reads are buffered and whose writes are gathered.
+// It implements sync.Locker, which paho takes as the promise that concurrent
+// packets do not interleave. Its deadlines apply to reads only: writes are
+// bounded by the stall timeout.
 type Conn struct {
 	net.Conn
-	r *bufio.Reader
+	r      *bufio.Reader
+	inbuf  atomic.Int32  // input buffered but not yet read: its acknowledgements will follow
+	writes atomic.Uint64 // write system calls made
+	stall  time.Duration
+	direct bool // a writer may write at once; not on TLS, whose writes cannot resume after a timeout
 
-	mu       sync.Mutex
-	batching bool   // between Lock and Unlock; only the holder writes
-	pending  []byte // the packet so far
-	err      error  // the first failed write: the connection is dead
+	pmu    sync.Mutex // held from Lock to Unlock: one packet at a time
+	inLock bool       // guarded by pmu: Writes build a packet until Unlock
+
+	mu      sync.Mutex // guards what follows
+	buf     []byte     // whole packets, and the packet being built, in order
+	spare   []byte     // the buffer last written, reused
+	held    int        // bytes taken from buf by the owner and not yet written
+	writing bool       // a writer or the flusher owns the socket's write side
+	err     error      // the first failed write or Close: the connection is dead
+	closed  bool
+	closeBy time.Time     // set by Close: the flush of what is pending ends by then
+	space   chan struct{} // closed when buf falls below Limit; nil if nobody waits
+
+	kick chan struct{} // capacity 1: the flusher owns the socket and has work
+	done chan struct{} // closed when the flusher has ended
 }
 
-// New wraps c.
-func New(c net.Conn) *Conn {
-	return &Conn{Conn: c, r: bufio.NewReaderSize(c, 32<<10)}
+// New wraps c. A write that moves no byte for stall (DefaultStallTimeout if
+// zero) kills the connection. New starts the flusher goroutine, which ends on
+// Close: the caller must close the Conn.
+func New(c net.Conn, stall time.Duration) *Conn {
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	_, isTLS := c.(*tls.Conn)
+	bc := &Conn{
+		Conn:   c,
+		r:      bufio.NewReaderSize(c, 32<<10),
+		stall:  stall,
+		direct: !isTLS,
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	go bc.flusher() // ends when Close has flushed what was pending
+	return bc
 }
 
 // Read reads from the buffer, refilling it from the connection.
-func (c *Conn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// Lock starts a packet.
-func (c *Conn) Lock() {
-	c.mu.Lock()
-	c.batching = true
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.inbuf.Store(int32(c.r.Buffered()))
+	return n, err
 }
 
-// Write adds p to the packet being written, or writes it at once outside a
-// packet or when the packet grows too large to be worth copying.
+// Lock starts a packet: until Unlock, Writes add to it.
+func (c *Conn) Lock() {
+	c.pmu.Lock()
+	c.inLock = true
+}
+
+// Unlock completes the packet and writes it, at once or through the flusher.
+// Unlock cannot return an error: a failed write closes the connection, so
+// paho's reader sees the failure, and later writes return it.
+func (c *Conn) Unlock() {
+	c.inLock = false
+	c.push()
+	c.pmu.Unlock()
+}
+
+// Write adds p to the packet between Lock and Unlock, or, outside them, takes
+// p as a whole packet. Either way p is copied and Write does not wait for the
+// socket; it returns the connection's error once it has failed.
 func (c *Conn) Write(p []byte) (int, error) {
+	c.mu.Lock()
 	if c.err != nil {
-		return 0, c.err
+		err := c.err
+		c.mu.Unlock()
+		return 0, err
 	}
-	if !c.batching {
-		return c.Conn.Write(p)
+	c.buf = append(c.buf, p...)
+	c.mu.Unlock()
+	if !c.inLock { // safe: inLock is only ever set by the goroutine holding pmu
+		c.push()
 	}
-	if len(c.pending)+len(p) > maxBatch {
-		if err := c.flush(); err != nil {
-			return 0, err
-		}
-		n, err := c.Conn.Write(p)
-		c.fail(err)
-		return n, err
-	}
-	c.pending = append(c.pending, p...)
 	return len(p), nil
 }
 
-// Unlock writes the packet and ends it. Unlock cannot return an error, so a
-// failed write closes the connection: paho's reader then sees the failure
-// and the connection is re-established, as for any broken connection.
-func (c *Conn) Unlock() {
-	_ = c.flush()
-	c.batching = false
+// push sees a complete packet to its way: written at once by the caller if
+// nobody else writes and no acknowledgements are due, else by the flusher.
+func (c *Conn) push() {
+	c.mu.Lock()
+	if c.err != nil || c.writing || len(c.buf) == 0 {
+		c.mu.Unlock()
+		return // the owner of the socket will take the packet
+	}
+	c.writing = true
+	if !c.direct || c.inbuf.Load() > 0 {
+		c.mu.Unlock()
+		c.kick <- struct{}{} // never blocks: only the owner sends, once
+		return
+	}
+	data := c.take()
 	c.mu.Unlock()
-}
 
-func (c *Conn) flush() error {
-	if len(c.pending) == 0 {
-		return nil
+	n, _, err := c.writeWithin(data, directBudget)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil:
+	case isTimeout(err) && c.err == nil && !c.closed:
+		// The socket is full: the flusher writes the rest, before what came since.
+		c.buf = append(append(make([]byte, 0, len(data)-n+len(c.buf)), data[n:]...), c.buf...)
+	default:
+		c.fail(err)
 	}
-	_, err := c.Conn.Write(c.pending)
-	c.pending = c.pending[:0]
-	c.fail(err)
-	return err
+	c.written(data)
+	if len(c.buf) > 0 && c.err == nil || c.closed {
+		c.kick <- struct{}{} // the flusher owns the socket now
+		return
+	}
+	c.writing = false
 }
 
+// take returns the pending bytes and gives buf the spare slice; written
+// calls it back once they are written. mu is held.
+func (c *Conn) take() []byte {
+	data := c.buf
+	c.buf, c.spare = c.spare[:0], nil
+	c.held = len(data)
+	return data
+}
+
+// written takes back the slice take returned. mu is held.
+func (c *Conn) written(data []byte) {
+	c.spare = data[:0]
+	c.held = 0
+	if c.space != nil && len(c.buf) < Limit {
+		close(c.space) // wake WaitWritable
+		c.space = nil
+	}
+}
+
+// flusher writes what writers left in the buffer, each time it is given the
+// socket, until the buffer is empty; it ends once the Conn is closed.
+func (c *Conn) flusher() {
+	defer close(c.done)
+	for range c.kick {
+		for {
+			c.mu.Lock()
+			closing := c.closed
+			c.mu.Unlock()
+			if !closing {
+				runtime.Gosched() // let other writers add their packets to this write
+			}
+			c.mu.Lock()
+			if c.err != nil || len(c.buf) == 0 {
+				c.writing = false
+				closing = c.closed
+				c.mu.Unlock()
+				if closing {
+					return
+				}
+				break
+			}
+			data := c.take()
+			c.mu.Unlock()
+			err := c.writeAll(data)
+			c.mu.Lock()
+			c.written(data)
+			c.fail(err)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// writeAll writes data, failing if the socket takes no byte for the stall
+// timeout or, once closing, after Close's budget.
+func (c *Conn) writeAll(data []byte) error {
+	for len(data) > 0 {
+		n, closing, err := c.writeWithin(data, c.stall)
+		data = data[n:]
+		switch {
+		case err == nil:
+		case isTimeout(err) && n > 0 && c.direct && !closing:
+			// Progress, only slow: wait another stall timeout for the rest.
+		case isTimeout(err):
+			return ErrStalled
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// writeWithin makes one write that ends within budget, or by Close's
+// deadline if that comes first, and reports whether it was Close's. Only the
+// owner of the socket's write side calls it.
+func (c *Conn) writeWithin(data []byte, budget time.Duration) (n int, closing bool, err error) {
+	deadline := time.Now().Add(budget)
+	c.mu.Lock() // so that Close, which sets its own deadline, comes before or after
+	if c.closed && c.closeBy.Before(deadline) {
+		deadline, closing = c.closeBy, true
+	}
+	err = c.Conn.SetWriteDeadline(deadline)
+	c.mu.Unlock()
+	if err != nil {
+		return 0, closing, err
+	}
+	c.writes.Add(1)
+	n, err = c.Conn.Write(data)
+	return n, closing, err
+}
+
+// fail records the first error and closes the connection, so that its
+// reader sees it too. mu is held.
 func (c *Conn) fail(err error) {
-	if err != nil && c.err == nil {
-		c.err = err
-		c.Conn.Close()
+	if err == nil || c.err != nil {
+		return
+	}
+	c.err = err
+	c.buf = nil
+	if c.space != nil {
+		close(c.space)
+		c.space = nil
+	}
+	c.Conn.Close()
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// WaitWritable waits until fewer than [Limit] bytes wait for the socket,
+// counting those of a write under way. It
+// returns ctx.Err() if ctx ends first, and the connection's error if it has
+// failed or is closed. Callers that wait here before writing keep the buffer
+// bounded while the link is stalled, and are never held past ctx.
+func (c *Conn) WaitWritable(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		if c.err != nil {
+			err := c.err
+			c.mu.Unlock()
+			return err
+		}
+		if len(c.buf)+c.held < Limit {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.space == nil {
+			c.space = make(chan struct{})
+		}
+		space := c.space
+		c.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
+
+// Err returns the error that ended the connection, or nil while it lives.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Writes returns how many write system calls the Conn has made.
+func (c *Conn) Writes() uint64 { return c.writes.Load() }
+
+// Close writes what is pending, for up to a second, then closes the
+// connection and ends the flusher. Later writes return [net.ErrClosed].
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return net.ErrClosed
+	}
+	c.closed = true
+	c.closeBy = time.Now().Add(closeBudget)
+	if !c.writing {
+		c.writing = true
+		c.kick <- struct{}{} // the flusher writes what is pending, then ends
+	} else {
+		// Cut a write blocked on a stalled link short; the owner then
+		// hands the socket to the flusher, which ends.
+		_ = c.Conn.SetWriteDeadline(c.closeBy)
+	}
+	c.mu.Unlock()
+	<-c.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail(net.ErrClosed) // closes the connection, unless a failure did
+	return nil
+}
+
+// SetDeadline sets the read deadline; writes keep their own bounds.
+func (c *Conn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
+
+// SetWriteDeadline does nothing: Write never waits for the socket, and the
+// writes the Conn makes are bounded by the stall timeout.
+func (c *Conn) SetWriteDeadline(time.Time) error { return nil }
 
 // Dial connects to the MQTT broker at u over TCP, or TLS for the mqtts, ssl,
-// tls, mqtt+ssl and tcps schemes, and wraps the connection.
-func Dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config) (*Conn, error) {
+// tls, mqtt+ssl and tcps schemes, and wraps the connection with the given
+// stall timeout (see [New]).
+func Dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config, stall time.Duration) (*Conn, error) {
 	var d net.Dialer
 	var c net.Conn
 	var err error
@@ -113,5 +386,5 @@ func Dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config) (*Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	return New(c), nil
+	return New(c, stall), nil
 }
