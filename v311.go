@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
@@ -14,20 +16,45 @@ import (
 	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
+// handoffTimeout bounds how long paho.mqtt.golang's Publish and Subscribe
+// wait for its writer goroutine to take a packet. The writer only hands the
+// packet to the connection, which never makes it wait, so the wait is long
+// only while the connection is being torn down, when the writer is gone:
+// the call then fails with ErrDisconnected instead of waiting out a longer
+// bound past its caller's deadline.
+const handoffTimeout = 100 * time.Millisecond
+
 // v311 is the MQTT 3.1.1 transport, on paho.mqtt.golang. MQTT 3.1.1 has no
 // properties: Response Topic, Correlation Data, Content Type, User Properties
 // and Message Expiry are not sent, and arrive empty.
+//
+// paho's own reconnecting starts at a fixed 1 s and grows on its own terms,
+// so the transport reconnects by itself (see keepConnected), with the
+// Broker's backoff, as the MQTT 5 transport does through autopaho.
 type v311 struct {
-	client mqtt.Client
-	ev     events
-	conn   atomic.Pointer[bufconn.Conn] // the latest connection dialled
+	client  mqtt.Client
+	ev      events
+	conn    atomic.Pointer[bufconn.Conn] // the latest connection dialled
+	backoff func(attempt int) time.Duration
+	lost    chan struct{} // capacity 1: the connection was lost
+
+	mu      sync.Mutex // guards stopped, so that no Connect starts after disconnect
+	stopped bool
+	stop    chan struct{} // closed by disconnect
+	done    chan struct{} // closed when keepConnected has ended
 }
 
 func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 	if u.Scheme == "ws" || u.Scheme == "wss" {
 		return nil, fmt.Errorf("%w: %s:// on MQTT 3.1.1", ErrFeatureNotSupported, u.Scheme)
 	}
-	t := &v311{ev: ev}
+	t := &v311{
+		ev:      ev,
+		backoff: backoff(cfg.backoffMin, cfg.backoffMax),
+		lost:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
 	stall := stallTimeout(cfg)
 	opts := mqtt.NewClientOptions().
 		AddBroker(u.String()).
@@ -40,17 +67,15 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		SetConnectTimeout(cfg.connectTimeout).
 		// paho blocks a Publish or Subscribe, without a context, until its
 		// writer takes the packet: 30 s by default when the connection dies
-		// under it. A request would wait that long past its deadline, so the
-		// bound is the request timeout; it also limits each socket write.
-		SetWriteTimeout(cfg.requestTimeout).
+		// under it. It also sets this as a write deadline, which the
+		// connection ignores: it bounds its writes by itself.
+		SetWriteTimeout(handoffTimeout).
 		// The Broker restores its own subscriptions on every connection, the
 		// same way on both versions; a kept session only adds queued messages.
 		SetCleanSession(cfg.sessionExpiry == 0).
 		SetResumeSubs(false).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(cfg.backoffMin).
-		SetMaxReconnectInterval(cfg.backoffMax).
+		SetAutoReconnect(false). // keepConnected does it
+		SetConnectRetry(false).
 		// Ordered delivery on paho's goroutine is safe: received never blocks.
 		SetOrderMatters(true).
 		SetCustomOpenConnectionFn(func(u *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
@@ -71,15 +96,57 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		}).
 		SetDefaultPublishHandler(t.received).
 		SetOnConnectHandler(func(mqtt.Client) { ev.up() }).
-		SetConnectionLostHandler(func(mqtt.Client, error) { ev.down() }).
-		SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
-			if f, ok := n.(mqtt.ConnectionNotificationFailed); ok {
-				ev.connectError(v311ConnectError(f.Reason))
+		SetConnectionLostHandler(func(mqtt.Client, error) {
+			ev.down()
+			select {
+			case t.lost <- struct{}{}:
+			default:
 			}
 		})
 	t.client = mqtt.NewClient(opts)
-	t.client.Connect() // retries in the background; ev.up reports success
+	go t.keepConnected() // ends when disconnect is called
 	return t, nil
+}
+
+// keepConnected connects, and connects again whenever the connection is
+// lost: at once, then after each failed attempt with the Broker's backoff
+// (the same function autopaho is given on MQTT 5).
+func (t *v311) keepConnected() {
+	defer close(t.done)
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-time.After(t.backoff(attempt)):
+		case <-t.stop:
+			return
+		}
+		tok, ok := t.connect()
+		if !ok {
+			return
+		}
+		<-tok.Done() // bounded by the connect timeout
+		if err := tok.Error(); err != nil {
+			t.ev.connectError(v311ConnectError(err))
+			continue
+		}
+		select {
+		case <-t.lost:
+			attempt = -1 // the first attempt after a loss comes at once
+		case <-t.stop:
+			return
+		}
+	}
+}
+
+// connect starts one connection attempt, unless disconnect was called: a
+// Connect that began before it is then finished and undone by paho's
+// Disconnect, which waits for it.
+func (t *v311) connect() (mqtt.Token, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return nil, false
+	}
+	return t.client.Connect(), true
 }
 
 // received converts paho's message and hands it to the Broker's dispatcher.
@@ -147,10 +214,18 @@ func (t *v311) unsubscribe(ctx context.Context, filters ...string) error {
 }
 
 func (t *v311) disconnect(ctx context.Context) error {
-	// Disconnect waits up to quiesce ms for work in flight and blocks meanwhile.
+	t.mu.Lock()
+	if !t.stopped {
+		t.stopped = true
+		close(t.stop)
+	}
+	t.mu.Unlock()
+	// Disconnect waits up to quiesce ms for work in flight, and for a
+	// connection attempt under way, and blocks meanwhile.
 	done := make(chan struct{})
-	go func() { // ends when paho has closed the connection
+	go func() { // ends when paho has closed the connection and keepConnected has ended
 		t.client.Disconnect(100)
+		<-t.done
 		close(done)
 	}()
 	select {
@@ -180,16 +255,13 @@ func v311ConnectError(err error) error {
 	return err
 }
 
-// await waits for a paho token within ctx: paho's tokens know no contexts.
+// await waits for a paho token within ctx, paho's tokens knowing no
+// contexts, and names its error (see linkError).
 func await(ctx context.Context, tok mqtt.Token) error {
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
-		return ctx.Err()
+		return linkError(ctx.Err())
 	}
-	err := tok.Error()
-	if errors.Is(err, mqtt.ErrNotConnected) {
-		return fmt.Errorf("%w: %w", ErrDisconnected, err)
-	}
-	return err
+	return linkError(tok.Error())
 }
