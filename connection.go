@@ -201,6 +201,12 @@ func (b *Broker) awaitReady(ctx context.Context) error {
 	case <-b.closed:
 		return ErrClosed
 	case <-ctx.Done():
+		switch {
+		case b.isClosing():
+			return ErrClosed
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return fmt.Errorf("%w: %w", ErrTimeout, ErrDisconnected) // both: retrying later may help
+		}
 		return ctx.Err()
 	}
 }
