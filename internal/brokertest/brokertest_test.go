@@ -1,10 +1,13 @@
 package brokertest_test
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,4 +120,52 @@ func TestAll(t *testing.T) {
 			connect(t, hostPort(t, b))
 		})
 	}
+}
+
+// TestProxyStall: while stalled, the proxy passes nothing and closes
+// nothing; after Resume, what was held back arrives.
+func TestProxyStall(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // an echo server; ends when the listener closes
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}()
+	p := brokertest.NewProxy(t, &brokertest.Broker{Name: "echo", URL: "mqtt://" + ln.Addr().String()})
+	c, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "mqtt://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := func(want string) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+	if _, err := c.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	echo("a")
+
+	p.Stall()
+	if _, err := c.Write([]byte("b")); err != nil {
+		t.Fatal("a stalled link still takes writes into its buffers:", err)
+	}
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %d bytes, %v during the stall; want nothing, and the connection open", n, err)
+	}
+	p.Resume()
+	echo("b")
 }

@@ -1,25 +1,25 @@
 package brokertest
 
 import (
-	"io"
 	"net"
 	"net/url"
 	"sync"
 	"testing"
 )
 
-// Proxy is a TCP proxy in front of a broker whose connections a test can cut,
-// as a network failure would, while the broker itself keeps running.
+// Proxy is a TCP proxy in front of a broker whose connections a test can cut
+// or stall, as a network failure would, while the broker itself keeps running.
 type Proxy struct {
 	URL string // mqtt://127.0.0.1:PORT of the proxy
 
 	target string
 	ln     net.Listener
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	down    bool
+	stalled chan struct{} // non-nil while stalled; closed by Resume
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 // NewProxy starts a proxy to b and stops it in t.Cleanup.
@@ -67,9 +67,25 @@ func (p *Proxy) accept() {
 	}
 }
 
+// pipe copies src to dst, holding the bytes back while the proxy is stalled:
+// it neither reads nor writes then, so the sender's buffers fill as they
+// would behind a link that has gone quiet.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		p.awaitFlow()
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.awaitFlow()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -78,15 +94,47 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	p.mu.Unlock()
 }
 
-// Cut closes every connection through the proxy and refuses new ones until
-// Restore.
-func (p *Proxy) Cut() {
+// awaitFlow waits while the proxy is stalled.
+func (p *Proxy) awaitFlow() {
+	p.mu.Lock()
+	stalled := p.stalled
+	p.mu.Unlock()
+	if stalled != nil {
+		<-stalled
+	}
+}
+
+// Stall stops all traffic through the proxy, both ways, without closing a
+// connection: no byte passes, and new connections are accepted but carry
+// nothing, until Resume. Nothing tells either end.
+func (p *Proxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stalled == nil {
+		p.stalled = make(chan struct{})
+	}
+}
+
+// Resume lets the traffic held back by Stall flow again.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled != nil {
+		close(p.stalled)
+		p.stalled = nil
+	}
+}
+
+// Cut closes every connection through the proxy and refuses new ones until
+// Restore. A stall ends with it.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
 	p.down = true
 	for c := range p.conns {
 		c.Close()
 	}
+	p.mu.Unlock()
+	p.Resume()
 }
 
 // Restore lets connections through again.
