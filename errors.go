@@ -116,3 +116,29 @@ func remoteErrorFrom(err error, details bool) *RemoteError {
 	}
 	return re
 }
+
+// IsRetriable reports whether sending the same call again, as it is, can
+// succeed where err failed: the deadline passed ([ErrTimeout]), the
+// connection was down or failed under the call ([ErrDisconnected]), nobody
+// was subscribed yet ([ErrNoResponders]), or the handler was overloaded or
+// ran out of time (a *[RemoteError] with [StatusServiceUnavailable] or
+// [StatusRequestTimeout]). A refusal, a closed Broker, an invalid topic, a
+// missing feature, a cancelled context and any other handler error are not
+// retriable.
+//
+// A request that timed out or was cut off may have been handled all the
+// same: retry only what is safe to repeat, or deduplicate it (see
+// [Deduplicate]).
+func IsRetriable(err error) bool {
+	var re *RemoteError
+	switch {
+	case err == nil, errors.Is(err, ErrClosed), errors.Is(err, ErrRefused), errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, ErrDisconnected), errors.Is(err, ErrNoResponders):
+		return true
+	case errors.As(err, &re):
+		return re.Code == StatusServiceUnavailable || re.Code == StatusRequestTimeout
+	}
+	return false
+}
