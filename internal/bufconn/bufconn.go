@@ -331,6 +331,14 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
+// Buffered returns how many bytes wait for the socket, counting those of a
+// write under way.
+func (c *Conn) Buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf) + c.held
+}
+
 // Writes returns how many write system calls the Conn has made.
 func (c *Conn) Writes() uint64 { return c.writes.Load() }
 

@@ -1,0 +1,154 @@
+package mqttrpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
+	"github.com/mqttrpc/mqttrpc/internal/bufconn"
+)
+
+// mosquittoDefaults is what testdata/mosquitto.conf raises for throughput,
+// set back to mosquitto's defaults: at most 20 QoS 1 messages in flight
+// (Receive Maximum 20 on MQTT 5), which is where a stall pushes back first.
+const mosquittoDefaults = "max_inflight_messages 20\nmax_queued_messages 1000\n"
+
+// stallBrokers returns mochi and, where installed, mosquitto with its
+// default flow control.
+func stallBrokers(t *testing.T) []*brokertest.Broker {
+	brokers := []*brokertest.Broker{brokertest.Mochi(t)}
+	for _, b := range brokertest.All(t)[1:] { // the CI rule of All: mosquitto is required there
+		_ = b
+		brokers = append(brokers, brokertest.MosquittoWith(t, mosquittoDefaults))
+	}
+	return brokers
+}
+
+// lateBy is how long past its deadline a call may take to return: the time
+// to notice the deadline and unwind, on a loaded machine.
+const lateBy = 200 * time.Millisecond
+
+// TestStalledLinkEndsCallsByDeadline stalls the link between a requester and
+// the MQTT broker: no byte passes either way and no socket closes, so
+// nothing tells the client. Every call must still end by its deadline (plus
+// lateBy) with ErrTimeout or ErrDisconnected, and calls must succeed again
+// once the link flows. Payloads of 64 KiB fill the socket buffers during the
+// stall; the requester then waits for room in its own buffer, within each
+// call's deadline.
+func TestStalledLinkEndsCallsByDeadline(t *testing.T) {
+	for _, b := range stallBrokers(t) {
+		for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+			for _, qos := range []byte{0, 1} {
+				for _, size := range []int{16, 64 << 10} {
+					tg := target{broker: b, version: v}
+					t.Run(fmt.Sprintf("%s/qos=%d/size=%d", tg, qos, size), func(t *testing.T) {
+						t.Parallel()
+						testStall(t, tg, qos, size)
+					})
+				}
+			}
+		}
+	}
+}
+
+func testStall(t *testing.T, tg target, qos byte, size int) {
+	const (
+		callers  = 8
+		deadline = 500 * time.Millisecond
+	)
+	proxy := brokertest.NewProxy(t, tg.broker)
+	srv := connect(t, tg)
+	cli, err := mqttrpc.Connect(ctxTimeout(t, 10*time.Second), proxy.URL, mqttrpc.WithVersion(tg.version))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, cli.Close(ctxTimeout(t, 5*time.Second))) })
+	r := newRoute(t, tg, "stall")
+	subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in []byte) (int, error) {
+		return len(in), nil
+	}), r.serve(mqttrpc.QoS(qos))...)
+
+	var (
+		stalled, resumed  atomic.Bool
+		ok, okAfterResume atomic.Int64
+		failedInStall     atomic.Int64
+		late              atomic.Int64
+		worst             atomic.Int64 // nanoseconds past the deadline
+		mu                sync.Mutex
+		badErrs           []error
+		stop              = make(chan struct{})
+		wg                sync.WaitGroup
+	)
+	body := make([]byte, size)
+	for range callers {
+		opts := r.call(mqttrpc.QoS(qos), mqttrpc.Timeout(deadline)) // on MQTT 3.1.1 the callers take turns
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				wasResumed := resumed.Load()
+				start := time.Now()
+				_, err := cli.Request(context.Background(), r.topic, body, opts...)
+				if over := time.Since(start) - deadline; over > 0 {
+					for w := worst.Load(); int64(over) > w && !worst.CompareAndSwap(w, int64(over)); w = worst.Load() {
+					}
+					if over > lateBy {
+						late.Add(1)
+					}
+				}
+				switch {
+				case err == nil:
+					ok.Add(1)
+					if wasResumed {
+						okAfterResume.Add(1)
+					}
+				case (errors.Is(err, mqttrpc.ErrTimeout) || errors.Is(err, mqttrpc.ErrDisconnected)) && mqttrpc.IsRetriable(err):
+					if stalled.Load() && !resumed.Load() {
+						failedInStall.Add(1)
+					}
+				default:
+					mu.Lock()
+					badErrs = append(badErrs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+
+	require.Eventually(t, func() bool { return ok.Load() >= callers }, 10*time.Second, time.Millisecond, "traffic flows first")
+	proxy.Stall()
+	stalled.Store(true)
+	// The stall lasts until every caller has, on average, failed twice and,
+	// with large QoS 0 payloads, the socket buffers are full and the
+	// requester's own has backed up. (At QoS 1 the broker's Receive Maximum
+	// holds requests back first.)
+	backedUp := func() bool {
+		c := mqttrpc.ConnOf(cli)
+		return size < 64<<10 || qos > 0 || c != nil && c.Buffered() >= bufconn.Limit
+	}
+	require.Eventually(t, func() bool { return failedInStall.Load() >= 2*callers && backedUp() },
+		30*time.Second, time.Millisecond, "calls end during the stall")
+	resumed.Store(true)
+	proxy.Resume()
+	require.Eventually(t, func() bool { return okAfterResume.Load() >= callers }, 30*time.Second, time.Millisecond,
+		"calls succeed again after the stall")
+	close(stop)
+	wg.Wait()
+	stop = make(chan struct{}) // for the deferred close
+
+	t.Logf("%d ok (%d after the stall), %d failed during it; worst return %v past the deadline",
+		ok.Load(), okAfterResume.Load(), failedInStall.Load(), time.Duration(worst.Load()).Round(time.Millisecond))
+	assert.Zero(t, late.Load(), "calls that returned more than %v past their deadline", lateBy)
+	assert.Empty(t, badErrs, "errors other than ErrTimeout and ErrDisconnected")
+}
