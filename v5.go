@@ -167,12 +167,25 @@ func (t *v5) publish(ctx context.Context, m *Message) error {
 	// write; the connection never makes it wait, but gathers the packet for
 	// later. Waiting here, within ctx, while the link is backed up keeps
 	// what it gathers bounded.
-	if c := t.conn.Load(); c != nil {
+	c := t.conn.Load()
+	if c != nil {
 		if err := c.WaitWritable(ctx); err != nil {
 			return linkError(err)
 		}
+		if m.QoS > 0 {
+			// paho forgets a QoS 1 or 2 publish whose connection is lost
+			// without telling its caller, who would wait for the
+			// acknowledgement until ctx ends: stop waiting with the connection.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			defer context.AfterFunc(c.Context(), cancel)()
+		}
 	}
 	resp, err := t.cm.Publish(ctx, p)
+	if err != nil && c != nil && errors.Is(err, context.Canceled) && c.Err() != nil {
+		return fmt.Errorf("%w: connection lost before the acknowledgement: %w", ErrDisconnected, c.Err())
+	}
 	switch {
 	case err != nil && resp != nil && resp.ReasonCode >= 0x80:
 		return fmt.Errorf("%w: publish to %q: reason code 0x%02x", ErrRefused, m.Topic, resp.ReasonCode)

@@ -89,6 +89,9 @@ type Conn struct {
 
 	kick chan struct{} // capacity 1: the flusher owns the socket and has work
 	done chan struct{} // closed when the flusher has ended
+
+	life context.Context // ended by fail; see Context
+	end  context.CancelCauseFunc
 }
 
 // New wraps c. A write that moves no byte for stall (DefaultStallTimeout if
@@ -107,6 +110,7 @@ func New(c net.Conn, stall time.Duration) *Conn {
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	bc.life, bc.end = context.WithCancelCause(context.Background())
 	go bc.flusher() // ends when Close has flushed what was pending
 	return bc
 }
@@ -284,6 +288,7 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	c.err = err
+	c.end(err)
 	c.buf = nil
 	if c.space != nil {
 		close(c.space)
@@ -323,6 +328,11 @@ func (c *Conn) WaitWritable(ctx context.Context) error {
 		}
 	}
 }
+
+// Context returns a context that ends when the connection fails or is
+// closed, with the error as its cause: a way to stop waiting for an answer
+// that can no longer come on this connection.
+func (c *Conn) Context() context.Context { return c.life }
 
 // Err returns the error that ended the connection, or nil while it lives.
 func (c *Conn) Err() error {
