@@ -11,7 +11,8 @@
 //     input waits to be handled (whose acknowledgements will follow), is left
 //     in the buffer for the flusher goroutine. The flusher yields once before
 //     each write, so the packets that writers and paho's router add meanwhile
-//     share one system call.
+//     share one system call. Once packets have met a busy socket, every
+//     packet goes to the flusher, until it finds no more than one waiting.
 //
 // So no caller waits on the socket for longer than a short direct-write
 // budget: what the socket does not take at once is the flusher's to write.
@@ -82,6 +83,8 @@ type Conn struct {
 	spare   []byte     // the buffer last written, reused
 	held    int        // bytes taken from buf by the owner and not yet written
 	writing bool       // a writer or the flusher owns the socket's write side
+	pushes  int        // packets completed since the last take
+	batch   bool       // packets came while the socket was busy: leave them all to the flusher
 	err     error      // the first failed write or Close: the connection is dead
 	closed  bool
 	closeBy time.Time     // set by Close: the flush of what is pending ends by then
@@ -159,12 +162,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 // nobody else writes and no acknowledgements are due, else by the flusher.
 func (c *Conn) push() {
 	c.mu.Lock()
+	c.pushes++
 	if c.err != nil || c.writing || len(c.buf) == 0 {
+		c.batch = c.batch || c.writing
 		c.mu.Unlock()
 		return // the owner of the socket will take the packet
 	}
 	c.writing = true
-	if !c.direct || c.inbuf.Load() > 0 {
+	if c.batch || !c.direct || c.inbuf.Load() > 0 {
 		c.mu.Unlock()
 		c.kick <- struct{}{} // never blocks: only the owner sends, once
 		return
@@ -197,6 +202,10 @@ func (c *Conn) take() []byte {
 	data := c.buf
 	c.buf, c.spare = c.spare[:0], nil
 	c.held = len(data)
+	if c.pushes <= 1 {
+		c.batch = false // nobody else wrote meanwhile: back to writing at once
+	}
+	c.pushes = 0
 	return data
 }
 
@@ -276,8 +285,10 @@ func (c *Conn) writeWithin(data []byte, budget time.Duration) (n int, closing bo
 	if err != nil {
 		return 0, closing, err
 	}
-	c.writes.Add(1)
 	n, err = c.Conn.Write(data)
+	if n > 0 {
+		c.writes.Add(1)
+	}
 	return n, closing, err
 }
 
@@ -349,7 +360,7 @@ func (c *Conn) Buffered() int {
 	return len(c.buf) + c.held
 }
 
-// Writes returns how many write system calls the Conn has made.
+// Writes returns how many writes of the Conn have moved data.
 func (c *Conn) Writes() uint64 { return c.writes.Load() }
 
 // Close writes what is pending, for up to a second, then closes the
