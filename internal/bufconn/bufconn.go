@@ -88,6 +88,7 @@ type Conn struct {
 	err     error      // the first failed write or Close: the connection is dead
 	closed  bool
 	closeBy time.Time     // set by Close: the flush of what is pending ends by then
+	wdl     time.Time     // the deadline of the write under way
 	space   chan struct{} // closed when buf falls below Limit; nil if nobody waits
 
 	kick chan struct{} // capacity 1: the flusher owns the socket and has work
@@ -182,8 +183,9 @@ func (c *Conn) push() {
 	defer c.mu.Unlock()
 	switch {
 	case err == nil:
-	case isTimeout(err) && c.err == nil && !c.closed:
-		// The socket is full: the flusher writes the rest, before what came since.
+	case isTimeout(err) && c.err == nil:
+		// The socket is full: the flusher writes the rest, before what came
+		// since (or, once closing, for as long as Close allows).
 		c.buf = append(append(make([]byte, 0, len(data)-n+len(c.buf)), data[n:]...), c.buf...)
 	default:
 		c.fail(err)
@@ -281,6 +283,7 @@ func (c *Conn) writeWithin(data []byte, budget time.Duration) (n int, closing bo
 		deadline, closing = c.closeBy, true
 	}
 	err = c.Conn.SetWriteDeadline(deadline)
+	c.wdl = deadline
 	c.mu.Unlock()
 	if err != nil {
 		return 0, closing, err
@@ -376,9 +379,9 @@ func (c *Conn) Close() error {
 	if !c.writing {
 		c.writing = true
 		c.kick <- struct{}{} // the flusher writes what is pending, then ends
-	} else {
-		// Cut a write blocked on a stalled link short; the owner then
-		// hands the socket to the flusher, which ends.
+	} else if c.wdl.After(c.closeBy) {
+		// Cut a flusher's write blocked on a stalled link short; it then
+		// ends. (A writer's own write ends sooner by itself.)
 		_ = c.Conn.SetWriteDeadline(c.closeBy)
 	}
 	c.mu.Unlock()

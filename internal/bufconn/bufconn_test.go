@@ -234,3 +234,22 @@ func TestWriteDeadlinesAreTheConnsOwn(t *testing.T) {
 	assert.Equal(t, "late", string(<-received))
 	assert.False(t, errors.Is(c.Err(), ErrStalled))
 }
+
+// TestCloseOnStalledLinkIsBounded: Close tries to flush for a while, then
+// gives up rather than waiting out the stall timeout.
+func TestCloseOnStalledLinkIsBounded(t *testing.T) {
+	client, server := net.Pipe() // nothing reads
+	defer server.Close()
+	c := New(client, time.Hour)
+	writePacket(t, c, []byte("never read"))
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(closeBudget + 10*time.Second):
+		t.Fatal("Close waited for the stall timeout")
+	}
+	_, err := c.Write([]byte("x"))
+	assert.Error(t, err)
+}
