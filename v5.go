@@ -14,6 +14,8 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session"
+	"github.com/eclipse/paho.golang/paho/session/state"
 
 	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
@@ -48,6 +50,7 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 		ConnectPacketBuilder:          requestProblemInfo,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          cfg.clientID,
+			Session:           newSession(cfg.sessionExpiry > 0),
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){t.received},
 		},
 	}
@@ -167,25 +170,12 @@ func (t *v5) publish(ctx context.Context, m *Message) error {
 	// write; the connection never makes it wait, but gathers the packet for
 	// later. Waiting here, within ctx, while the link is backed up keeps
 	// what it gathers bounded.
-	c := t.conn.Load()
-	if c != nil {
+	if c := t.conn.Load(); c != nil {
 		if err := c.WaitWritable(ctx); err != nil {
 			return linkError(err)
 		}
-		if m.QoS > 0 {
-			// paho forgets a QoS 1 or 2 publish whose connection is lost
-			// without telling its caller, who would wait for the
-			// acknowledgement until ctx ends: stop waiting with the connection.
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithCancel(ctx)
-			defer cancel()
-			defer context.AfterFunc(c.Context(), cancel)()
-		}
 	}
 	resp, err := t.cm.Publish(ctx, p)
-	if err != nil && c != nil && errors.Is(err, context.Canceled) && c.Err() != nil {
-		return fmt.Errorf("%w: connection lost before the acknowledgement: %w", ErrDisconnected, c.Err())
-	}
 	switch {
 	case err != nil && resp != nil && resp.ReasonCode >= 0x80:
 		return fmt.Errorf("%w: publish to %q: reason code 0x%02x", ErrRefused, m.Topic, resp.ReasonCode)
@@ -296,4 +286,59 @@ func v5Error(err error) error {
 		return fmt.Errorf("%w: %w", ErrFeatureNotSupported, err)
 	}
 	return linkError(err)
+}
+
+// lossReportingSession is paho's in-memory session state, except that when
+// the connection of a session that is not kept is lost, the QoS 1 and 2
+// publishes in flight on it end at once, as paho's SessionManager promises
+// ("nil will be sent") but its state does not do: it forgets them, and their
+// callers waited for the acknowledgement until their deadlines. They end
+// with paho's error for a publish cut off by a shutdown, which the Broker
+// reports as ErrDisconnected.
+type lossReportingSession struct {
+	*state.State
+
+	mu       sync.Mutex
+	inflight map[uint16]chan<- packets.ControlPacket // by packet identifier; a reused one replaces its entry
+}
+
+// newSession returns paho's in-memory session, wrapped so that it reports
+// lost publishes unless the session is kept.
+func newSession(kept bool) session.SessionManager {
+	if kept { // paho sends the publishes again on the next connection
+		return state.NewInMemory()
+	}
+	return &lossReportingSession{State: state.NewInMemory(), inflight: make(map[uint16]chan<- packets.ControlPacket)}
+}
+
+// AddToSession records where the outcome of a publish goes.
+func (s *lossReportingSession) AddToSession(ctx context.Context, p session.Packet, resp chan<- packets.ControlPacket) error {
+	if err := s.State.AddToSession(ctx, p, resp); err != nil {
+		return err
+	}
+	if pub, ok := p.(*packets.Publish); ok {
+		s.mu.Lock()
+		s.inflight[pub.PacketID] = resp
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// ConnectionLost ends the waits of the publishes in flight. Channels of
+// publishes already answered have room (capacity 1, their answer taken), so
+// the empty packet they get goes unread; one with an answer still waiting is
+// full and left alone.
+func (s *lossReportingSession) ConnectionLost(dp *packets.Disconnect) error {
+	err := s.State.ConnectionLost(dp)
+	s.mu.Lock()
+	inflight := s.inflight
+	s.inflight = make(map[uint16]chan<- packets.ControlPacket)
+	s.mu.Unlock()
+	for _, resp := range inflight {
+		select {
+		case resp <- packets.ControlPacket{}: // paho: "not fully acknowledged at time of shutdown"
+		default:
+		}
+	}
+	return err
 }

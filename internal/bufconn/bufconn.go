@@ -73,7 +73,8 @@ type Conn struct {
 	inbuf  atomic.Int32  // input buffered but not yet read: its acknowledgements will follow
 	writes atomic.Uint64 // write system calls made
 	stall  time.Duration
-	direct bool // a writer may write at once; not on TLS, whose writes cannot resume after a timeout
+	direct bool       // a writer may write at once; not on TLS, whose writes cannot resume after a timeout
+	raw    *rawWriter // writes without waiting, where the platform allows; else a deadline bounds them
 
 	pmu    sync.Mutex // held from Lock to Unlock: one packet at a time
 	inLock bool       // guarded by pmu: Writes build a packet until Unlock
@@ -93,9 +94,6 @@ type Conn struct {
 
 	kick chan struct{} // capacity 1: the flusher owns the socket and has work
 	done chan struct{} // closed when the flusher has ended
-
-	life context.Context // ended by fail; see Context
-	end  context.CancelCauseFunc
 }
 
 // New wraps c. A write that moves no byte for stall (DefaultStallTimeout if
@@ -111,10 +109,10 @@ func New(c net.Conn, stall time.Duration) *Conn {
 		r:      bufio.NewReaderSize(c, 32<<10),
 		stall:  stall,
 		direct: !isTLS,
+		raw:    newRawWriter(c),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
-	bc.life, bc.end = context.WithCancelCause(context.Background())
 	go bc.flusher() // ends when Close has flushed what was pending
 	return bc
 }
@@ -178,7 +176,7 @@ func (c *Conn) push() {
 	data := c.take()
 	c.mu.Unlock()
 
-	n, _, err := c.writeWithin(data, directBudget)
+	n, err := c.writeAtOnce(data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -254,6 +252,24 @@ func (c *Conn) flusher() {
 	}
 }
 
+// writeAtOnce is a writer's own write: what the socket takes now, or within
+// the direct-write budget where it cannot be asked without waiting. What is
+// left goes to the flusher.
+func (c *Conn) writeAtOnce(data []byte) (int, error) {
+	if c.raw == nil {
+		n, _, err := c.writeWithin(data, directBudget)
+		return n, err
+	}
+	n, err := c.raw.writeNow(data)
+	if n > 0 {
+		c.writes.Add(1)
+	}
+	if err == nil && n < len(data) {
+		err = os.ErrDeadlineExceeded // the socket is full: as if the budget ran out
+	}
+	return n, err
+}
+
 // writeAll writes data, failing if the socket takes no byte for the stall
 // timeout or, once closing, after Close's budget.
 func (c *Conn) writeAll(data []byte) error {
@@ -302,7 +318,6 @@ func (c *Conn) fail(err error) {
 		return
 	}
 	c.err = err
-	c.end(err)
 	c.buf = nil
 	if c.space != nil {
 		close(c.space)
@@ -342,11 +357,6 @@ func (c *Conn) WaitWritable(ctx context.Context) error {
 		}
 	}
 }
-
-// Context returns a context that ends when the connection fails or is
-// closed, with the error as its cause: a way to stop waiting for an answer
-// that can no longer come on this connection.
-func (c *Conn) Context() context.Context { return c.life }
 
 // Err returns the error that ended the connection, or nil while it lives.
 func (c *Conn) Err() error {
