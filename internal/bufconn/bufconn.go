@@ -12,7 +12,8 @@
 //     in the buffer for the flusher goroutine. The flusher yields once before
 //     each write, so the packets that writers and paho's router add meanwhile
 //     share one system call. Once packets have met a busy socket, every
-//     packet goes to the flusher, until it finds no more than one waiting.
+//     packet goes to the flusher, until its flushes have found a single
+//     packet waiting several times in a row.
 //
 // So no caller waits on the socket for longer than a short direct-write
 // budget: what the socket does not take at once is the flusher's to write.
@@ -52,6 +53,10 @@ const (
 	// take in this time is left to the flusher.
 	directBudget = time.Millisecond
 
+	// calmFlushes is how many flushes in a row must find a single packet
+	// before writers write at once again.
+	calmFlushes = 8
+
 	// closeBudget bounds the flush of what is pending on Close.
 	closeBudget = time.Second
 
@@ -86,6 +91,7 @@ type Conn struct {
 	writing bool       // a writer or the flusher owns the socket's write side
 	pushes  int        // packets completed since the last take
 	batch   bool       // packets came while the socket was busy: leave them all to the flusher
+	calm    int        // flushes in a row that found one packet; batch ends at calmFlushes
 	err     error      // the first failed write or Close: the connection is dead
 	closed  bool
 	closeBy time.Time     // set by Close: the flush of what is pending ends by then
@@ -163,7 +169,9 @@ func (c *Conn) push() {
 	c.mu.Lock()
 	c.pushes++
 	if c.err != nil || c.writing || len(c.buf) == 0 {
-		c.batch = c.batch || c.writing
+		if c.writing {
+			c.batch, c.calm = true, 0
+		}
 		c.mu.Unlock()
 		return // the owner of the socket will take the packet
 	}
@@ -202,8 +210,10 @@ func (c *Conn) take() []byte {
 	data := c.buf
 	c.buf, c.spare = c.spare[:0], nil
 	c.held = len(data)
-	if c.pushes <= 1 {
-		c.batch = false // nobody else wrote meanwhile: back to writing at once
+	if c.pushes > 1 {
+		c.calm = 0
+	} else if c.calm++; c.calm >= calmFlushes {
+		c.batch = false // nobody else has written for a while: back to writing at once
 	}
 	c.pushes = 0
 	return data
