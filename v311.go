@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +20,10 @@ import (
 // handoffTimeout bounds how long paho.mqtt.golang's Publish and Subscribe
 // wait for its writer goroutine to take a packet. The writer only hands the
 // packet to the connection, which never makes it wait, so the wait is long
-// only while the connection is being torn down, when the writer is gone:
-// the call then fails with ErrDisconnected instead of waiting out a longer
-// bound past its caller's deadline.
+// only on a loaded machine (handOff then tries again, within the caller's
+// context) or while the connection is being torn down, when the writer is
+// gone: the call then fails with ErrDisconnected instead of waiting out a
+// longer bound past its caller's deadline.
 const handoffTimeout = 100 * time.Millisecond
 
 // v311 is the MQTT 3.1.1 transport, on paho.mqtt.golang. MQTT 3.1.1 has no
@@ -175,7 +177,30 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 			return linkError(err)
 		}
 	}
-	return await(ctx, t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body))
+	_, err := t.handOff(ctx, func() mqtt.Token { return t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body) })
+	return err
+}
+
+// handOff calls send, which hands a packet to paho, and waits for its token
+// within ctx. paho gives up handing the packet to its writer goroutine after
+// handoffTimeout, without sending it; while the connection is open and ctx
+// lasts, that is only a busy writer, so handOff tries again. The caller thus
+// waits for paho by its own deadline, give or take one handoffTimeout.
+func (t *v311) handOff(ctx context.Context, send func() mqtt.Token) (mqtt.Token, error) {
+	for {
+		tok := send()
+		err := await(ctx, tok)
+		if err == nil || !handoffTimedOut(tok.Error()) || ctx.Err() != nil || !t.client.IsConnectionOpen() {
+			return tok, err
+		}
+	}
+}
+
+// handoffTimedOut reports whether paho gave up handing a packet to its
+// writer ("publish was broken by timeout", "subscribe was broken by
+// timeout"): it has no sentinel error for it.
+func handoffTimedOut(err error) bool {
+	return err != nil && strings.HasSuffix(err.Error(), "was broken by timeout")
 }
 
 func (t *v311) subscribe(ctx context.Context, subs []subscription) []error {
@@ -194,8 +219,8 @@ func (t *v311) subscribePacket(ctx context.Context, subs []subscription, errs []
 	for _, s := range subs {
 		filters[s.filter] = s.qos
 	}
-	tok := t.client.SubscribeMultiple(filters, nil) // nil: messages go to received
-	if err := await(ctx, tok); err != nil {
+	tok, err := t.handOff(ctx, func() mqtt.Token { return t.client.SubscribeMultiple(filters, nil) }) // nil: messages go to received
+	if err != nil {
 		for i := range subs {
 			errs[i] = err
 		}
