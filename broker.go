@@ -37,6 +37,7 @@ type Broker struct {
 	conn            connState
 	connErr         error // the last failed connection attempt, for Connect's error
 
+	server     string        // the server of the current or last connection, redacted
 	refused    chan struct{} // closed when connecting failed for good: Connect stops waiting
 	refuseOnce sync.Once
 
@@ -74,8 +75,9 @@ func (c *connState) isReady() bool {
 // Connect connects to the MQTT broker at rawURL and returns once the
 // connection is up and the reply inbox is subscribed. Schemes: mqtt:// and
 // tcp:// (default port 1883), mqtts:// and ssl:// (TLS, default port 8883),
-// ws:// and wss:// (MQTT 5 only). It gives up when ctx ends or after the
-// connect timeout (see [WithConnectTimeout]), whichever comes first.
+// ws:// and wss:// (MQTT 5 only). With [WithServers], rawURL is the first of
+// several servers. It gives up when ctx ends or after the connect timeout
+// (see [WithConnectTimeout]), whichever comes first.
 func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -84,7 +86,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	u, err := parseURL(rawURL)
+	servers, err := parseURLs(append([]string{rawURL}, cfg.servers...))
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +97,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 		return nil, fmt.Errorf("%w: inbox prefix %q: %w", ErrInvalidTopic, cfg.inboxPrefix, err)
 	}
 	b := newBroker(cfg)
-	if b.t, err = dial(u, &b.cfg, b.events()); err != nil {
+	if b.t, err = dial(servers, &b.cfg, b.events()); err != nil {
 		return nil, err
 	}
 	close(b.dialed)
@@ -103,7 +105,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 		b.stopHandlers()
 		_ = b.t.disconnect(context.Background())
 		b.notes.close()
-		return nil, fmt.Errorf("mqttrpc: connect %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("mqttrpc: connect %s: %w", redactedList(servers), err)
 	}
 	return b, nil
 }
@@ -131,6 +133,33 @@ func newBroker(cfg config) *Broker {
 	b.notes = newStateNotifier(cfg.stateHandler)
 	b.handlerCtx, b.stopHandlers = context.WithCancel(context.Background())
 	return b
+}
+
+// parseURLs parses the servers' URLs, refusing the same server twice.
+func parseURLs(rawURLs []string) ([]*url.URL, error) {
+	servers := make([]*url.URL, 0, len(rawURLs))
+	seen := make(map[string]bool, len(rawURLs))
+	for _, raw := range rawURLs {
+		u, err := parseURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.Host] {
+			return nil, fmt.Errorf("mqttrpc: broker URL %q: %s is given twice", u.Redacted(), u.Host)
+		}
+		seen[u.Host] = true
+		servers = append(servers, u)
+	}
+	return servers, nil
+}
+
+// redactedList joins the URLs, passwords masked, for messages.
+func redactedList(us []*url.URL) string {
+	s := make([]string, len(us))
+	for i, u := range us {
+		s[i] = u.Redacted()
+	}
+	return strings.Join(s, ",")
 }
 
 func parseURL(rawURL string) (*url.URL, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -62,14 +63,17 @@ func (b *Broker) events() events {
 // connectionUp starts restoring the subscriptions of a new connection. It
 // runs on the transport's goroutine, which must not block, so the restore
 // runs on its own goroutine.
-func (b *Broker) connectionUp() {
+func (b *Broker) connectionUp(server *url.URL) {
 	b.mu.Lock()
 	b.conn.up = true
 	b.conn.gen++
 	gen := b.conn.gen
 	b.connErr = nil
+	if server != nil {
+		b.server = server.Redacted()
+	}
 	b.mu.Unlock()
-	b.log.Info("mqttrpc: connected", "version", b.cfg.version.String(), "client_id", b.cfg.clientID)
+	b.log.Info("mqttrpc: connected", "server", b.Server(), "version", b.cfg.version.String(), "client_id", b.cfg.clientID)
 	if b.restores.add() { // fails once Close has waited for restores
 		go func() { // ends when the subscriptions are restored, or the connection or Broker is gone
 			defer b.restores.done()
@@ -87,10 +91,19 @@ func (b *Broker) connectionDown() {
 	}
 	b.mu.Unlock()
 	b.stats.disconnects.Add(1)
-	b.log.Warn("mqttrpc: connection lost; reconnecting")
+	b.log.Warn("mqttrpc: connection lost; reconnecting", "server", b.Server())
 	if wasReady {
 		b.setState(StateDisconnected)
 	}
+}
+
+// Server returns the URL of the server the Broker is connected to, or was
+// last connected to while it reconnects, with any password masked. With
+// [WithServers] it changes when the Broker moves to another server.
+func (b *Broker) Server() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.server
 }
 
 func (b *Broker) setState(s ConnState) {

@@ -31,6 +31,7 @@ func (v Version) String() string {
 // config is what [Connect] is told by its options.
 type config struct {
 	version        Version
+	servers        []string // tried after Connect's URL, in order
 	clientID       string
 	username       string
 	password       string
@@ -97,6 +98,23 @@ type Option func(*config)
 
 // WithVersion selects the MQTT protocol version; the default is [V5].
 func WithVersion(v Version) Option { return func(c *config) { c.version = v } }
+
+// WithServers adds servers to try after the one given to [Connect], in the
+// order given: the nodes of a broker cluster, or brokers bridged together.
+// Each attempt to connect, the first and every one after a lost connection,
+// tries them all in turn, starting from Connect's URL, and waits out the
+// reconnect backoff (see [WithReconnectBackoff]) only once all have failed.
+// So when the server in use dies, the Broker moves on to the next one that
+// answers and restores its subscriptions there. [Broker.Server] says which
+// one is in use. The default is Connect's URL alone.
+//
+// The servers must share the same topics and clients: nodes of one cluster,
+// or brokers bridged for every topic the Broker uses (its handlers' filters
+// and its reply topics). Requests in flight when the connection moves fail
+// with [ErrDisconnected] or time out; they are not sent again.
+func WithServers(urls ...string) Option {
+	return func(c *config) { c.servers = append(c.servers, urls...) }
+}
 
 // WithClientID sets the MQTT client identifier; the default is "mqttrpc-"
 // followed by random characters. Two clients with one ID knock each other off

@@ -48,20 +48,21 @@ const maxFiltersPerPacket = 100
 // events is how a transport reports to its Broker. The transport calls them
 // on its client's own goroutines; none of them blocks.
 type events struct {
-	message      func(*Message) // a PUBLISH arrived
-	up           func()         // a connection was established (again)
-	down         func()         // the connection was lost
-	connectError func(error)    // an attempt to connect failed
+	message      func(*Message)        // a PUBLISH arrived
+	up           func(server *url.URL) // a connection to server was established (again)
+	down         func()                // the connection was lost
+	connectError func(error)           // an attempt to connect failed
 }
 
 // dial makes the transport for cfg.version and starts connecting in the
-// background; ev.up reports when the connection is there.
-func dial(u *url.URL, cfg *config, ev events) (transport, error) {
+// background, to the first of servers that answers; ev.up reports when the
+// connection is there.
+func dial(servers []*url.URL, cfg *config, ev events) (transport, error) {
 	switch cfg.version {
 	case V5:
-		return dialV5(u, cfg, ev)
+		return dialV5(servers, cfg, ev)
 	case V311:
-		return dialV311(u, cfg, ev)
+		return dialV311(servers, cfg, ev)
 	}
 	return nil, fmt.Errorf("mqttrpc: unknown MQTT version %d", cfg.version)
 }

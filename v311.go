@@ -37,6 +37,7 @@ type v311 struct {
 	client  mqtt.Client
 	ev      events
 	conn    atomic.Pointer[bufconn.Conn] // the latest connection dialled
+	server  atomic.Pointer[url.URL]      // of the latest connection dialled
 	backoff func(attempt int) time.Duration
 	lost    chan struct{} // capacity 1: the connection was lost
 
@@ -46,9 +47,11 @@ type v311 struct {
 	done    chan struct{} // closed when keepConnected has ended
 }
 
-func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
-	if u.Scheme == "ws" || u.Scheme == "wss" {
-		return nil, fmt.Errorf("%w: %s:// on MQTT 3.1.1", ErrFeatureNotSupported, u.Scheme)
+func dialV311(servers []*url.URL, cfg *config, ev events) (transport, error) {
+	for _, u := range servers {
+		if u.Scheme == "ws" || u.Scheme == "wss" {
+			return nil, fmt.Errorf("%w: %s:// on MQTT 3.1.1", ErrFeatureNotSupported, u.Scheme)
+		}
 	}
 	t := &v311{
 		ev:      ev,
@@ -58,9 +61,11 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 		done:    make(chan struct{}),
 	}
 	stall := stallTimeout(cfg)
-	opts := mqtt.NewClientOptions().
-		AddBroker(u.String()).
-		SetProtocolVersion(4).
+	opts := mqtt.NewClientOptions()
+	for _, u := range servers {
+		opts.AddBroker(u.String()) // paho tries them in this order on every attempt
+	}
+	opts.SetProtocolVersion(4).
 		SetClientID(cfg.clientID).
 		SetUsername(cfg.username).
 		SetPassword(cfg.password).
@@ -94,10 +99,11 @@ func dialV311(u *url.URL, cfg *config, ev events) (transport, error) {
 				return nil, err
 			}
 			t.conn.Store(c)
+			t.server.Store(u)
 			return c, nil
 		}).
 		SetDefaultPublishHandler(t.received).
-		SetOnConnectHandler(func(mqtt.Client) { ev.up() }).
+		SetOnConnectHandler(func(mqtt.Client) { ev.up(t.server.Load()) }).
 		SetConnectionLostHandler(func(mqtt.Client, error) {
 			ev.down()
 			select {

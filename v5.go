@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,14 +29,15 @@ type v5 struct {
 	cm     *autopaho.ConnectionManager
 	ev     events
 	subIDs atomic.Bool                  // the broker's CONNACK offered Subscription Identifiers
+	server atomic.Pointer[url.URL]      // of the latest connection attempt
 	conn   atomic.Pointer[bufconn.Conn] // the latest connection dialled; nil on websockets
 	stall  time.Duration
 }
 
-func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
+func dialV5(servers []*url.URL, cfg *config, ev events) (transport, error) {
 	t := &v5{ev: ev, stall: stallTimeout(cfg)}
 	cc := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{u},
+		ServerUrls:                    servers,
 		TlsCfg:                        cfg.tls,
 		KeepAlive:                     uint16(cfg.keepAlive / time.Second),
 		CleanStartOnInitialConnection: cfg.sessionExpiry == 0,
@@ -47,14 +49,14 @@ func dialV5(u *url.URL, cfg *config, ev events) (transport, error) {
 		OnConnectionUp:                t.connectionUp,
 		OnConnectionDown:              func() bool { ev.down(); return true },
 		OnConnectError:                func(err error) { ev.connectError(v5ConnectError(err)) },
-		ConnectPacketBuilder:          requestProblemInfo,
+		ConnectPacketBuilder:          t.connectPacket,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          cfg.clientID,
 			Session:           newSession(cfg.sessionExpiry > 0),
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){t.received},
 		},
 	}
-	if u.Scheme != "ws" && u.Scheme != "wss" {
+	if !slices.ContainsFunc(servers, func(u *url.URL) bool { return u.Scheme == "ws" || u.Scheme == "wss" }) {
 		cc.AttemptConnection = t.dialBuffered
 	}
 	cm, err := autopaho.NewConnection(context.Background(), cc)
@@ -79,11 +81,13 @@ func (t *v5) dialBuffered(ctx context.Context, cfg autopaho.ClientConfig, u *url
 	return c, nil
 }
 
-// requestProblemInfo asks for reason strings and user properties on every
-// packet. paho asks for none by default, and some brokers (mochi-mqtt) then
-// strip the User Properties of the PUBLISH packets they forward, which carry
-// the headers and the error status of replies.
-func requestProblemInfo(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+// connectPacket notes the server autopaho is about to try, and asks for
+// reason strings and user properties on every packet. paho asks for none by
+// default, and some brokers (mochi-mqtt) then strip the User Properties of
+// the PUBLISH packets they forward, which carry the headers and the error
+// status of replies.
+func (t *v5) connectPacket(cp *paho.Connect, u *url.URL) (*paho.Connect, error) {
+	t.server.Store(u)
 	if cp.Properties == nil {
 		cp.Properties = &paho.ConnectProperties{}
 	}
@@ -108,7 +112,7 @@ func backoff(min, max time.Duration) autopaho.Backoff {
 
 func (t *v5) connectionUp(_ *autopaho.ConnectionManager, ca *paho.Connack) {
 	t.subIDs.Store(ca.Properties == nil || ca.Properties.SubIDAvailable)
-	t.ev.up()
+	t.ev.up(t.server.Load())
 }
 
 // received converts paho's publish and hands it to the Broker's dispatcher.

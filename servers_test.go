@@ -1,0 +1,84 @@
+package mqttrpc_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
+)
+
+// TestFailoverToNextServer gives a service and its caller two servers and
+// kills the one they use: both move to the other, restore their
+// subscriptions there, and requests succeed again within one round of the
+// reconnect backoff.
+func TestFailoverToNextServer(t *testing.T) {
+	t.Parallel()
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+		t.Run("v"+v.String(), func(t *testing.T) {
+			t.Parallel()
+			first, second := brokertest.Mosquitto(t), brokertest.Mosquitto(t)
+			const backoffMin, backoffMax = 20 * time.Millisecond, 200 * time.Millisecond
+			// Each Broker reports when it is connected again, subscriptions restored.
+			open := func() (*mqttrpc.Broker, <-chan mqttrpc.ConnState) {
+				states := make(chan mqttrpc.ConnState, 16)
+				b, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), first.URL, mqttrpc.WithVersion(v),
+					mqttrpc.WithServers(second.URL), mqttrpc.WithReconnectBackoff(backoffMin, backoffMax),
+					mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) { states <- s }))
+				require.NoError(t, err)
+				t.Cleanup(func() { assert.NoError(t, b.Close(ctxTimeout(t, 5*time.Second))) })
+				require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+				return b, states
+			}
+			srv, srvStates := open()
+			cli, cliStates := open()
+			assert.Equal(t, first.URL, srv.Server(), "the first server is tried first")
+
+			tg := target{broker: first, version: v}
+			r := newRoute(t, tg, "failover")
+			subscribe(t, srv, r.topic, mqttrpc.Typed(echo), r.serve(mqttrpc.QoS(1))...)
+			call := func(body string) error {
+				reply, err := cli.Request(context.Background(), r.topic, body, r.call(mqttrpc.QoS(1), mqttrpc.Timeout(time.Second))...)
+				if err == nil && string(reply.Body) != body {
+					err = fmt.Errorf("request %s got %q", body, reply.Body)
+				}
+				return err
+			}
+			require.NoError(t, call("before"))
+
+			killed := time.Now()
+			first.Kill(t)
+			for _, states := range []<-chan mqttrpc.ConnState{srvStates, cliStates} {
+				require.Equal(t, mqttrpc.StateDisconnected, receive(t, states))
+				require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+			}
+			require.NoError(t, call("after"))
+			recovery := time.Since(killed)
+
+			t.Logf("MQTT %s: service and caller on the second server, and a request answered, %v after SIGKILL of the first (backoff %v to %v)",
+				v, recovery.Round(time.Millisecond), backoffMin, backoffMax)
+			// One attempt finds the dead server refusing and the next one
+			// answering; at worst a full round of the backoff comes first.
+			// The rest is subscribing again and the request itself.
+			assert.Less(t, recovery, backoffMax+time.Second)
+			assert.Equal(t, second.URL, srv.Server())
+			assert.Equal(t, second.URL, cli.Server())
+		})
+	}
+}
+
+func TestServersAreChecked(t *testing.T) {
+	t.Parallel()
+	_, err := mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1:1", mqttrpc.WithServers("::bad"))
+	assert.ErrorContains(t, err, "broker URL")
+	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithServers("tcp://127.0.0.1:1883"))
+	assert.ErrorContains(t, err, "given twice")
+	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithVersion(mqttrpc.V311),
+		mqttrpc.WithServers("ws://127.0.0.1:8080"))
+	assert.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported)
+}
