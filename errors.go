@@ -21,7 +21,8 @@ var (
 
 	// ErrFeatureNotSupported is returned when a call needs a protocol feature the
 	// connection lacks: chiefly [Broker.Request] on MQTT 3.1.1 without [ReplyTo],
-	// since 3.1.1 has no Response Topic property.
+	// since 3.1.1 has no Response Topic property, and a [Shared] or wildcard
+	// subscription on an MQTT 5 broker whose CONNACK says it offers none.
 	ErrFeatureNotSupported = errors.New("mqttrpc: feature not supported by this protocol version")
 
 	// ErrClosed is returned by every call on a Broker that is closed, and by

@@ -215,6 +215,7 @@ type subscribeOptions struct {
 	maxPayload  int
 	dedup       int
 	retained    bool
+	shared      *string // the shared subscription group; nil for none
 	middleware  []Middleware
 }
 

@@ -56,7 +56,8 @@ type Subscription struct {
 // A pattern is an MQTT topic filter whose wildcard levels may be named:
 // "devices/{id}/reboot" subscribes to devices/+/reboot and the handler reads
 // the id with [Message.Param]; "logs/{rest...}" subscribes to logs/#. '{' and
-// '}' are reserved for names. "$share/group/..." makes a shared subscription.
+// '}' are reserved for names. [Shared] makes a shared subscription, which
+// several instances of a service split between them.
 //
 // Every request runs exactly one handler, once. When several patterns match
 // a topic, the most specific wins: levels are compared from the first, and
@@ -110,7 +111,14 @@ func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOpti
 	for _, opt := range opts {
 		opt.applySubscribe(&o)
 	}
-	p, err := topic.ParsePattern(pattern)
+	filterPattern := pattern
+	if o.shared != nil {
+		var err error
+		if filterPattern, err = sharedPattern(pattern, *o.shared); err != nil {
+			return nil, err
+		}
+	}
+	p, err := topic.ParsePattern(filterPattern)
 	if err != nil {
 		return nil, fmt.Errorf("%w: pattern %q: %w", ErrInvalidTopic, pattern, err)
 	}

@@ -26,12 +26,13 @@ const reasonNoMatchingSubscribers = 0x10
 
 // v5 is the MQTT 5.0 transport, on paho.golang's autopaho.
 type v5 struct {
-	cm     *autopaho.ConnectionManager
-	ev     events
-	subIDs atomic.Bool                  // the broker's CONNACK offered Subscription Identifiers
-	server atomic.Pointer[url.URL]      // of the latest connection attempt
-	conn   atomic.Pointer[bufconn.Conn] // the latest connection dialled; nil on websockets
-	stall  time.Duration
+	cm       *autopaho.ConnectionManager
+	ev       events
+	subIDs   atomic.Bool                    // the broker's CONNACK offered Subscription Identifiers
+	features atomic.Pointer[serverFeatures] // what else it offered
+	server   atomic.Pointer[url.URL]        // of the latest connection attempt
+	conn     atomic.Pointer[bufconn.Conn]   // the latest connection dialled; nil on websockets
+	stall    time.Duration
 }
 
 func dialV5(servers []*url.URL, cfg *config, ev events) (transport, error) {
@@ -112,6 +113,11 @@ func backoff(min, max time.Duration) autopaho.Backoff {
 
 func (t *v5) connectionUp(_ *autopaho.ConnectionManager, ca *paho.Connack) {
 	t.subIDs.Store(ca.Properties == nil || ca.Properties.SubIDAvailable)
+	f := serverFeatures{shared: true, wildcards: true}
+	if ca.Properties != nil {
+		f = serverFeatures{shared: ca.Properties.SharedSubAvailable, wildcards: ca.Properties.WildcardSubAvailable}
+	}
+	t.features.Store(&f)
 	t.ev.up(t.server.Load())
 }
 
@@ -233,6 +239,15 @@ func v5Packets(subs []subscription) [][]int {
 // subscribePacket sends subs[i] for each i in packet and records each
 // filter's outcome in errs[i].
 func (t *v5) subscribePacket(ctx context.Context, subs []subscription, packet []int, errs []error) {
+	if f := t.features.Load(); f != nil { // paho would refuse the whole packet
+		packet = slices.DeleteFunc(slices.Clone(packet), func(i int) bool {
+			errs[i] = f.refuses(subs[i].filter)
+			return errs[i] != nil
+		})
+		if len(packet) == 0 {
+			return
+		}
+	}
 	sp := &paho.Subscribe{Subscriptions: make([]paho.SubscribeOptions, len(packet))}
 	for j, i := range packet {
 		s := subs[i]
@@ -247,6 +262,9 @@ func (t *v5) subscribePacket(ctx context.Context, subs []subscription, packet []
 	sa, err := t.cm.Subscribe(ctx, sp)
 	for j, i := range packet {
 		switch {
+		case sa != nil && j < len(sa.Reasons) && featureRefusal(sa.Reasons[j]) != "":
+			errs[i] = fmt.Errorf("%w: subscribe to %q: the broker refuses %s (reason code 0x%02x): %w",
+				ErrFeatureNotSupported, subs[i].filter, featureRefusal(sa.Reasons[j]), sa.Reasons[j], ErrRefused)
 		case sa != nil && j < len(sa.Reasons) && sa.Reasons[j] >= 0x80:
 			errs[i] = fmt.Errorf("%w: subscribe to %q: reason code 0x%02x", ErrRefused, subs[i].filter, sa.Reasons[j])
 		case sa == nil && err != nil:

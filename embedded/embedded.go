@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -31,8 +32,10 @@ type Server struct {
 type Option func(*config)
 
 type config struct {
-	addr   string
-	logger *slog.Logger
+	addr       string
+	logger     *slog.Logger
+	noShared   bool
+	noWildcard bool
 }
 
 // WithAddr sets the TCP listen address; the default is "127.0.0.1:0" (a free loopback port).
@@ -47,6 +50,20 @@ func WithLogger(l *slog.Logger) Option {
 			c.logger = l
 		}
 	}
+}
+
+// WithoutSharedSubscriptions makes the broker say in its MQTT 5 CONNACK that
+// it offers no shared subscriptions (Shared Subscription Available 0), as
+// some brokers do, and refuse any "$share/..." filter (SUBACK 0x87, the one
+// refusal mochi knows): for testing how a client copes.
+func WithoutSharedSubscriptions() Option {
+	return func(c *config) { c.noShared = true }
+}
+
+// WithoutWildcardSubscriptions is like WithoutSharedSubscriptions, for
+// filters with '+' or '#' (Wildcard Subscription Available 0).
+func WithoutWildcardSubscriptions() Option {
+	return func(c *config) { c.noWildcard = true }
 }
 
 // Start starts a broker listening on TCP and returns once it accepts connections.
@@ -87,7 +104,7 @@ func Start(opts ...Option) (*Server, error) {
 		Capabilities: caps,
 		Logger:       cfg.logger,
 	})
-	if err := b.AddHook(new(hook), nil); err != nil {
+	if err := b.AddHook(&hook{noShared: cfg.noShared, noWildcard: cfg.noWildcard}, nil); err != nil {
 		nl.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
@@ -226,6 +243,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 // spec requires PUBLISH to carry them regardless [MQTT-3.1.2-29].
 type hook struct {
 	mqtt.HookBase
+	noShared, noWildcard bool // features turned off; mochi's Capabilities for them do nothing
 }
 
 func (h *hook) ID() string { return "embedded" }
@@ -240,11 +258,24 @@ func (h *hook) Provides(b byte) bool {
 
 func (h *hook) OnConnectAuthenticate(*mqtt.Client, packets.Packet) bool { return true }
 
-func (h *hook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
+func (h *hook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
+	if write {
+		return true
+	}
+	return !(h.noShared && strings.HasPrefix(topic, "$share/") || h.noWildcard && strings.ContainsAny(topic, "+#"))
+}
 
 func (h *hook) OnPacketEncode(_ *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type == packets.Publish {
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
 		pk.Mods.DisallowProblemInfo = false
+	case packets.Connack:
+		if h.noShared {
+			pk.Properties.SharedSubAvailable, pk.Properties.SharedSubAvailableFlag = 0, true
+		}
+		if h.noWildcard {
+			pk.Properties.WildcardSubAvailable, pk.Properties.WildcardSubAvailableFlag = 0, true
+		}
 	}
 	return pk
 }

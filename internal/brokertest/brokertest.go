@@ -42,8 +42,15 @@ type Broker struct {
 // test log.
 func Mochi(t testing.TB) *Broker {
 	t.Helper()
+	return MochiWith(t)
+}
+
+// MochiWith is like Mochi, with options for the embedded broker, e.g. to
+// turn features off.
+func MochiWith(t testing.TB, opts ...embedded.Option) *Broker {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := embedded.Start(embedded.WithLogger(logger))
+	s, err := embedded.Start(append([]embedded.Option{embedded.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatalf("brokertest: start mochi: %v", err)
 	}

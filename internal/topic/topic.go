@@ -219,3 +219,8 @@ func compareLevel(a, b string) int {
 	}
 	return strings.Compare(b, a) // any fixed order will do
 }
+
+// IsShared reports whether filter is a shared subscription ($share/group/...).
+func IsShared(filter string) bool {
+	return strings.HasPrefix(filter, "$share/")
+}

@@ -1,0 +1,83 @@
+package mqttrpc
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mqttrpc/mqttrpc/internal/topic"
+)
+
+// Shared makes the subscription a shared one in group: the MQTT broker hands
+// each request to one of the subscribers in the group, instead of a copy to
+// each, so that several instances of a service split the load. The
+// subscription is "$share/<group>/<filter>", made from the pattern, whose
+// {name} levels still work; routing, and which pattern is the most specific,
+// go by the filter without the prefix. Each instance registers the same
+// pattern with the same group.
+//
+// On MQTT 5 a broker says in its CONNACK whether it offers shared
+// subscriptions: where it does not, [Broker.Subscriber] fails with
+// [ErrFeatureNotSupported] (wrapping [ErrRefused]). MQTT 3.1.1 has no such
+// notice, and brokers that take "$share/..." for a plain topic accept the
+// subscription and never deliver a request to it: NATS (2.9 and 2.15) and
+// RabbitMQ 3.10 do so, and ejabberd disconnects the client (0x9E). mosquitto,
+// EMQX, HiveMQ, VerneMQ and the embedded broker honour it on both versions.
+//
+// group must be non-empty and free of '/', '+' and '#'. A pattern given as
+// "$share/<group>/..." does the same; both at once are refused.
+func Shared(group string) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.shared = &group })
+}
+
+// sharedPattern prefixes pattern with group's "$share/<group>/".
+func sharedPattern(pattern, group string) (string, error) {
+	switch {
+	case group == "" || strings.ContainsAny(group, "/+#"):
+		return "", fmt.Errorf("%w: shared subscription group %q must be non-empty, without '/', '+' or '#'", ErrInvalidTopic, group)
+	case topic.IsShared(pattern):
+		return "", fmt.Errorf("%w: pattern %q is already shared; drop mqttrpc.Shared(%q) or the prefix", ErrInvalidTopic, pattern, group)
+	}
+	return "$share/" + group + "/" + pattern, nil
+}
+
+// SUBACK reason codes (MQTT 5) for features the broker lacks.
+const (
+	reasonSharedNotSupported   = 0x9E
+	reasonSubIDsNotSupported   = 0xA1
+	reasonWildcardNotSupported = 0xA2
+)
+
+// featureRefusal says which feature a SUBACK reason code refuses, if any.
+func featureRefusal(code byte) string {
+	switch code {
+	case reasonSharedNotSupported:
+		return "shared subscriptions"
+	case reasonSubIDsNotSupported:
+		return "subscription identifiers"
+	case reasonWildcardNotSupported:
+		return "wildcard subscriptions"
+	}
+	return ""
+}
+
+// serverFeatures is what a broker's CONNACK offers (MQTT 5; all of it on
+// MQTT 3.1.1, which cannot say).
+type serverFeatures struct {
+	shared, wildcards bool
+}
+
+// refuses returns why a broker with features f cannot take filter, or nil.
+// The error wraps ErrFeatureNotSupported, and ErrRefused: the broker has
+// said no in advance.
+func (f serverFeatures) refuses(filter string) error {
+	missing := ""
+	switch {
+	case !f.shared && topic.IsShared(filter):
+		missing = "Shared Subscription Available"
+	case !f.wildcards && topic.Wildcard(filter):
+		missing = "Wildcard Subscription Available"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: subscribe to %q: the broker's CONNACK says %s 0: %w", ErrFeatureNotSupported, filter, missing, ErrRefused)
+}
