@@ -33,7 +33,8 @@ type Broker struct {
 	mu              sync.Mutex // guards what follows
 	lastSubID       int        // the last MQTT 5 Subscription Identifier given out
 	replyTopics     map[string]*replyTopic
-	idleReplyTopics list.List // of *replyTopic without users, most recent first
+	tokenInboxes    map[string]*tokenInbox // by reply prefix (see TokenReply)
+	idleReplyTopics list.List              // of *replyTopic without users, most recent first
 	conn            connState
 	connErr         error // the last failed connection attempt, for Connect's error
 
@@ -116,17 +117,18 @@ const maxRefusals = 64
 
 func newBroker(cfg config) *Broker {
 	b := &Broker{
-		cfg:         cfg,
-		log:         cfg.logger,
-		inbox:       cfg.inboxPrefix + "/" + randomToken() + "/",
-		replyTopics: make(map[string]*replyTopic),
-		conn:        connState{ready: make(chan struct{})},
-		refusals:    make(chan struct{}, maxRefusals),
-		dialed:      make(chan struct{}),
-		refused:     make(chan struct{}),
-		closing:     make(chan struct{}),
-		closed:      make(chan struct{}),
-		closeDone:   make(chan struct{}),
+		cfg:          cfg,
+		log:          cfg.logger,
+		inbox:        cfg.inboxPrefix + "/" + randomToken() + "/",
+		replyTopics:  make(map[string]*replyTopic),
+		tokenInboxes: make(map[string]*tokenInbox),
+		conn:         connState{ready: make(chan struct{})},
+		refusals:     make(chan struct{}, maxRefusals),
+		dialed:       make(chan struct{}),
+		refused:      make(chan struct{}),
+		closing:      make(chan struct{}),
+		closed:       make(chan struct{}),
+		closeDone:    make(chan struct{}),
 	}
 	b.pending.init()
 	b.routes.Store(&routes{})

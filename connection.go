@@ -194,6 +194,9 @@ func (b *Broker) subscriptions() (subs []subscription, inbox int) {
 	for t := range b.replyTopics {
 		subs = append(subs, subscription{filter: t, qos: 2, fresh: true})
 	}
+	for _, ti := range b.tokenInboxes {
+		subs = append(subs, subscription{filter: ti.filter, qos: 2, fresh: true})
+	}
 	return subs, inbox
 }
 

@@ -40,12 +40,13 @@ func (b *Broker) deliver(m *Message) {
 	s.accept(m)
 }
 
-// isReplyTopic reports whether name is an explicit reply topic (see [ReplyTo]).
+// isReplyTopic reports whether name is an explicit reply topic (see
+// [ReplyTo] and [TokenReply]).
 func (b *Broker) isReplyTopic(name string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	_, ok := b.replyTopics[name]
-	return ok
+	return ok || b.isTokenReply(name)
 }
 
 func (b *Broker) dropReply(m *Message, why string) {

@@ -59,3 +59,47 @@ func ExampleShared() {
 	// rebooting 0
 	// requests served: 30 instances serving: true
 }
+
+// On MQTT 3.1.1, which has no Response Topic or Correlation Data, a token in
+// the topics ties each reply to its request, and requests run concurrently.
+func ExampleTokenReply() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, err := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithVersion(mqttrpc.V311))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close(ctx)
+
+	_, err = b.Subscriber(ctx, "svc/echo/request/{token}", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+		return "echo: " + in, nil
+	}), mqttrpc.ReplyTopic("svc/echo/response/{token}"))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Published to svc/echo/request/<token>; the reply comes on
+	// svc/echo/response/<token>, through one svc/echo/response/+ subscription.
+	reply, err := b.Request(ctx, "svc/echo/request", "hello", mqttrpc.TokenReply("svc/echo/response"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(reply.Body))
+	// Output: echo: hello
+}
+
+// A caller given every node of a cluster moves to the next when its node
+// dies; Server says which one it is on.
+func ExampleWithServers() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, err := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithServers("mqtt://127.0.0.1:1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close(ctx)
+	fmt.Println(b.Server() == srv.URL())
+	// Output: true
+}

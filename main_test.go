@@ -78,6 +78,23 @@ func uniqueTopic(t testing.TB, name string) string {
 type route struct {
 	topic string
 	reply string // set on MQTT 3.1.1 only
+	token bool   // correlate by topic tokens (TokenReply), with reply as the prefix
+}
+
+// tokenRoute is newRoute in TokenReply mode, on both versions.
+func tokenRoute(t testing.TB, name string) route {
+	r := route{topic: uniqueTopic(t, name), token: true}
+	r.reply = r.topic + "/response"
+	r.topic += "/request"
+	return r
+}
+
+// pattern is what the service subscribes to.
+func (r route) pattern() string {
+	if r.token {
+		return r.topic + "/{token}"
+	}
+	return r.topic
 }
 
 func newRoute(t testing.TB, tg target, name string) route {
@@ -89,6 +106,9 @@ func newRoute(t testing.TB, tg target, name string) route {
 }
 
 func (r route) serve(opts ...mqttrpc.SubscribeOption) []mqttrpc.SubscribeOption {
+	if r.token {
+		return append(opts, mqttrpc.ReplyTopic(r.reply+"/{token}"))
+	}
 	if r.reply != "" {
 		opts = append(opts, mqttrpc.ReplyTopic(r.reply))
 	}
@@ -96,6 +116,9 @@ func (r route) serve(opts ...mqttrpc.SubscribeOption) []mqttrpc.SubscribeOption 
 }
 
 func (r route) call(opts ...mqttrpc.RequestOption) []mqttrpc.RequestOption {
+	if r.token {
+		return append(opts, mqttrpc.TokenReply(r.reply))
+	}
 	if r.reply != "" {
 		opts = append(opts, mqttrpc.ReplyTo(r.reply))
 	}

@@ -201,7 +201,8 @@ type publishOptions struct {
 // requestOptions are the settings of one [Broker.Request].
 type requestOptions struct {
 	publishOptions
-	timeout time.Duration
+	timeout    time.Duration
+	tokenReply string // the reply prefix of TokenReply; "" for none
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].
@@ -330,9 +331,11 @@ func Timeout(d time.Duration) RequestOption {
 }
 
 // ReplyTo makes [Broker.Request] wait for its reply on this topic instead of
-// the Broker's private inbox. MQTT 3.1.1 needs it. The Broker subscribes to
-// the topic once and keeps the subscription; requests sharing one reply topic
-// are sent one at a time, each taking the next message on it as its reply.
+// the Broker's private inbox. The Broker subscribes to the topic once and
+// keeps the subscription; requests sharing one reply topic are sent one at a
+// time, each taking the next message on it as its reply. On MQTT 3.1.1,
+// where nothing in a reply says which request it answers, a reply that comes
+// late answers the next request: prefer [TokenReply] there, which cannot.
 //
 // On [Broker.Publish] it only sets the MQTT 5 Response Topic: a request whose
 // reply someone else will receive.
@@ -361,7 +364,10 @@ func NoReply() SubscribeOption {
 
 // ReplyTopic names the topic a handler's reply goes to when the request
 // carries no Response Topic: always so on MQTT 3.1.1 (the equivalent of
-// FastStream's @broker.publisher). A request's own Response Topic wins. On
+// FastStream's @broker.publisher). A request's own Response Topic wins. Its
+// levels may name the pattern's: with "svc/request/{token}",
+// "svc/response/{token}" answers svc/request/42 on svc/response/42, which is
+// how callers using [TokenReply] are answered. On
 // MQTT 5 a message with Correlation Data and no Response Topic is a reply, and
 // is never answered, so two services whose reply topics are each other's
 // request topics cannot answer each other forever; on MQTT 3.1.1, which cannot

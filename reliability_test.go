@@ -75,20 +75,33 @@ func TestConnectFailsWithinTimeout(t *testing.T) {
 // TestBrokerRestart kills mosquitto with SIGKILL under load and starts it
 // again on the same port. Every request must end within its own deadline,
 // none may get another's reply, and traffic must recover by itself.
+// On MQTT 3.1.1 it runs in both reply modes: ReplyTo, where a late reply can
+// answer the next request, and TokenReply, where none may.
 func TestBrokerRestart(t *testing.T) {
-	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
-		t.Run("v"+v.String(), func(t *testing.T) { testBrokerRestart(t, v) })
+	for _, tc := range []struct {
+		name  string
+		v     mqttrpc.Version
+		token bool
+	}{
+		{"v5.0", mqttrpc.V5, false},
+		{"v3.1.1/ReplyTo", mqttrpc.V311, false},
+		{"v3.1.1/TokenReply", mqttrpc.V311, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testBrokerRestart(t, tc.v, tc.token) })
 	}
 }
 
-func testBrokerRestart(t *testing.T, v mqttrpc.Version) {
+func testBrokerRestart(t *testing.T, v mqttrpc.Version, token bool) {
 	mq := brokertest.Mosquitto(t)
 	tg := target{broker: mq, version: v}
 	var srvStates, cliStates stateLog
 	srv := connect(t, tg, mqttrpc.WithStateHandler(srvStates.record))
 	cli := connect(t, tg, mqttrpc.WithStateHandler(cliStates.record))
 	r := newRoute(t, tg, "restart")
-	subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
+	if token {
+		r = tokenRoute(t, "restart")
+	}
+	subscribe(t, srv, r.pattern(), mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
 		return "re:" + in, nil
 	}), r.serve(mqttrpc.QoS(1))...)
 
@@ -168,17 +181,25 @@ func testBrokerRestart(t *testing.T, v mqttrpc.Version) {
 	recovery := firstOKAfterRestart.Sub(time.Unix(0, restartedAt.Load()))
 	failuresEnded := lastFailure.Sub(time.Unix(0, killedAt.Load()))
 	mu.Unlock()
-	t.Logf("MQTT %s: %d callers, %d requests in flight at SIGKILL; %d ok, %d failed (last failure %v after the kill), "+
+	mode := "private inbox"
+	switch {
+	case token:
+		mode = "TokenReply"
+	case v == mqttrpc.V311:
+		mode = "ReplyTo"
+	}
+	t.Logf("MQTT %s, %s: %d callers, %d requests in flight at SIGKILL; %d ok, %d failed (last failure %v after the kill), "+
 		"first success %v after the restart, %d late, %d wrong replies",
-		v, callers, inFlightAtKill.Load(), ok.Load(), failed.Load(), failuresEnded.Round(time.Millisecond),
+		v, mode, callers, inFlightAtKill.Load(), ok.Load(), failed.Load(), failuresEnded.Round(time.Millisecond),
 		recovery.Round(time.Millisecond), late.Load(), wrong.Load())
 
 	assert.Zero(t, late.Load(), "every request ends within its deadline")
 	assert.Greater(t, ok.Load(), okAtRecovery, "requests keep succeeding after recovery")
 	assert.Less(t, recovery, 5*time.Second)
-	if v == mqttrpc.V5 {
-		// On MQTT 3.1.1 a reply that comes back late can answer the next
-		// request on the shared reply topic: a documented limit of 3.1.1.
+	if v == mqttrpc.V5 || token {
+		// With ReplyTo on MQTT 3.1.1 a reply that comes back late can
+		// answer the next request on the shared reply topic: a documented
+		// limit of that mode.
 		assert.Zero(t, wrong.Load(), "no reply reaches the wrong caller")
 	}
 	assert.Zero(t, mqttrpc.PendingRequests(cli))

@@ -24,7 +24,8 @@ import (
 // On MQTT 5 the request carries a private Response Topic under the Broker's
 // inbox, Correlation Data (a random UUID unless [CorrelationID] is given) and a
 // Message Expiry Interval equal to the time left, so a broker drops requests
-// nobody could answer in time. On MQTT 3.1.1 the request needs [ReplyTo].
+// nobody could answer in time. On MQTT 3.1.1 the request needs [TokenReply] or
+// [ReplyTo].
 //
 // Request returns the reply, or an error: [ErrTimeout] at the deadline (the
 // context's, [Timeout], or else the Broker's request timeout of 5 s),
@@ -40,8 +41,8 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	if err != nil {
 		return nil, err
 	}
-	if o.replyTo == "" && !b.t.properties() {
-		return nil, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
+	if o.replyTo == "" && o.tokenReply == "" && !b.t.properties() {
+		return nil, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
 	}
 	if m.CorrelationID == "" && b.t.properties() {
 		m.CorrelationID = newCorrelationID()
@@ -49,9 +50,14 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	ctx, cancel := b.requestContext(ctx, o.timeout)
 	defer cancel()
 
-	if o.replyTo == "" {
+	switch {
+	case o.tokenReply != "":
+		if err := b.tokenRequest(ctx, m, o.tokenReply); err != nil {
+			return nil, requestError(topicName, err)
+		}
+	case o.replyTo == "":
 		m.ReplyTo = b.newReplyTopic()
-	} else {
+	default:
 		rt, err := b.acquireReplyTopic(ctx, o.replyTo)
 		if err != nil {
 			return nil, requestError(topicName, err)

@@ -141,5 +141,5 @@ func (b *Broker) removeSubscription(s *Subscription) bool {
 
 // answers reports whether b serves the replies a sends to its reply topic.
 func answers(a, b *Subscription) bool {
-	return a.opts.replyTopic != "" && !a.opts.noReply && !b.opts.noReply && topic.Match(b.filter, a.opts.replyTopic)
+	return a.reply != nil && !a.opts.noReply && !b.opts.noReply && topic.Overlap(b.filter, a.reply.Filter())
 }

@@ -87,10 +87,10 @@ func (s *Subscription) replyTopic(m *Message) string {
 		return ""
 	case m.ReplyTo != "":
 		return m.ReplyTo
-	case m.CorrelationID != "":
+	case m.CorrelationID != "" || s.reply == nil:
 		return ""
 	}
-	return s.opts.replyTopic
+	return s.reply.Expand(s.pattern, m.Topic)
 }
 
 // replyMessage builds the reply to request m, on topic to, from what its

@@ -48,29 +48,49 @@ func (l *handledLog) check(t *testing.T, n int, bodies func(i int) string) map[s
 }
 
 // sharedEcho serves "devices/{id}/echo" in the shared group "svc" on each
-// of instances, answering "<id>:<body>".
-func sharedEcho(t *testing.T, instances []*mqttrpc.Broker, prefix string, log *handledLog, opts ...mqttrpc.SubscribeOption) {
+// of instances, answering "<id>:<body>". On MQTT 3.1.1 it serves
+// "devices/{id}/echo/{token}", replying on "replies/{id}/{token}" (see
+// sharedCall).
+func sharedEcho(t *testing.T, v mqttrpc.Version, instances []*mqttrpc.Broker, prefix string, log *handledLog, opts ...mqttrpc.SubscribeOption) {
+	pattern := prefix + "/devices/{id}/echo"
+	if v == mqttrpc.V311 {
+		pattern += "/{token}"
+		opts = append(opts, mqttrpc.ReplyTopic(prefix+"/replies/{id}/{token}"))
+	}
 	for i, b := range instances {
 		name := fmt.Sprint("instance-", i+1)
-		subscribe(t, b, prefix+"/devices/{id}/echo", mqttrpc.Typed(func(_ context.Context, m *mqttrpc.Message) (string, error) {
+		subscribe(t, b, pattern, mqttrpc.Typed(func(_ context.Context, m *mqttrpc.Message) (string, error) {
 			log.record(name, string(m.Body))
 			return m.Param("id") + ":" + string(m.Body), nil
 		}), append([]mqttrpc.SubscribeOption{mqttrpc.Shared("svc"), mqttrpc.QoS(1)}, opts...)...)
 	}
 }
 
+// sharedCall sends body to sharedEcho's service for device id and checks the reply.
+func sharedCall(t *testing.T, cli *mqttrpc.Broker, v mqttrpc.Version, prefix, id, body string) error {
+	opts := []mqttrpc.RequestOption{mqttrpc.QoS(1)}
+	if v == mqttrpc.V311 {
+		opts = append(opts, mqttrpc.TokenReply(prefix+"/replies/"+id))
+	}
+	reply, err := cli.Request(ctxTimeout(t, 5*time.Second), prefix+"/devices/"+id+"/echo", body, opts...)
+	if err == nil && string(reply.Body) != id+":"+body {
+		err = fmt.Errorf("request %s for %s got %q", body, id, reply.Body)
+	}
+	return err
+}
+
 // TestSharedSubscriptionSplitsLoad runs three instances of a service in one
 // shared group: each request is handled exactly once, by one of them, and
-// answered correctly.
+// answered correctly (on MQTT 3.1.1 correlated by TokenReply).
 func TestSharedSubscriptionSplitsLoad(t *testing.T) {
 	t.Parallel()
-	forEachV5(t, func(t *testing.T, tg target) {
+	forEachTarget(t, func(t *testing.T, tg target) {
 		t.Parallel()
 		instances := []*mqttrpc.Broker{connect(t, tg), connect(t, tg), connect(t, tg)}
 		cli := connect(t, tg)
 		prefix := uniqueTopic(t, "shared")
 		log := newHandledLog()
-		sharedEcho(t, instances, prefix, log)
+		sharedEcho(t, tg.version, instances, prefix, log)
 
 		const n, callers = 300, 8
 		body := func(i int) string { return fmt.Sprint("req-", i) }
@@ -78,11 +98,7 @@ func TestSharedSubscriptionSplitsLoad(t *testing.T) {
 		for c := range callers {
 			wg.Go(func() {
 				for i := c; i < n; i += callers {
-					id := fmt.Sprint(i % 7)
-					reply, err := cli.Request(ctxTimeout(t, 5*time.Second), prefix+"/devices/"+id+"/echo", body(i), mqttrpc.QoS(1))
-					if assert.NoError(t, err) {
-						assert.Equal(t, id+":"+body(i), string(reply.Body))
-					}
+					assert.NoError(t, sharedCall(t, cli, tg.version, prefix, fmt.Sprint(i%7), body(i)))
 				}
 			})
 		}

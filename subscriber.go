@@ -38,8 +38,9 @@ type Subscription struct {
 	b       *Broker
 	raw     string // the pattern as given
 	pattern topic.Pattern
-	filter  string  // pattern.Filter
-	handler Handler // the middleware chain, ending in the handler
+	filter  string          // pattern.Filter
+	reply   *topic.Template // the ReplyTopic; nil without one
+	handler Handler         // the middleware chain, ending in the handler
 	opts    subscribeOptions
 	intake  chan struct{} // one token per request taken: running or queued
 	running chan struct{} // one token per request running
@@ -122,7 +123,8 @@ func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOpti
 	if err != nil {
 		return nil, fmt.Errorf("%w: pattern %q: %w", ErrInvalidTopic, pattern, err)
 	}
-	if err := validateSubscriber(p.Filter, h, o); err != nil {
+	reply, err := validateSubscriber(p, h, o)
+	if err != nil {
 		return nil, err
 	}
 	s := &Subscription{
@@ -130,6 +132,7 @@ func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOpti
 		raw:     pattern,
 		pattern: p,
 		filter:  p.Filter,
+		reply:   reply,
 		opts:    o,
 		intake:  make(chan struct{}, o.concurrency+o.queue),
 		running: make(chan struct{}, o.concurrency),
@@ -138,16 +141,25 @@ func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOpti
 	return s, nil
 }
 
-func validateSubscriber(filter string, h Handler, o subscribeOptions) error {
+// validateSubscriber checks a subscriber's settings and returns its parsed
+// reply topic, if it has one.
+func validateSubscriber(p topic.Pattern, h Handler, o subscribeOptions) (reply *topic.Template, err error) {
+	filter := p.Filter
 	if o.replyTopic != "" {
-		if err := topic.ValidName(o.replyTopic); err != nil {
-			return fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTopic, err)
+		t, err := topic.ParseTemplate(o.replyTopic, p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTopic, err)
 		}
-		if topic.Match(filter, o.replyTopic) {
-			return fmt.Errorf("%w: reply topic %q matches the filter %q: the handler would answer its own replies forever",
+		if topic.Overlap(filter, t.Filter()) {
+			return nil, fmt.Errorf("%w: reply topic %q matches the filter %q: the handler would answer its own replies forever",
 				ErrInvalidTopic, o.replyTopic, filter)
 		}
+		reply = &t
 	}
+	return reply, validateLimits(filter, h, o)
+}
+
+func validateLimits(filter string, h Handler, o subscribeOptions) error {
 	switch {
 	case h == nil:
 		return fmt.Errorf("mqttrpc: subscribe %q: nil handler", filter)

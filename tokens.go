@@ -1,0 +1,116 @@
+package mqttrpc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/mqttrpc/mqttrpc/internal/topic"
+)
+
+// TokenReply makes [Broker.Request] correlate its reply by a token in the
+// topics, the convention of MQTT 3.1.1 platforms such as ThingsBoard
+// (request on …/request/{id}, reply on …/response/{id}): it is the way to
+// run RPC on MQTT 3.1.1, which has no Response Topic or Correlation Data.
+//
+// Request publishes to "<topic>/<token>", a fresh random token per request,
+// and waits for the message on "<replyPrefix>/<token>". The Broker
+// subscribes once to "<replyPrefix>/+" and keeps it; requests run
+// concurrently, and a reply that arrives late, twice, or for another
+// request's token never answers the wrong request: it is dropped (see
+// [Stats].DroppedReplies). The responder replies to the matching topic with
+// a pattern and a [ReplyTopic] that names the token:
+//
+//	b.Subscriber(ctx, "svc/echo/request/{token}", h, mqttrpc.ReplyTopic("svc/echo/response/{token}"))
+//	b.Request(ctx, "svc/echo/request", body, mqttrpc.TokenReply("svc/echo/response"))
+//
+// Every caller subscribed to one reply prefix receives the replies to all
+// of them and drops the others'. With many callers, give each its own level,
+// as in topic "svc/echo/request/<caller>" and prefix
+// "svc/echo/response/<caller>", served by "svc/echo/request/{caller}/{token}"
+// replying to "svc/echo/response/{caller}/{token}".
+//
+// On MQTT 5 the reply topic is sent as the Response Topic as well, with
+// Correlation Data, so responders of either kind answer it.
+func TokenReply(replyPrefix string) RequestOption {
+	return tokenReplyOption(replyPrefix)
+}
+
+type tokenReplyOption string
+
+func (t tokenReplyOption) applyRequest(o requestOptions) requestOptions {
+	o.tokenReply = string(t)
+	return o
+}
+
+// tokenInbox is the one subscription, "<prefix>/+", on which requests made
+// with TokenReply(prefix) wait for their replies.
+type tokenInbox struct {
+	filter     string
+	turn       chan struct{} // capacity 1: held while subscribing
+	subscribed atomic.Bool   // on some connection; restore keeps it on later ones
+}
+
+// tokenRequest readies m, a request to be sent with TokenReply(prefix): it
+// adds a fresh token to its topic, sets its reply topic, and makes sure the
+// reply prefix is subscribed.
+func (b *Broker) tokenRequest(ctx context.Context, m *Message, prefix string) error {
+	if m.ReplyTo != "" {
+		return fmt.Errorf("%w: ReplyTo and TokenReply both given", ErrInvalidTopic)
+	}
+	if err := topic.ValidName(prefix); err != nil {
+		return fmt.Errorf("%w: token reply prefix %q: %w", ErrInvalidTopic, prefix, err)
+	}
+	if b.isInbox(prefix + "/") {
+		return fmt.Errorf("%w: token reply prefix %q is inside the Broker's own inbox", ErrInvalidTopic, prefix)
+	}
+	token := randomToken()
+	m.Topic += "/" + token
+	m.ReplyTo = prefix + "/" + token
+	return b.subscribeTokenInbox(ctx, prefix)
+}
+
+// subscribeTokenInbox subscribes "<prefix>/+" unless it already is.
+func (b *Broker) subscribeTokenInbox(ctx context.Context, prefix string) error {
+	b.mu.Lock()
+	ti, ok := b.tokenInboxes[prefix]
+	if !ok {
+		ti = &tokenInbox{filter: prefix + "/+", turn: make(chan struct{}, 1)}
+		b.tokenInboxes[prefix] = ti // from now on every restore subscribes it too
+	}
+	b.mu.Unlock()
+	if ti.subscribed.Load() {
+		return nil
+	}
+	select {
+	case ti.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.closed:
+		return ErrClosed
+	}
+	defer func() { <-ti.turn }()
+	if ti.subscribed.Load() {
+		return nil
+	}
+	if err := b.awaitReady(ctx); err != nil {
+		return err
+	}
+	if err := b.t.subscribe(ctx, []subscription{{filter: ti.filter, qos: 2, fresh: true}})[0]; err != nil {
+		return err
+	}
+	ti.subscribed.Store(true)
+	return nil
+}
+
+// isTokenReply reports whether name is on one of the token inboxes. Call it
+// with b.mu held.
+func (b *Broker) isTokenReply(name string) bool {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 || len(b.tokenInboxes) == 0 {
+		return false
+	}
+	_, ok := b.tokenInboxes[name[:i]]
+	return ok
+}
