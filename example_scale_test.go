@@ -89,13 +89,14 @@ func ExampleTokenReply() {
 	// Output: echo: hello
 }
 
-// A caller given every node of a cluster moves to the next when its node
-// dies; Server says which one it is on.
+// A Broker given every node of a cluster connects to the first that
+// answers, and moves to the next when its node dies; Server says which one
+// it is on. Here the first node is down.
 func ExampleWithServers() {
 	srv := startBroker()
 	defer srv.Close()
 	ctx := context.Background()
-	b, err := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithServers("mqtt://127.0.0.1:1"))
+	b, err := mqttrpc.Connect(ctx, "mqtt://127.0.0.1:1", mqttrpc.WithServers(srv.URL()))
 	if err != nil {
 		log.Fatal(err)
 	}
