@@ -34,6 +34,14 @@ func (l *handledLog) record(instance, body string) {
 	l.byInstance[instance]++
 }
 
+// reset forgets what was recorded.
+func (l *handledLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	clear(l.runs)
+	clear(l.byInstance)
+}
+
 // check asserts that each of n requests ran once, and returns the spread
 // over instances.
 func (l *handledLog) check(t *testing.T, n int, bodies func(i int) string) map[string]int {

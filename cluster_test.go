@@ -1,0 +1,93 @@
+package mqttrpc_test
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
+)
+
+// connectNode connects to node first, then to the others in order.
+func connectNode(t *testing.T, v mqttrpc.Version, urls []string, node int, opts ...mqttrpc.Option) *mqttrpc.Broker {
+	t.Helper()
+	others := slices.Delete(slices.Clone(urls), node, node+1)
+	opts = append([]mqttrpc.Option{mqttrpc.WithVersion(v), mqttrpc.WithServers(others...),
+		mqttrpc.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond)}, opts...)
+	b, err := mqttrpc.Connect(ctxTimeout(t, 10*time.Second), urls[node], opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, b.Close(ctxTimeout(t, 5*time.Second))) })
+	return b
+}
+
+// TestBridgedSharedSubscriptions runs a service on three mosquitto
+// processes, a hub and two leaves bridged with a $share-prefixed topic, one
+// instance per node in one shared group, and callers on every node: each
+// request is handled once, and answered correctly. Then a leaf dies: its
+// clients, given every node's URL, move on and are answered again.
+func TestBridgedSharedSubscriptions(t *testing.T) {
+	t.Parallel()
+	const prefix = "fleet"
+	cluster := brokertest.MosquittoBridged(t, 2, "$share/svc/"+prefix+"/devices/+/echo", "mqttrpc/inbox/#")
+	urls := cluster.URLs()
+	var instances, callers []*mqttrpc.Broker
+	for i := range urls {
+		instances = append(instances, connectNode(t, mqttrpc.V5, urls, i))
+		callers = append(callers, connectNode(t, mqttrpc.V5, urls, i))
+	}
+	log := newHandledLog()
+	sharedEcho(t, mqttrpc.V5, instances, prefix, log)
+
+	const n = 3000
+	body := func(i int) string { return fmt.Sprint("req-", i) }
+	elapsed := spreadCalls(t, callers, mqttrpc.V5, prefix, n, body)
+	spread := log.check(t, n, body)
+	t.Logf("hub and 2 leaves, 1 instance and 1 caller per node: %d requests in %v, handled by %v",
+		n, elapsed.Round(time.Millisecond), spread)
+
+	// A leaf dies; its instance and caller move to the next node.
+	leaf := cluster.Leaves[1]
+	moved := callers[2]
+	killed := time.Now()
+	leaf.Kill(t)
+	var recovered atomic.Int64
+	require.Eventually(t, func() bool {
+		err := sharedCall(t, moved, mqttrpc.V5, prefix, "after", fmt.Sprint("after-", recovered.Add(1)))
+		return err == nil
+	}, 10*time.Second, time.Millisecond)
+	recovery := time.Since(killed)
+	t.Logf("leaf killed: its caller answered again %v later, now on %s", recovery.Round(time.Millisecond), moved.Server())
+	assert.Less(t, recovery, 3*time.Second)
+	assert.NotEqual(t, leaf.URL, instances[2].Server())
+
+	// All three instances serve on, from two nodes.
+	log.reset()
+	after := func(i int) string { return fmt.Sprint("after-kill-", i) }
+	elapsed = spreadCalls(t, callers, mqttrpc.V5, prefix, 600, after)
+	t.Logf("after the kill: 600 requests in %v, handled by %v", elapsed.Round(time.Millisecond), log.check(t, 600, after))
+}
+
+// spreadCalls sends n requests to sharedEcho's service, split between the
+// callers, 16 at a time each, and returns how long they took.
+func spreadCalls(t *testing.T, callers []*mqttrpc.Broker, v mqttrpc.Version, prefix string, n int, body func(int) string) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c, cli := range callers {
+		for g := range 16 {
+			wg.Go(func() {
+				for i := c + g*len(callers); i < n; i += 16 * len(callers) {
+					assert.NoError(t, sharedCall(t, cli, v, prefix, fmt.Sprint(i%7), body(i)))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return time.Since(start)
+}
