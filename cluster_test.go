@@ -1,6 +1,7 @@
 package mqttrpc_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -90,4 +91,80 @@ func spreadCalls(t *testing.T, callers []*mqttrpc.Broker, v mqttrpc.Version, pre
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// TestNATSClusterTokenReply runs MQTT 3.1.1 on a three-node nats-server
+// cluster, which has no shared subscriptions: three instances of a service,
+// one per node, each run every request, and each caller gets three replies.
+// With TokenReply the first answers its request and the others are dropped:
+// no reply answers the wrong request.
+func TestNATSClusterTokenReply(t *testing.T) {
+	t.Parallel()
+	nodes := brokertest.NATSCluster(t, 3)
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.URL
+	}
+	const prefix = "fleet"
+	var instances, callers []*mqttrpc.Broker
+	for i := range urls {
+		instances = append(instances, connectNode(t, mqttrpc.V311, urls, i))
+		callers = append(callers, connectNode(t, mqttrpc.V311, urls, i))
+	}
+	log := newHandledLog()
+	// QoS 0: NATS stores every QoS 1 message in JetStream, about 100
+	// round trips/s here.
+	echoService(t, mqttrpc.V311, instances, prefix, log, mqttrpc.QoS(0))
+
+	const n = 3000
+	body := func(i int) string { return fmt.Sprint("req-", i) }
+	var wrong, failed atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c, cli := range callers {
+		for g := range 16 {
+			wg.Go(func() {
+				for i := c + g*len(callers); i < n; i += 16 * len(callers) {
+					// Each caller its own device ids, so that it alone receives
+					// the replies on their prefixes.
+					err := tokenCall(t, cli, prefix, fmt.Sprintf("c%d-%d", c, i%7), body(i))
+					switch {
+					case err == nil:
+					case errors.Is(err, mqttrpc.ErrTimeout), errors.Is(err, mqttrpc.ErrDisconnected):
+						failed.Add(1)
+					default:
+						wrong.Add(1)
+						t.Log(err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var dropped uint64
+	for _, cli := range callers {
+		dropped += cli.Stats().DroppedReplies
+	}
+	log.mu.Lock()
+	runs := 0
+	for _, r := range log.runs {
+		runs += r
+	}
+	t.Logf("nats-server 3-node cluster, MQTT 3.1.1, TokenReply: %d requests in %v from callers on every node; "+
+		"%d handler runs over %d instances %v; %d wrong replies, %d failed, %d extra replies dropped",
+		n, elapsed.Round(time.Millisecond), runs, len(log.byInstance), log.byInstance, wrong.Load(), failed.Load(), dropped)
+	log.mu.Unlock()
+	assert.Zero(t, wrong.Load(), "no reply answers the wrong request")
+	assert.Zero(t, failed.Load())
+}
+
+// tokenCall is sharedCall on MQTT 3.1.1 at QoS 0.
+func tokenCall(t *testing.T, cli *mqttrpc.Broker, prefix, id, body string) error {
+	reply, err := cli.Request(ctxTimeout(t, 5*time.Second), prefix+"/devices/"+id+"/echo", body,
+		mqttrpc.TokenReply(prefix+"/replies/"+id))
+	if err == nil && string(reply.Body) != id+":"+body {
+		err = fmt.Errorf("request %s for %s got %q", body, id, reply.Body)
+	}
+	return err
 }

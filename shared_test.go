@@ -60,6 +60,12 @@ func (l *handledLog) check(t *testing.T, n int, bodies func(i int) string) map[s
 // "devices/{id}/echo/{token}", replying on "replies/{id}/{token}" (see
 // sharedCall).
 func sharedEcho(t *testing.T, v mqttrpc.Version, instances []*mqttrpc.Broker, prefix string, log *handledLog, opts ...mqttrpc.SubscribeOption) {
+	echoService(t, v, instances, prefix, log, append([]mqttrpc.SubscribeOption{mqttrpc.Shared("svc")}, opts...)...)
+}
+
+// echoService is sharedEcho without the shared group: every instance gets
+// every request.
+func echoService(t *testing.T, v mqttrpc.Version, instances []*mqttrpc.Broker, prefix string, log *handledLog, opts ...mqttrpc.SubscribeOption) {
 	pattern := prefix + "/devices/{id}/echo"
 	if v == mqttrpc.V311 {
 		pattern += "/{token}"
@@ -70,7 +76,7 @@ func sharedEcho(t *testing.T, v mqttrpc.Version, instances []*mqttrpc.Broker, pr
 		subscribe(t, b, pattern, mqttrpc.Typed(func(_ context.Context, m *mqttrpc.Message) (string, error) {
 			log.record(name, string(m.Body))
 			return m.Param("id") + ":" + string(m.Body), nil
-		}), append([]mqttrpc.SubscribeOption{mqttrpc.Shared("svc"), mqttrpc.QoS(1)}, opts...)...)
+		}), append([]mqttrpc.SubscribeOption{mqttrpc.QoS(1)}, opts...)...)
 	}
 }
 

@@ -24,10 +24,10 @@ const startTimeout = 5 * time.Second
 
 // Broker is a running MQTT broker for a test.
 type Broker struct {
-	Name string // "mochi" or "mosquitto"
+	Name string // "mochi", "mosquitto" or "nats"
 	URL  string // mqtt://127.0.0.1:PORT
 
-	// mosquitto only
+	// broker processes only
 	bin    string
 	addr   string // 127.0.0.1:PORT
 	conf   string // path of the filled-in config file
@@ -97,24 +97,24 @@ func All(t testing.TB) []*Broker {
 	return brokers
 }
 
-// Kill stops the mosquitto process with SIGKILL and waits for it to exit (only for mosquitto; t.Fatal on mochi).
+// Kill stops the broker process (mosquitto, nats-server) with SIGKILL and waits for it to exit (t.Fatal on mochi).
 //
 // Killing a broker that is not running does nothing.
 func (b *Broker) Kill(t testing.TB) {
 	t.Helper()
-	if b.Name != "mosquitto" {
-		t.Fatalf("brokertest: Kill is only supported for mosquitto, not %s", b.Name)
+	if b.bin == "" {
+		t.Fatalf("brokertest: Kill is only supported for broker processes, not %s", b.Name)
 	}
 	b.kill()
 }
 
-// Restart starts mosquitto again on the same port with the same config and waits until the port accepts TCP.
+// Restart starts the broker process again on the same port with the same config and waits until the port accepts TCP.
 //
 // A broker that is still running is killed first.
 func (b *Broker) Restart(t testing.TB) {
 	t.Helper()
-	if b.Name != "mosquitto" {
-		t.Fatalf("brokertest: Restart is only supported for mosquitto, not %s", b.Name)
+	if b.bin == "" {
+		t.Fatalf("brokertest: Restart is only supported for broker processes, not %s", b.Name)
 	}
 	b.kill()
 	if err := b.start(); err != nil {
@@ -176,7 +176,7 @@ func startMosquitto(t testing.TB, bin, extraConfig string) *Broker {
 	}
 }
 
-// start runs mosquitto and waits until it accepts TCP connections.
+// start runs the broker and waits until it accepts TCP connections.
 func (b *Broker) start() error {
 	cmd := exec.Command(b.bin, "-c", b.conf)
 	cmd.Stderr = b.stderr
@@ -191,7 +191,7 @@ func (b *Broker) start() error {
 	}()
 	b.cmd, b.exited = cmd, exited
 
-	deadline := time.Now().Add(startTimeout)
+	deadline := time.Now().Add(b.startTimeout())
 	for {
 		c, err := net.DialTimeout("tcp", b.addr, 100*time.Millisecond)
 		if err == nil {
@@ -200,12 +200,12 @@ func (b *Broker) start() error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("mosquitto exited: %v", cmd.ProcessState)
+			return fmt.Errorf("%s exited: %v", b.Name, cmd.ProcessState)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			b.kill()
-			return fmt.Errorf("%s not accepting connections after %v", b.addr, startTimeout)
+			return fmt.Errorf("%s not accepting connections after %v", b.addr, b.startTimeout())
 		}
 	}
 }
