@@ -58,11 +58,17 @@ func TestBridgedSharedSubscriptions(t *testing.T) {
 	moved := callers[2]
 	killed := time.Now()
 	leaf.Kill(t)
-	var recovered atomic.Int64
-	require.Eventually(t, func() bool {
-		err := sharedCall(t, moved, mqttrpc.V5, prefix, "after", fmt.Sprint("after-", recovered.Add(1)))
-		return err == nil
-	}, 10*time.Second, time.Millisecond)
+	// Each attempt bounded by 1 s: a request published just before the
+	// caller notices the loss waits for its deadline.
+	for attempt := 0; ; attempt++ {
+		reply, err := moved.Request(ctxTimeout(t, 5*time.Second), prefix+"/devices/after/echo", fmt.Sprint(attempt),
+			mqttrpc.QoS(1), mqttrpc.Timeout(time.Second))
+		if err == nil {
+			require.Equal(t, "after:"+fmt.Sprint(attempt), string(reply.Body))
+			break
+		}
+		require.Less(t, time.Since(killed), 10*time.Second, "no request succeeded after the leaf died: %v", err)
+	}
 	recovery := time.Since(killed)
 	t.Logf("leaf killed: its caller answered again %v later, now on %s", recovery.Round(time.Millisecond), moved.Server())
 	assert.Less(t, recovery, 3*time.Second)
