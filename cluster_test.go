@@ -136,7 +136,7 @@ func TestNATSClusterTokenReply(t *testing.T) {
 					err := tokenCall(t, cli, prefix, fmt.Sprintf("c%d-%d", c, i%7), body(i))
 					switch {
 					case err == nil:
-					case errors.Is(err, mqttrpc.ErrTimeout), errors.Is(err, mqttrpc.ErrDisconnected):
+					case errors.Is(err, mqttrpc.ErrTimeout):
 						failed.Add(1)
 					default:
 						wrong.Add(1)
@@ -157,18 +157,20 @@ func TestNATSClusterTokenReply(t *testing.T) {
 	for _, r := range log.runs {
 		runs += r
 	}
-	t.Logf("nats-server 3-node cluster, MQTT 3.1.1, TokenReply: %d requests in %v from callers on every node; "+
-		"%d handler runs over %d instances %v; %d wrong replies, %d failed, %d extra replies dropped",
+	t.Logf("nats-server 3-node cluster, MQTT 3.1.1, TokenReply, QoS 0: %d requests in %v from callers on every node; "+
+		"%d handler runs over %d instances %v; %d wrong replies, %d timed out, %d extra replies dropped",
 		n, elapsed.Round(time.Millisecond), runs, len(log.byInstance), log.byInstance, wrong.Load(), failed.Load(), dropped)
 	log.mu.Unlock()
 	assert.Zero(t, wrong.Load(), "no reply answers the wrong request")
-	assert.Zero(t, failed.Load())
+	// At QoS 0 a loaded NATS node may drop a request or a reply: the
+	// caller times out, which is all QoS 0 promises.
+	assert.LessOrEqual(t, failed.Load(), int64(n/100))
 }
 
 // tokenCall is sharedCall on MQTT 3.1.1 at QoS 0.
 func tokenCall(t *testing.T, cli *mqttrpc.Broker, prefix, id, body string) error {
 	reply, err := cli.Request(ctxTimeout(t, 5*time.Second), prefix+"/devices/"+id+"/echo", body,
-		mqttrpc.TokenReply(prefix+"/replies/"+id))
+		mqttrpc.TokenReply(prefix+"/replies/"+id), mqttrpc.Timeout(2*time.Second))
 	if err == nil && string(reply.Body) != id+":"+body {
 		err = fmt.Errorf("request %s for %s got %q", body, id, reply.Body)
 	}
