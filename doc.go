@@ -37,11 +37,13 @@
 // the user properties __stat (an HTTP-like status code) and __stMsg (a
 // message), and the caller receives it as a *[RemoteError].
 //
-// MQTT 3.1.1 has no properties: a request names its reply topic with
-// [ReplyTo], a handler names where it replies with [ReplyTopic], and the first
-// message on the reply topic answers the request. Requests sharing a reply
-// topic take turns. Headers, Correlation Data and error replies do not exist
-// on 3.1.1: a failing handler sends nothing, and its caller times out.
+// MQTT 3.1.1 has no properties. With [TokenReply] a request goes to
+// <topic>/<random token> and waits on <reply prefix>/<token>, which the
+// handler's [ReplyTopic] ("<reply prefix>/{token}") names: no reply can answer
+// another request. With [ReplyTo] a request names one reply topic, the first
+// message there answers it, and requests sharing it take turns. Headers,
+// Correlation Data and error replies do not exist on 3.1.1: a failing handler
+// sends nothing, and its caller times out.
 //
 // # Concurrency
 //
@@ -58,4 +60,12 @@
 // topics again on every new connection. Calls made while it is disconnected
 // wait for it within their deadlines. [WithStateHandler] and [Broker.State]
 // report the connection's state.
+//
+// # Scaling out
+//
+// [WithServers] gives a Broker several servers, the nodes of a cluster, tried
+// in order; when the one in use dies it moves to the next. [Shared] makes
+// instances of a service split its requests through an MQTT shared
+// subscription, and fails with [ErrFeatureNotSupported] where an MQTT 5
+// broker offers none.
 package mqttrpc

@@ -24,7 +24,8 @@ import (
 // EMQX, HiveMQ, VerneMQ and the embedded broker honour it on both versions.
 //
 // group must be non-empty and free of '/', '+' and '#'. A pattern given as
-// "$share/<group>/..." does the same; both at once are refused.
+// "$share/<group>/..." does the same; both at once are refused. On a
+// [Group], every subscriber of the group is shared.
 func Shared(group string) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.shared = &group })
 }
