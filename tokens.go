@@ -31,6 +31,9 @@ import (
 // "svc/echo/response/<caller>", served by "svc/echo/request/{caller}/{token}"
 // replying to "svc/echo/response/{caller}/{token}".
 //
+// Each reply prefix stays subscribed until [Broker.Close], so use a few
+// fixed prefixes, not one per request or per device.
+//
 // On MQTT 5 the reply topic is sent as the Response Topic as well, with
 // Correlation Data, so responders of either kind answer it.
 func TokenReply(replyPrefix string) RequestOption {
