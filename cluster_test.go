@@ -136,6 +136,12 @@ func TestNATSClusterTokenReply(t *testing.T) {
 		})
 	}
 	warm.Wait()
+	// Every instance runs every warm-up request; the later copies may still run.
+	require.Eventually(t, func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return log.byInstance["instance-1"]+log.byInstance["instance-2"]+log.byInstance["instance-3"] == 3*len(callers)
+	}, 10*time.Second, time.Millisecond)
 	log.reset()
 
 	const n = 3000
