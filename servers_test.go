@@ -82,3 +82,21 @@ func TestServersAreChecked(t *testing.T) {
 		mqttrpc.WithServers("ws://127.0.0.1:8080"))
 	assert.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported)
 }
+
+// TestFirstServerDown: Connect moves past a server that refuses, at once.
+func TestFirstServerDown(t *testing.T) {
+	t.Parallel()
+	mochi := brokertest.Mochi(t)
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+		t.Run("v"+v.String(), func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			b, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), brokertest.UnusedURL(t), mqttrpc.WithVersion(v),
+				mqttrpc.WithServers(mochi.URL))
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, b.Close(ctxTimeout(t, 5*time.Second))) })
+			assert.Equal(t, mochi.URL, b.Server())
+			assert.Less(t, time.Since(start), time.Second, "no backoff between servers of one attempt")
+		})
+	}
+}
