@@ -19,6 +19,9 @@ func (b *Broker) deliver(m *Message) {
 	case mismatch:
 		b.dropReply(m, "correlation data does not match")
 		return
+	case overflow:
+		b.dropReply(m, "the gathering caller is not keeping up")
+		return
 	}
 	// A message on a reply topic is never a request, even where a handler's
 	// filter matches it too: answering replies is how RPC loops start.

@@ -203,6 +203,7 @@ type requestOptions struct {
 	publishOptions
 	timeout    time.Duration
 	tokenReply string // the reply prefix of TokenReply; "" for none
+	maxReplies int    // Gather only
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].

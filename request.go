@@ -166,10 +166,12 @@ type pendingTable struct {
 	closed bool
 }
 
-// call is one request waiting for its reply.
+// call is one request waiting for its reply, or one [Broker.Gather] waiting
+// for all of them.
 type call struct {
 	correlationID string
 	reply         chan *Message // capacity 1, so delivering never blocks; nil means closed
+	multi         bool          // a Gather: it stays until removed, and its channel is closed on Close
 }
 
 func (p *pendingTable) init() { p.calls = make(map[string]call) }
@@ -194,7 +196,11 @@ func (p *pendingTable) closeAll() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for topic, c := range p.calls {
-		c.reply <- nil // never blocks: deliver removes a call before sending to it
+		if c.multi {
+			close(c.reply) // deliver sends to it under mu only
+		} else {
+			c.reply <- nil // never blocks: deliver removes a call before sending to it
+		}
 		delete(p.calls, topic)
 	}
 }
@@ -213,6 +219,7 @@ const (
 	noCall   = iota // no request waits on the message's topic
 	answered        // the waiting request got the message
 	mismatch        // a request waits there, but for other Correlation Data
+	overflow        // a Gather waits there, with its buffer full
 )
 
 // deliver hands m to the request waiting on m.Topic. The first matching reply
@@ -229,6 +236,9 @@ func (p *pendingTable) deliver(m *Message) int {
 	if m.CorrelationID != "" && c.correlationID != "" && m.CorrelationID != c.correlationID {
 		p.mu.Unlock()
 		return mismatch
+	}
+	if c.multi {
+		return p.deliverMulti(c, m) // unlocks mu
 	}
 	delete(p.calls, m.Topic)
 	p.mu.Unlock()

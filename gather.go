@@ -1,0 +1,139 @@
+package mqttrpc
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// gatherBuffer is how many replies a Gather holds for a caller that has not
+// taken them yet, unless [MaxReplies] asks for fewer.
+const gatherBuffer = 256
+
+// Gather publishes body to topic as one request and yields every reply that
+// arrives, each as it comes, until the request's deadline (its context's,
+// [Timeout], or else the Broker's request timeout), until ctx is cancelled,
+// or until [MaxReplies] replies have come: scatter-gather, for questions
+// many responders answer ("which devices on site 7 are online"). The
+// request is sent when the loop starts, and the reply topic is forgotten when
+// it ends, also when the loop breaks early.
+//
+// The end of the wait is not an error: the sequence just ends. Each reply
+// comes with nil, or with the *[RemoteError] it carries; the sequence yields
+// a nil *Message with an error and ends when the request cannot be sent
+// (as [Broker.Request] would return it: [ErrNoResponders],
+// [ErrFeatureNotSupported], ...) or when the Broker closes ([ErrClosed]).
+//
+// The body, topic and options are those of [Broker.Request]; on MQTT 3.1.1
+// it needs [ReplyTo], whose topic it holds until the loop ends. Up to 256
+// replies (or MaxReplies, if lower) wait for a slow loop body; replies beyond
+// are dropped and counted in [Stats].DroppedReplies.
+func (b *Broker) Gather(ctx context.Context, topicName string, body any, opts ...RequestOption) iter.Seq2[*Message, error] {
+	return func(yield func(*Message, error) bool) {
+		var o requestOptions
+		for _, opt := range opts {
+			o = opt.applyRequest(o)
+		}
+		if err := b.gather(ctx, topicName, body, o, yield); err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// gather runs one Gather, returning the error that ends it early.
+func (b *Broker) gather(ctx context.Context, topicName string, body any, o requestOptions, yield func(*Message, error) bool) error {
+	if o.maxReplies < 0 {
+		return fmt.Errorf("mqttrpc: gather %q: MaxReplies %d < 0", topicName, o.maxReplies)
+	}
+	m, err := newMessage(topicName, body, o.publishOptions)
+	if err != nil {
+		return err
+	}
+	if o.replyTo == "" && !b.t.properties() {
+		return fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
+	}
+	if m.CorrelationID == "" && b.t.properties() {
+		m.CorrelationID = newCorrelationID()
+	}
+	ctx, cancel := b.requestContext(ctx, o.timeout)
+	defer cancel()
+	if o.replyTo == "" {
+		m.ReplyTo = b.newReplyTopic()
+	} else {
+		rt, err := b.acquireReplyTopic(ctx, o.replyTo)
+		if err != nil {
+			return requestError(topicName, err)
+		}
+		defer b.releaseReplyTopic(rt)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		m.expiry = time.Until(deadline)
+	}
+	size := gatherBuffer
+	if o.maxReplies > 0 {
+		size = min(size, o.maxReplies)
+	}
+	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, size)
+	defer b.pending.remove(m.ReplyTo, c)
+	if err := b.awaitReady(ctx); err != nil {
+		return requestError(topicName, err)
+	}
+	if err := b.t.publish(ctx, m); err != nil {
+		return requestError(topicName, err)
+	}
+	for n := 0; o.maxReplies == 0 || n < o.maxReplies; n++ {
+		select {
+		case reply, ok := <-c.reply:
+			if !ok { // see pendingTable.closeAll
+				return ErrClosed
+			}
+			if !yield(reply, replyError(reply)) {
+				return nil
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// addMulti adds a Gather waiting on replyTopic, with room for size replies.
+func (p *pendingTable) addMulti(replyTopic, correlationID string, size int) call {
+	c := call{correlationID: correlationID, reply: make(chan *Message, size), multi: true}
+	p.mu.Lock()
+	if p.closed {
+		close(c.reply)
+	} else {
+		p.calls[replyTopic] = c
+	}
+	p.mu.Unlock()
+	return c
+}
+
+// deliverMulti hands m to the Gather c, under p.mu, which it unlocks: the
+// send must not race with closeAll closing the channel. It never blocks; a
+// full buffer drops m.
+func (p *pendingTable) deliverMulti(c call, m *Message) int {
+	defer p.mu.Unlock()
+	select {
+	case c.reply <- m:
+		return answered
+	default:
+		return overflow
+	}
+}
+
+type maxRepliesOption int
+
+func (n maxRepliesOption) applyRequest(o requestOptions) requestOptions {
+	o.maxReplies = int(n)
+	return o
+}
+
+// MaxReplies ends a [Broker.Gather] once n replies have come, before its
+// deadline. The default, 0, gathers until the deadline. [Broker.Request]
+// ignores it: it takes the first reply.
+func MaxReplies(n int) RequestOption {
+	return maxRepliesOption(n)
+}
