@@ -25,10 +25,11 @@ type Broker struct {
 	t     transport
 	inbox string // "<prefix>/<token>/": request i waits on inbox+<token i>
 
-	pending pendingTable
-	routes  atomic.Pointer[routes] // replaced under mu, read by deliver without a lock
-	stats   stats
-	notes   *stateNotifier // nil without WithStateHandler
+	pending  pendingTable
+	routes   atomic.Pointer[routes] // replaced under mu, read by deliver without a lock
+	stats    stats
+	notes    *stateNotifier // nil without WithStateHandler
+	services serviceRegistry
 
 	mu              sync.Mutex // guards what follows
 	lastSubID       int        // the last MQTT 5 Subscription Identifier given out

@@ -25,3 +25,6 @@ func Busy(b *Broker) int {
 
 // Closing reports whether Close has started on b.
 func Closing(b *Broker) bool { return b.isClosing() }
+
+// Filters lists the filters b's subscribers are subscribed to.
+func Filters(b *Broker) []string { return b.routes.Load().filters() }

@@ -7,7 +7,9 @@ import "slices"
 // first runs outermost.
 //
 // The Broker builds each subscriber's chain once, at [Broker.Subscriber],
-// from the outside in: panic recovery, the payload limit ([MaxPayload]),
+// from the outside in: the measurements of [WithServedHook] and of a
+// [Service] endpoint's statistics (only where either is asked for), panic
+// recovery, the payload limit ([MaxPayload]),
 // deduplication ([Deduplicate]), the execution timeout ([ExecutionTimeout]),
 // the Broker's middleware ([WithMiddleware]), the subscriber's own ([Use], a
 // [Group]'s first), and the handler.
@@ -17,6 +19,9 @@ type Middleware func(Handler) Handler
 func (s *Subscription) chain(h Handler) Handler {
 	o := s.opts
 	mws := slices.Concat(s.b.cfg.middleware, o.middleware)
+	if o.internal {
+		mws = o.middleware
+	}
 	for _, mw := range slices.Backward(mws) {
 		h = mw(h)
 	}
@@ -29,5 +34,9 @@ func (s *Subscription) chain(h Handler) Handler {
 	if o.maxPayload > 0 {
 		h = limitPayload(o.maxPayload)(h)
 	}
-	return recoverPanics(s.b.log, func() { s.b.stats.panics.Add(1) })(h)
+	h = recoverPanics(s.b.log, func() { s.b.stats.panics.Add(1) })(h)
+	if !o.internal && (o.endpoint != nil || s.b.cfg.servedHook != nil) {
+		h = s.observe(h)
+	}
+	return h
 }

@@ -1,6 +1,7 @@
 package mqttrpc
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -47,6 +48,9 @@ type config struct {
 	sessionExpiry  time.Duration
 	middleware     []Middleware
 	errorDetails   bool
+	discovery      string // topic prefix of discovery; see WithDiscoveryPrefix
+	noDiscovery    bool   // see WithoutDiscovery
+	servedHook     func(context.Context, Served)
 }
 
 func defaultConfig() config {
@@ -59,6 +63,7 @@ func defaultConfig() config {
 		connectTimeout: 10 * time.Second,
 		backoffMin:     100 * time.Millisecond,
 		backoffMax:     5 * time.Second,
+		discovery:      DefaultDiscoveryPrefix,
 	}
 }
 
@@ -83,6 +88,9 @@ func (c *config) validate() error {
 	}
 	if c.sessionExpiry < 0 || c.sessionExpiry/time.Second > 1<<32-1 {
 		errs = append(errs, fmt.Errorf("session expiry %v is out of range", c.sessionExpiry))
+	}
+	if err := validDiscoveryPrefix(c.discovery); err != nil {
+		errs = append(errs, err)
 	}
 	if c.logger == nil {
 		errs = append(errs, errors.New("nil logger"))
@@ -219,6 +227,13 @@ type subscribeOptions struct {
 	retained    bool
 	shared      *string // the shared subscription group; nil for none
 	middleware  []Middleware
+
+	// Service endpoints; see service.go.
+	endpoint       *endpoint         // the endpoint served, for its statistics
+	metadata       map[string]string // see EndpointMetadata
+	requestSchema  string            // see EndpointSchema
+	responseSchema string
+	internal       bool // discovery: no Broker middleware, no statistics
 }
 
 // PublishOption configures [Broker.Publish].

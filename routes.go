@@ -37,6 +37,11 @@ func (r *routes) match(m *Message) (s, owner *Subscription) {
 	return pending, owner
 }
 
+// has reports whether s is in the table.
+func (r *routes) has(s *Subscription) bool {
+	return slices.Contains(r.subs, s)
+}
+
 // filters lists the filters of every subscription.
 func (r *routes) filters() []string {
 	out := make([]string, len(r.subs))

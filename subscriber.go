@@ -169,6 +169,8 @@ func validateLimits(filter string, h Handler, o subscribeOptions) error {
 		return fmt.Errorf("mqttrpc: subscribe %q: concurrency %d < 1", filter, o.concurrency)
 	case o.queue < 0:
 		return fmt.Errorf("mqttrpc: subscribe %q: queue limit %d < 0", filter, o.queue)
+	case o.endpoint == nil && (o.metadata != nil || o.requestSchema != "" || o.responseSchema != ""):
+		return fmt.Errorf("%w: subscribe %q: EndpointMetadata and EndpointSchema are for Service.Endpoint", ErrInvalidService, filter)
 	case o.timeout < 0, o.maxPayload < 0, o.dedup < 0:
 		return fmt.Errorf("mqttrpc: subscribe %q: negative execution timeout, payload limit or deduplication size", filter)
 	}

@@ -16,20 +16,32 @@ import (
 // there with [Message.SetReplyHeader] go out with its typed result.
 func Typed[In, Out any](fn func(ctx context.Context, in In) (Out, error)) Handler {
 	_, outIsResponse := any((*Out)(nil)).(**Response) // decided once, not per request
-	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
-		in, err := decodeRequest[In](m)
-		if err != nil {
-			return nil, &RemoteError{Code: StatusBadRequest, Message: msgDecode, cause: err}
-		}
-		out, err := fn(context.WithValue(ctx, messageKey{}, m), in)
-		if err != nil {
-			return nil, err
-		}
-		if outIsResponse {
-			return any(out).(*Response), nil
-		}
-		return &Response{Body: out}, nil
-	})
+	return &typed[In, Out]{fn: fn, outIsResponse: outIsResponse}
+}
+
+// typed is the Handler Typed returns; it knows its types for discovery.
+type typed[In, Out any] struct {
+	fn            func(ctx context.Context, in In) (Out, error)
+	outIsResponse bool
+}
+
+func (h *typed[In, Out]) ServeRPC(ctx context.Context, m *Message) (*Response, error) {
+	in, err := decodeRequest[In](m)
+	if err != nil {
+		return nil, &RemoteError{Code: StatusBadRequest, Message: msgDecode, cause: err}
+	}
+	out, err := h.fn(context.WithValue(ctx, messageKey{}, m), in)
+	if err != nil {
+		return nil, err
+	}
+	if h.outIsResponse {
+		return any(out).(*Response), nil
+	}
+	return &Response{Body: out}, nil
+}
+
+func (*typed[In, Out]) schemas() (request, response string) {
+	return typeName[In](), typeName[Out]()
 }
 
 type messageKey struct{}

@@ -1,0 +1,61 @@
+package mqttrpc
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// endpoint is one handler of a [Service], with its statistics.
+type endpoint struct {
+	service string // the Service name
+	name    string
+	started time.Time
+
+	// Guarded by Service.mu; sub is nil while subscribing.
+	sub            *Subscription
+	metadata       map[string]string
+	requestSchema  string
+	responseSchema string
+
+	requests   atomic.Uint64
+	errors     atomic.Uint64
+	processing atomic.Int64 // nanoseconds, summed over requests
+	mu         sync.Mutex
+	lastError  string // guarded by mu
+}
+
+// record counts one request that took d and returned err. An error is kept
+// as its caller sees it: the status and message of the error reply.
+func (e *endpoint) record(d time.Duration, err error, details bool) {
+	e.requests.Add(1)
+	e.processing.Add(int64(d))
+	if err == nil {
+		return
+	}
+	e.errors.Add(1)
+	re := remoteErrorFrom(err, details)
+	e.mu.Lock()
+	e.lastError = strconv.Itoa(re.Code) + " " + re.Message
+	e.mu.Unlock()
+}
+
+// stats returns the endpoint's statistics.
+func (e *endpoint) stats(pattern string) EndpointStats {
+	st := EndpointStats{
+		Name:           e.name,
+		Pattern:        pattern,
+		Requests:       e.requests.Load(),
+		Errors:         e.errors.Load(),
+		ProcessingTime: time.Duration(e.processing.Load()),
+		Started:        e.started,
+	}
+	if st.Requests > 0 {
+		st.AverageProcessingTime = st.ProcessingTime / time.Duration(st.Requests)
+	}
+	e.mu.Lock()
+	st.LastError = e.lastError
+	e.mu.Unlock()
+	return st
+}

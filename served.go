@@ -1,0 +1,63 @@
+package mqttrpc
+
+import (
+	"context"
+	"time"
+)
+
+// Served describes one request a handler has served, for metrics: see
+// [WithServedHook].
+type Served struct {
+	Pattern  string        // the subscriber's pattern: a label of bounded cardinality, unlike Topic
+	Topic    string        // the topic the request came on
+	Service  string        // the [Service] name, for an endpoint; "" otherwise
+	Endpoint string        // the endpoint name, for an endpoint; "" otherwise
+	Status   int           // 200, or the status of the error reply (see [StatusCode])
+	Err      error         // what the chain returned; nil on success
+	Duration time.Duration // from entering the subscriber's chain to its return
+}
+
+// WithServedHook calls fn once for every request a subscriber of the Broker
+// has served, after its chain (every middleware, panic recovery included)
+// has returned and before the reply is sent: a point to count requests,
+// errors and durations, for Prometheus say, that sees panics, payload limits
+// and execution timeouts as the caller will. fn runs on the handler's
+// goroutine with the handler's context, so it must be quick and safe for
+// concurrent use. Without it, nothing is measured and the request path pays
+// nothing.
+func WithServedHook(fn func(ctx context.Context, s Served)) Option {
+	return func(c *config) { c.servedHook = fn }
+}
+
+// StatusCode returns the status a handler's caller is answered with when the
+// handler returns err: 200 for nil, the code of a *[RemoteError] in err's
+// chain, 408 for a deadline, 503 for a cancellation, and 500 otherwise.
+func StatusCode(err error) int {
+	if err == nil {
+		return 200
+	}
+	return remoteErrorFrom(err, false).Code
+}
+
+// observe measures the chain below: for the endpoint's statistics and for
+// the Broker's served hook. The chain includes it only where either is set.
+func (s *Subscription) observe(next Handler) Handler {
+	ep, hook, details := s.opts.endpoint, s.b.cfg.servedHook, s.b.cfg.errorDetails
+	var service, endpoint string
+	if ep != nil {
+		service, endpoint = ep.service, ep.name
+	}
+	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
+		start := time.Now()
+		resp, err := next.ServeRPC(ctx, m)
+		d := time.Since(start)
+		if ep != nil {
+			ep.record(d, err, details)
+		}
+		if hook != nil {
+			hook(ctx, Served{Pattern: s.raw, Topic: m.Topic, Service: service, Endpoint: endpoint,
+				Status: StatusCode(err), Err: err, Duration: d})
+		}
+		return resp, err
+	})
+}

@@ -1,0 +1,334 @@
+package mqttrpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Errors of services; compare with [errors.Is].
+var (
+	// ErrInvalidService is returned by [Broker.Service] for a configuration
+	// that cannot be announced (a missing or malformed name or version), and
+	// by [Service.Endpoint] for an endpoint name that is malformed or taken.
+	ErrInvalidService = errors.New("mqttrpc: invalid service")
+
+	// ErrServiceStopped is returned by [Service.Endpoint] after [Service.Stop].
+	ErrServiceStopped = errors.New("mqttrpc: service stopped")
+)
+
+// ServiceConfig is who a service is: what [Broker.Service] announces to
+// discovery.
+type ServiceConfig struct {
+	// Name is required: letters, digits, '-' and '_', as it is a topic level
+	// of the discovery topics. Every instance of a service shares it.
+	Name string
+	// Version is required: a semantic version (https://semver.org), "1.4.2".
+	Version string
+	// Description says what the service does, for people.
+	Description string
+	// Metadata is free-form, for tools: a region, a build, an owner.
+	Metadata map[string]string
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
+		`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
+		`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+)
+
+// validate reports every field that cannot work, all at once.
+func (c *ServiceConfig) validate() error {
+	var errs []error
+	if !nameRE.MatchString(c.Name) {
+		errs = append(errs, fmt.Errorf("name %q: use letters, digits, '-' and '_'", c.Name))
+	}
+	if !semverRE.MatchString(c.Version) {
+		errs = append(errs, fmt.Errorf("version %q is not a semantic version such as 1.0.0", c.Version))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidService, err)
+	}
+	return nil
+}
+
+// Service is a named, versioned set of endpoints with an instance id of its
+// own, in the spirit of nats micro: each instance answers discovery
+// (see [Broker.Service] and [Discover]) and counts what its endpoints serve.
+// It is safe for concurrent use.
+type Service struct {
+	b       *Broker
+	cfg     ServiceConfig
+	id      string
+	started time.Time
+
+	mu        sync.Mutex // guards what follows
+	endpoints []*endpoint
+	stopped   bool
+}
+
+// Service starts an instance of the service cfg describes, with a fresh
+// random id, and returns once discovery can find it: on MQTT 5, unless
+// [WithoutDiscovery], it answers PING, INFO and STATS requests on the
+// discovery topics (see [Discover] for the scheme). Add its handlers with
+// [Service.Endpoint]. It waits at most until ctx ends, or for the connect
+// timeout if ctx has no deadline.
+//
+// On MQTT 3.1.1, which has no Response Topic to answer on, a service
+// subscribes to no discovery topic; its endpoints and [Service.Stats] work
+// alike.
+//
+// It returns an error wrapping [ErrInvalidService] for an invalid cfg,
+// [ErrClosed] once the Broker is closing, or why the broker refused a
+// discovery subscription.
+func (b *Broker) Service(ctx context.Context, cfg ServiceConfig) (*Service, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Metadata = maps.Clone(cfg.Metadata)
+	if cfg.Metadata == nil {
+		cfg.Metadata = map[string]string{}
+	}
+	svc := &Service{b: b, cfg: cfg, id: randomToken(), started: time.Now().UTC()}
+	if err := b.services.add(ctx, b, svc); err != nil {
+		return nil, fmt.Errorf("mqttrpc: service %q: %w", cfg.Name, err)
+	}
+	return svc, nil
+}
+
+// ID returns the instance's id: random, 16 hex digits.
+func (s *Service) ID() string { return s.id }
+
+// Name returns the service's name.
+func (s *Service) Name() string { return s.cfg.Name }
+
+// Endpoint adds handler h to the service as the endpoint name, serving
+// pattern as [Broker.Subscriber] does, with opts (and [EndpointMetadata] and
+// [EndpointSchema], which only endpoints take). The endpoint's requests,
+// errors and processing time are counted for [Service.Stats] and discovery's
+// STATS. The endpoint name is a topic level as the service name is, and
+// unique within the service; [Subscription.Unsubscribe] removes the
+// endpoint, and frees its name.
+//
+// The request and response schema names of a [Typed] handler default to its
+// Go types' names.
+func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
+	if !nameRE.MatchString(name) {
+		return nil, fmt.Errorf("%w: endpoint name %q: use letters, digits, '-' and '_'", ErrInvalidService, name)
+	}
+	ep := &endpoint{service: s.cfg.Name, name: name, started: time.Now().UTC()}
+	s.mu.Lock()
+	switch {
+	case s.stopped:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrServiceStopped, s.cfg.Name)
+	case slices.ContainsFunc(s.endpoints, func(e *endpoint) bool { return e.name == name && s.live(e) }):
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: service %q already has an endpoint %q", ErrInvalidService, s.cfg.Name, name)
+	}
+	s.endpoints = append(slices.DeleteFunc(s.endpoints, func(e *endpoint) bool { return !s.live(e) }), ep)
+	s.mu.Unlock()
+
+	sub, err := s.b.Subscriber(ctx, pattern, h, append(slices.Clone(opts), endpointOption{ep})...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.endpoints = slices.DeleteFunc(s.endpoints, func(e *endpoint) bool { return e == ep })
+		return nil, err
+	}
+	ep.sub, ep.metadata = sub, maps.Clone(sub.opts.metadata)
+	if ep.metadata == nil {
+		ep.metadata = map[string]string{}
+	}
+	ep.requestSchema, ep.responseSchema = sub.opts.requestSchema, sub.opts.responseSchema
+	if t, ok := h.(typedSchemas); ok && ep.requestSchema == "" && ep.responseSchema == "" {
+		ep.requestSchema, ep.responseSchema = t.schemas()
+	}
+	return sub, nil
+}
+
+// live reports whether e is subscribing or subscribed. Call it with s.mu held.
+func (s *Service) live(e *endpoint) bool {
+	return e.sub == nil || s.b.routes.Load().has(e.sub)
+}
+
+// liveEndpoints returns the endpoints subscribed now.
+func (s *Service) liveEndpoints() []*endpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*endpoint
+	for _, e := range s.endpoints {
+		if e.sub != nil && s.live(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Stop unsubscribes the service's endpoints and its discovery topics, as
+// [Subscription.Unsubscribe] does: requests already taken still run and are
+// answered. Discovery stops listing the instance. Calling it again does
+// nothing and returns nil; [Broker.Close] stops every service as well.
+func (s *Service) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
+	eps := s.endpoints
+	s.mu.Unlock()
+	if s.b.isClosing() { // Close unsubscribes everything itself
+		return nil
+	}
+	var errs []error
+	for _, e := range eps {
+		if e.sub != nil {
+			errs = append(errs, e.sub.Unsubscribe(ctx))
+		}
+	}
+	errs = append(errs, s.b.services.remove(ctx, s))
+	return errors.Join(errs...)
+}
+
+// Info returns what discovery's INFO answers for the instance.
+func (s *Service) Info() ServiceInfo {
+	info := ServiceInfo{ServiceIdentity: s.identity(infoType), Description: s.cfg.Description, Endpoints: []EndpointInfo{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.endpoints {
+		if e.sub == nil || !s.live(e) {
+			continue
+		}
+		info.Endpoints = append(info.Endpoints, EndpointInfo{
+			Name:           e.name,
+			Pattern:        e.sub.raw,
+			Filter:         e.sub.filter,
+			Metadata:       e.metadata,
+			RequestSchema:  e.requestSchema,
+			ResponseSchema: e.responseSchema,
+		})
+	}
+	return info
+}
+
+// Stats returns what discovery's STATS answers for the instance: the
+// statistics of each endpoint subscribed now, since it was added.
+func (s *Service) Stats() ServiceStats {
+	st := ServiceStats{ServiceIdentity: s.identity(statsType), Started: s.started, Endpoints: []EndpointStats{}}
+	for _, e := range s.liveEndpoints() {
+		st.Endpoints = append(st.Endpoints, e.stats(e.sub.raw))
+	}
+	return st
+}
+
+func (s *Service) identity(typ string) ServiceIdentity {
+	return ServiceIdentity{Type: typ, Name: s.cfg.Name, ID: s.id, Version: s.cfg.Version, Metadata: s.cfg.Metadata}
+}
+
+// The type of each discovery reply, in its "type" field.
+const (
+	pingType  = "io.mqttrpc.srv.v1.ping_response"
+	infoType  = "io.mqttrpc.srv.v1.info_response"
+	statsType = "io.mqttrpc.srv.v1.stats_response"
+)
+
+// ServiceIdentity is the part of every discovery reply that says which
+// instance answers (schemas/ping_response.json).
+type ServiceIdentity struct {
+	Type     string            `json:"type"` // io.mqttrpc.srv.v1.<verb>_response
+	Name     string            `json:"name"`
+	ID       string            `json:"id"`
+	Version  string            `json:"version"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// ServicePing is the reply to discovery's PING.
+type ServicePing struct {
+	ServiceIdentity
+}
+
+// ServiceInfo is the reply to discovery's INFO (schemas/info_response.json).
+type ServiceInfo struct {
+	ServiceIdentity
+	Description string         `json:"description"`
+	Endpoints   []EndpointInfo `json:"endpoints"`
+}
+
+// EndpointInfo describes an endpoint in [ServiceInfo].
+type EndpointInfo struct {
+	Name     string            `json:"name"`
+	Pattern  string            `json:"pattern"` // as given, with {names}
+	Filter   string            `json:"filter"`  // the MQTT topic filter subscribed to
+	Metadata map[string]string `json:"metadata"`
+	// The names of the request's and reply's JSON schemas, where known
+	// (see [EndpointSchema]).
+	RequestSchema  string `json:"request_schema,omitempty"`
+	ResponseSchema string `json:"response_schema,omitempty"`
+}
+
+// ServiceStats is the reply to discovery's STATS
+// (schemas/stats_response.json).
+type ServiceStats struct {
+	ServiceIdentity
+	Started   time.Time       `json:"started"`
+	Endpoints []EndpointStats `json:"endpoints"`
+}
+
+// EndpointStats counts what an endpoint has served since it was added. An
+// error is a request whose chain returned one: its caller got an error reply.
+// Durations are in nanoseconds on the wire.
+type EndpointStats struct {
+	Name                  string        `json:"name"`
+	Pattern               string        `json:"pattern"`
+	Requests              uint64        `json:"num_requests"`
+	Errors                uint64        `json:"num_errors"`
+	LastError             string        `json:"last_error"` // "<status> <message>", as the caller saw it
+	ProcessingTime        time.Duration `json:"processing_time"`
+	AverageProcessingTime time.Duration `json:"average_processing_time"`
+	Started               time.Time     `json:"started"`
+}
+
+// endpointOption marks a subscription as serving endpoint e.
+type endpointOption struct{ e *endpoint }
+
+func (o endpointOption) applySubscribe(so *subscribeOptions) { so.endpoint = o.e }
+
+// EndpointMetadata sets an endpoint's metadata, which discovery's INFO
+// reports. Only [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
+func EndpointMetadata(md map[string]string) SubscribeOption {
+	md = maps.Clone(md)
+	return subscribeFunc(func(o *subscribeOptions) { o.metadata = md })
+}
+
+// EndpointSchema names the JSON schemas of an endpoint's request and reply,
+// which discovery's INFO reports: a name or a URL, as the service's users
+// know them. For a [Typed] handler they default to its Go types' names. Only
+// [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
+func EndpointSchema(request, response string) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.requestSchema, o.responseSchema = request, response })
+}
+
+// typedSchemas is a handler that knows its request and reply types.
+type typedSchemas interface {
+	schemas() (request, response string)
+}
+
+// typeName names T for EndpointInfo: "" for a raw *Message or *Response.
+func typeName[T any]() string {
+	switch t := reflect.TypeFor[T](); t {
+	case reflect.TypeFor[*Message](), reflect.TypeFor[*Response]():
+		return ""
+	case reflect.TypeFor[[]byte]():
+		return "[]byte"
+	default:
+		return t.String()
+	}
+}
