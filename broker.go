@@ -234,7 +234,7 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 		Body:          payload,
 		ContentType:   contentType,
 		CorrelationID: o.correlationID,
-		Headers:       o.headers,
+		Headers:       mergeHeaders(o.headers, o.addHeaders),
 		QoS:           o.qos,
 		Retain:        o.retain,
 	}, nil

@@ -75,6 +75,17 @@ func (m *Message) Param(name string) string {
 	return v
 }
 
+// Pattern returns the pattern of the subscriber serving m, as it was
+// registered ("devices/{id}/reboot"): a name of bounded cardinality for
+// metrics and traces, where the topic has one level per device. It returns
+// "" outside a handler.
+func (m *Message) Pattern() string {
+	if m.pattern == nil {
+		return ""
+	}
+	return m.pattern.Raw
+}
+
 // SetReplyHeader adds a user property to the reply to this request, whatever
 // the handler returns: a [Typed] handler sets headers this way and keeps its
 // typed result. Headers of a returned [Response] win over these. Call it only

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 )
 
@@ -202,6 +203,7 @@ type publishOptions struct {
 	qos           byte
 	retain        bool
 	headers       map[string]string
+	addHeaders    map[string]string // see AddHeaders; merged over headers
 	correlationID string
 	contentType   string
 }
@@ -288,6 +290,40 @@ func (h headersOption) applyRequest(o requestOptions) requestOptions { o.headers
 // on MQTT 3.1.1, which has no properties.
 func Headers(h map[string]string) MessageOption {
 	return headersOption(h)
+}
+
+type addHeadersOption map[string]string
+
+func (h addHeadersOption) applyPublish(o publishOptions) publishOptions {
+	o.addHeaders = mergeHeaders(o.addHeaders, h)
+	return o
+}
+
+func (h addHeadersOption) applyRequest(o requestOptions) requestOptions {
+	o.addHeaders = mergeHeaders(o.addHeaders, h)
+	return o
+}
+
+// AddHeaders adds MQTT 5 User Properties to those of [Headers], whichever
+// comes first among the options; on a key both set, AddHeaders wins. It is
+// how a wrapper adds its own, such as a W3C traceparent, without replacing
+// its caller's. Not sent on MQTT 3.1.1.
+func AddHeaders(h map[string]string) MessageOption {
+	return addHeadersOption(h)
+}
+
+// mergeHeaders returns a and b in one map, b winning, without changing
+// either.
+func mergeHeaders(a, b map[string]string) map[string]string {
+	switch {
+	case len(b) == 0:
+		return a
+	case len(a) == 0:
+		return b
+	}
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
 }
 
 type correlationOption string

@@ -18,6 +18,7 @@ var (
 // level id; "logs/{rest...}" subscribes to logs/# and names the rest of the
 // topic. Plain filters ("a/+/b", "a/#") are patterns without names.
 type Pattern struct {
+	Raw    string   // the pattern as given
 	Filter string   // the MQTT filter: wildcards in place of names
 	names  []string // the name of each level; "" for a level without one
 }
@@ -50,7 +51,7 @@ func ParsePattern(pattern string) (Pattern, error) {
 		}
 		names[i], levels[i] = name, wildcard
 	}
-	p := Pattern{Filter: prefix + strings.Join(levels, "/"), names: names}
+	p := Pattern{Raw: pattern, Filter: prefix + strings.Join(levels, "/"), names: names}
 	if err := ValidFilter(p.Filter); err != nil {
 		return Pattern{}, err
 	}
