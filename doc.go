@@ -25,6 +25,23 @@
 // subscriber's ([Use]); a [Group] shares a prefix and options. Retained
 // requests are not run unless [AcceptRetained].
 //
+// # Services and discovery
+//
+// [Broker.Service] starts an instance of a named, versioned service with a
+// random instance id; [Service.Endpoint] adds its handlers under names, and
+// counts what each serves. On MQTT 5 every instance answers PING, INFO and
+// STATS requests on mqttrpc/srv/<VERB>, mqttrpc/srv/<VERB>/<name> and
+// mqttrpc/srv/<VERB>/<name>/<id> with one JSON reply each (schemas/ in the
+// repository); [Discover] asks them, and any MQTT 5 client can. [Broker.Gather]
+// is the scatter-gather call under it: one request, every reply as it comes.
+//
+// # Metrics and tracing
+//
+// [WithServedHook] sees every served request with its pattern, status and
+// duration, for counters such as Prometheus's. OpenTelemetry tracing (W3C
+// trace context in User Properties) is the module github.com/mqttrpc/mqttrpc/otel,
+// so that this package does not depend on it.
+//
 // # Wire conventions
 //
 // A request on MQTT 5 carries a Response Topic under the Broker's inbox

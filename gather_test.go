@@ -46,11 +46,11 @@ func TestGather(t *testing.T) {
 		t.Run("until the timeout, which is no error", func(t *testing.T) {
 			start := time.Now()
 			n := 0
-			for _, err := range cli.Gather(context.Background(), r.topic, "who", r.call(mqttrpc.Timeout(300*time.Millisecond))...) {
+			for _, err := range cli.Gather(context.Background(), r.topic, "who", r.call(mqttrpc.Timeout(time.Second))...) {
 				require.NoError(t, err)
 				n++
 			}
-			assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond)
+			assert.GreaterOrEqual(t, time.Since(start), time.Second)
 			assert.Equal(t, 3, n)
 			assert.Zero(t, mqttrpc.PendingRequests(cli))
 		})

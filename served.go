@@ -25,6 +25,10 @@ type Served struct {
 // goroutine with the handler's context, so it must be quick and safe for
 // concurrent use. Without it, nothing is measured and the request path pays
 // nothing.
+//
+// Requests refused before any handler runs (no handler for the topic, the
+// subscriber's queue full, the Broker closing) are counted in [Stats]
+// instead, and discovery requests not at all.
 func WithServedHook(fn func(ctx context.Context, s Served)) Option {
 	return func(c *config) { c.servedHook = fn }
 }

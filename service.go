@@ -81,9 +81,17 @@ type Service struct {
 // [Service.Endpoint]. It waits at most until ctx ends, or for the connect
 // timeout if ctx has no deadline.
 //
+// The discovery filters are <prefix>/+, <prefix>/+/<name> and
+// <prefix>/+/<name>/<id>, shared by the Broker's services: they never
+// overlap one another, and overlap a user pattern only if it has a wildcard
+// among the prefix's levels ("#", "+/srv/...", "mqttrpc/#"). On MQTT 5 the
+// more specific pattern wins as always, and discovery's exact prefix levels
+// are the more specific; but on a broker that offers no Subscription
+// Identifiers such an overlap is refused, whichever was registered second.
+//
 // On MQTT 3.1.1, which has no Response Topic to answer on, a service
-// subscribes to no discovery topic; its endpoints and [Service.Stats] work
-// alike.
+// subscribes to no discovery topic, so it can overlap nothing; its
+// endpoints and [Service.Stats] work alike.
 //
 // It returns an error wrapping [ErrInvalidService] for an invalid cfg,
 // [ErrClosed] once the Broker is closing, or why the broker refused a

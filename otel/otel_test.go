@@ -74,7 +74,7 @@ func (s *setup) span(t *testing.T, name string) sdktrace.ReadOnlySpan {
 func attr(sp sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range sp.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
