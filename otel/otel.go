@@ -5,7 +5,7 @@
 // The W3C trace context (traceparent, tracestate) travels in MQTT 5 User
 // Properties. On the serving side, [Telemetry.Middleware] extracts it and
 // runs the handler in a CONSUMER span named "process <pattern>"; on the
-// calling side, [Telemetry.Request] and [Call] run the request in a PRODUCER
+// calling side, [Telemetry.Request], [Call] and [Telemetry.Gather] run the request in a PRODUCER
 // span named "send <topic>" and inject its context. A handler that calls
 // another service through them with its own ctx continues the trace.
 //
@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -181,20 +182,36 @@ func (t *Telemetry) Middleware(next mqttrpc.Handler) mqttrpc.Handler {
 // traceparent and tracestate User Properties (added to any [mqttrpc.Headers]
 // with [mqttrpc.AddHeaders]). The span lasts until the reply or the error; it
 // records messaging.client.operation.duration and
-// messaging.client.sent.messages. The span name holds the topic: where
-// topics carry ids, name a trace processor's rule rather than the topic.
+// messaging.client.sent.messages. The span name holds the topic, which the
+// messaging conventions allow for destinations of low cardinality: where
+// topics carry device ids, rename such spans in a span processor.
 func (t *Telemetry) Request(ctx context.Context, b *mqttrpc.Broker, topic string, body any, opts ...mqttrpc.RequestOption) (*mqttrpc.Message, error) {
-	ctx, span := t.tracer.Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+	ctx, span := t.startSend(ctx, topic)
+	start := time.Now()
+	reply, err := b.Request(ctx, topic, body, append(opts[:len(opts):len(opts)], t.inject(ctx))...)
+	t.endSend(ctx, span, topic, start, err)
+	return reply, err
+}
+
+// startSend starts the PRODUCER span of a request to topic.
+func (t *Telemetry) startSend(ctx context.Context, topic string) (context.Context, trace.Span) {
+	return t.tracer.Start(ctx, "send "+topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 		semconv.MessagingSystemKey.String(string(system)),
 		semconv.MessagingOperationName("send"),
 		semconv.MessagingOperationTypeSend,
 		semconv.MessagingDestinationName(topic),
 	))
+}
+
+// inject returns the option that carries ctx's trace context.
+func (t *Telemetry) inject(ctx context.Context) mqttrpc.MessageOption {
 	carrier := propagation.MapCarrier{}
 	t.propagator.Inject(ctx, carrier)
-	start := time.Now()
-	reply, err := b.Request(ctx, topic, body, append(opts[:len(opts):len(opts)], mqttrpc.AddHeaders(carrier))...)
+	return mqttrpc.AddHeaders(carrier)
+}
 
+// endSend ends the span of a request that began at start, and records it.
+func (t *Telemetry) endSend(ctx context.Context, span trace.Span, topic string, start time.Time, err error) {
 	metricAttrs := []attribute.KeyValue{t.operationDuration.AttrDestinationName(topic)}
 	if err != nil {
 		errorType := ErrorType(err)
@@ -205,7 +222,32 @@ func (t *Telemetry) Request(ctx context.Context, b *mqttrpc.Broker, topic string
 	span.End()
 	t.operationDuration.Record(ctx, time.Since(start).Seconds(), "send", system, metricAttrs...)
 	t.sent.Add(ctx, 1, "send", system, metricAttrs...)
-	return reply, err
+}
+
+// Gather is [mqttrpc.Broker.Gather] inside a PRODUCER span named "send
+// <topic>", which lasts until the loop ends and counts the replies in the
+// attribute mqttrpc.gather.replies; each responder's "process" span is its
+// child. It records what [Telemetry.Request] records, an error being one
+// that ended the loop.
+func (t *Telemetry) Gather(ctx context.Context, b *mqttrpc.Broker, topic string, body any, opts ...mqttrpc.RequestOption) iter.Seq2[*mqttrpc.Message, error] {
+	return func(yield func(*mqttrpc.Message, error) bool) {
+		ctx, span := t.startSend(ctx, topic)
+		start := time.Now()
+		var replies int
+		var failed error
+		for m, err := range b.Gather(ctx, topic, body, append(opts[:len(opts):len(opts)], t.inject(ctx))...) {
+			if m != nil {
+				replies++
+			} else {
+				failed = err
+			}
+			if !yield(m, err) {
+				break
+			}
+		}
+		span.SetAttributes(attribute.Int("mqttrpc.gather.replies", replies))
+		t.endSend(ctx, span, topic, start, failed)
+	}
 }
 
 // Call is [mqttrpc.Call] through [Telemetry.Request]: it sends the request

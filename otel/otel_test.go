@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 // setup is an embedded broker, a Broker traced by a Telemetry that records
 // to memory, and the recorders.
 type setup struct {
+	url    string
 	b      *mqttrpc.Broker
 	tel    *otelmqttrpc.Telemetry
 	spans  *tracetest.SpanRecorder
@@ -39,7 +40,7 @@ func newSetup(t *testing.T) *setup {
 	srv, err := embedded.Start()
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
-	s := &setup{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	s := &setup{url: srv.URL(), spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
 	s.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s.spans))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(s.reader))
 	t.Cleanup(func() {
@@ -220,4 +221,36 @@ func TestErrorType(t *testing.T) {
 	} {
 		assert.Equal(t, want, otelmqttrpc.ErrorType(err), "%v", err)
 	}
+}
+
+// TestGather: one send span for the whole gather, the parent of every
+// responder's process span.
+func TestGather(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	other, err := mqttrpc.Connect(ctx, s.url, mqttrpc.WithMiddleware(s.tel.Middleware))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, other.Close(context.Background())) })
+	for _, b := range []*mqttrpc.Broker{s.b, other} {
+		_, err := b.Subscriber(ctx, "site/7/online", mqttrpc.Typed(func(context.Context, []byte) (string, error) { return "yes", nil }))
+		require.NoError(t, err)
+	}
+	n := 0
+	for _, err := range s.tel.Gather(ctx, s.b, "site/7/online", nil, mqttrpc.MaxReplies(2)) {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Equal(t, 2, n)
+	send := s.span(t, "send site/7/online")
+	assert.Equal(t, "2", attr(send, "mqttrpc.gather.replies"))
+	var children int
+	for _, sp := range s.spans.Ended() {
+		if sp.Name() == "process site/7/online" {
+			assert.Equal(t, send.SpanContext().SpanID(), sp.Parent().SpanID())
+			children++
+		}
+	}
+	assert.Equal(t, 2, children)
 }
