@@ -25,6 +25,8 @@ type typed[In, Out any] struct {
 	outIsResponse bool
 }
 
+// ServeRPC decodes the request into an In, calls fn and returns its Out as
+// the reply.
 func (h *typed[In, Out]) ServeRPC(ctx context.Context, m *Message) (*Response, error) {
 	in, err := decodeRequest[In](m)
 	if err != nil {
