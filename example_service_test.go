@@ -139,3 +139,27 @@ func ExampleWithServedHook() {
 	fmt.Println(requests)
 	// Output: map[devices/{id}/reboot 200:2 devices/{id}/reboot 400:1]
 }
+
+func ExampleService_Group() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+	b, _ := mqttrpc.Connect(ctx, srv.URL())
+	defer b.Close(ctx)
+
+	svc, _ := b.Service(ctx, mqttrpc.ServiceConfig{Name: "devices", Version: "2.0.0"})
+	dev := svc.Group("site/{site}/devices/{id}", mqttrpc.EndpointMetadata(map[string]string{"auth": "operator"}))
+	_, _ = dev.Endpoint(ctx, "reboot", "reboot", mqttrpc.Typed(func(ctx context.Context, _ []byte) (string, error) {
+		m := mqttrpc.MessageFromContext(ctx)
+		return "rebooting " + m.Param("id") + " at " + m.Param("site"), nil
+	}))
+
+	reply, _ := b.Request(ctx, "site/7/devices/42/reboot", nil)
+	fmt.Println(string(reply.Body))
+	for _, e := range svc.Info().Endpoints {
+		fmt.Println(e.Name, e.Pattern, e.Metadata)
+	}
+	// Output:
+	// rebooting 42 at 7
+	// reboot site/{site}/devices/{id}/reboot map[auth:operator]
+}

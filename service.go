@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -339,4 +340,30 @@ func typeName[T any]() string {
 	default:
 		return t.String()
 	}
+}
+
+// ServiceGroup is a set of a service's endpoints that share a topic prefix
+// and options, as a [Group] is for subscribers.
+type ServiceGroup struct {
+	s      *Service
+	prefix string
+	opts   []SubscribeOption
+}
+
+// Group returns a group of the service's endpoints under prefix, each made
+// with opts before its own. The prefix may hold named levels.
+func (s *Service) Group(prefix string, opts ...SubscribeOption) *ServiceGroup {
+	return &ServiceGroup{s: s, prefix: strings.TrimSuffix(prefix, "/"), opts: opts}
+}
+
+// Group returns a group nested in g: its prefix follows g's, and its options
+// follow g's.
+func (g *ServiceGroup) Group(prefix string, opts ...SubscribeOption) *ServiceGroup {
+	return &ServiceGroup{s: g.s, prefix: g.prefix + "/" + strings.TrimSuffix(prefix, "/"), opts: slices.Concat(g.opts, opts)}
+}
+
+// Endpoint calls [Service.Endpoint] with the group's prefix before pattern
+// and the group's options before opts.
+func (g *ServiceGroup) Endpoint(ctx context.Context, name, pattern string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
+	return g.s.Endpoint(ctx, name, g.prefix+"/"+pattern, h, slices.Concat(g.opts, opts)...)
 }
