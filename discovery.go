@@ -197,14 +197,14 @@ func (b *Broker) serveDiscovery(_ context.Context, m *Message) (*Response, error
 		reply = func(s *Service) any { return s.Stats() }
 	default:
 		b.send(b.replyMessage(m, m.ReplyTo, nil,
-			Errorf(StatusNotFound, "unknown discovery verb %q: use PING, INFO or STATS", verb)))
+			Errorf(StatusNotFound, "unknown discovery verb %q: use PING, INFO or STATS", verb)), m)
 		return nil, nil
 	}
 	for _, s := range b.services.list() {
 		if name != "" && s.cfg.Name != name || id != "" && s.id != id {
 			continue
 		}
-		b.send(b.replyMessage(m, m.ReplyTo, &Response{Body: reply(s)}, nil))
+		b.send(b.replyMessage(m, m.ReplyTo, &Response{Body: reply(s)}, nil), m)
 	}
 	return nil, nil
 }

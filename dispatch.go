@@ -112,6 +112,6 @@ func (b *Broker) refuse(m *Message, to string, code int, why string) {
 		defer func() { <-b.refusals }()
 		out := b.errorReply(m, to, &RemoteError{Code: code, Message: why})
 		out.QoS = 0
-		b.send(out)
+		b.send(out, m)
 	}()
 }

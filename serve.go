@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"sync"
@@ -74,7 +75,7 @@ func (s *Subscription) answer(m *Message, resp *Response, err error) {
 		// marks it as a reply, which no mqttrpc handler answers.
 		out.CorrelationID = newCorrelationID()
 	}
-	s.b.send(out)
+	s.b.send(out, m)
 }
 
 // replyTopic returns where the reply to m goes: its Response Topic, else the
@@ -168,8 +169,9 @@ func (b *Broker) logHandlerError(m *Message, err error) {
 	level("mqttrpc: handler failed", "topic", m.Topic, "status", re.Code, "err", err)
 }
 
-// send publishes a reply built by replyMessage, if there is one.
-func (b *Broker) send(out *Message) {
+// send publishes a reply to request req built by replyMessage, if there is
+// one.
+func (b *Broker) send(out, req *Message) {
 	if out == nil {
 		return
 	}
@@ -179,7 +181,30 @@ func (b *Broker) send(out *Message) {
 		ctx, cancel = context.WithTimeout(ctx, b.cfg.requestTimeout)
 		defer cancel()
 	}
-	if err := b.t.publish(ctx, out); err != nil {
+	err := b.t.publish(ctx, out)
+	if errors.Is(err, ErrDisconnected) {
+		err = b.resend(out, req)
+	}
+	if err != nil {
 		b.log.Warn("mqttrpc: publishing reply failed", "topic", out.Topic, "err", err)
 	}
+}
+
+// resend publishes out again once the connection is back, if that is before
+// req's deadline. A kept session delivers its queued requests as the
+// connection comes up, before autopaho takes publishes: their replies would be
+// lost. MQTT 5 only: there a late reply goes to its own request's reply topic
+// and is dropped by its caller, while on MQTT 3.1.1 it would answer the next
+// request on a shared reply topic.
+func (b *Broker) resend(out, req *Message) error {
+	deadline, ok := req.deadline()
+	if !b.t.properties() || !ok {
+		return ErrDisconnected
+	}
+	ctx, cancel := context.WithDeadline(b.handlerCtx, deadline)
+	defer cancel()
+	if err := b.awaitReady(ctx); err != nil {
+		return err
+	}
+	return b.t.publish(ctx, out)
 }

@@ -38,6 +38,7 @@ type v311 struct {
 	ev      events
 	conn    atomic.Pointer[bufconn.Conn] // the latest connection dialled
 	server  atomic.Pointer[url.URL]      // of the latest connection dialled
+	up      atomic.Bool                  // between paho's connect and connection-lost calls
 	backoff func(attempt int) time.Duration
 	lost    chan struct{} // capacity 1: the connection was lost
 
@@ -103,8 +104,12 @@ func dialV311(servers []*url.URL, cfg *config, ev events) (transport, error) {
 			return c, nil
 		}).
 		SetDefaultPublishHandler(t.received).
-		SetOnConnectHandler(func(mqtt.Client) { ev.up(t.server.Load()) }).
+		SetOnConnectHandler(func(mqtt.Client) {
+			t.up.Store(true)
+			ev.up(t.server.Load())
+		}).
 		SetConnectionLostHandler(func(mqtt.Client, error) {
+			t.up.Store(false) // before the Broker hears of it: see publish
 			ev.down()
 			select {
 			case t.lost <- struct{}{}:
@@ -171,8 +176,9 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 	// paho would queue the message while reconnecting and send it after,
 	// when a reply's caller has likely given up: on MQTT 3.1.1 it would then
 	// answer the next request on that reply topic. Refuse instead, as
-	// paho.golang does on MQTT 5.
-	if !t.client.IsConnectionOpen() {
+	// paho.golang does on MQTT 5. paho still says the connection is open
+	// while it calls the connection-lost handler; up is false by then.
+	if !t.up.Load() || !t.client.IsConnectionOpen() {
 		return fmt.Errorf("%w: publish to %q", ErrDisconnected, m.Topic)
 	}
 	// The connection never makes paho's writer wait, but gathers packets

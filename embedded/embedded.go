@@ -131,6 +131,24 @@ func (s *Server) Addr() string {
 	return s.ln.Address()
 }
 
+// Attached reports whether the broker still holds the connection of a
+// client that connected from remoteAddr (host:port): open, or closed and not
+// yet cleaned up (a session that is not kept is deleted). The broker notices
+// that a connection has dropped in its own time.
+func (s *Server) Attached(remoteAddr string) bool {
+	for _, cl := range s.broker.Clients.GetAll() {
+		if cl.Net.Remote != remoteAddr {
+			continue
+		}
+		kept := cl.Properties.ProtocolVersion == 5 && cl.Properties.Props.SessionExpiryInterval > 0 ||
+			cl.Properties.ProtocolVersion < 5 && !cl.Properties.Clean
+		if !cl.Closed() || !kept {
+			return true
+		}
+	}
+	return false
+}
+
 // Close stops the broker and closes all client connections. Safe to call twice.
 //
 // Connected MQTT 5 clients are sent a DISCONNECT with reason code 0x8B

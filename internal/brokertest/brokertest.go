@@ -27,6 +27,10 @@ type Broker struct {
 	Name string // "mochi", "mosquitto" or "nats"
 	URL  string // mqtt://127.0.0.1:PORT
 
+	// attached reports whether the embedded broker still holds a client
+	// connected from an address; nil for broker processes.
+	attached func(remoteAddr string) bool
+
 	// broker processes only
 	bin    string
 	addr   string // 127.0.0.1:PORT
@@ -55,7 +59,7 @@ func MochiWith(t testing.TB, opts ...embedded.Option) *Broker {
 		t.Fatalf("brokertest: start mochi: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &Broker{Name: "mochi", URL: s.URL()}
+	return &Broker{Name: "mochi", URL: s.URL(), attached: s.Attached}
 }
 
 // Mosquitto starts a mosquitto process on a free loopback port from testdata config and kills it in t.Cleanup.

@@ -3,8 +3,10 @@ package brokertest
 import (
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy in front of a broker whose connections a test can cut
@@ -12,8 +14,9 @@ import (
 type Proxy struct {
 	URL string // mqtt://127.0.0.1:PORT of the proxy
 
-	target string
-	ln     net.Listener
+	target   string
+	ln       net.Listener
+	attached func(remoteAddr string) bool // see Broker.attached
 
 	mu      sync.Mutex
 	down    bool
@@ -33,7 +36,7 @@ func NewProxy(t testing.TB, b *Broker) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{URL: "mqtt://" + ln.Addr().String(), target: u.Host, ln: ln, conns: make(map[net.Conn]struct{})}
+	p := &Proxy{URL: "mqtt://" + ln.Addr().String(), target: u.Host, ln: ln, attached: b.attached, conns: make(map[net.Conn]struct{})}
 	p.wg.Add(1)
 	go p.accept() // ends when the listener closes
 	t.Cleanup(p.close)
@@ -127,14 +130,39 @@ func (p *Proxy) Resume() {
 
 // Cut closes every connection through the proxy and refuses new ones until
 // Restore. A stall ends with it.
+//
+// With the embedded broker, Cut returns once the broker has noticed: mochi
+// cleans up a dropped connection in its own time, and a client that
+// reconnected meanwhile with the same client ID can lose its new
+// subscriptions to that cleanup. A real network gives the broker that time.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	p.down = true
+	var upstream []string
 	for c := range p.conns {
+		if c.RemoteAddr().String() == p.target {
+			upstream = append(upstream, c.LocalAddr().String())
+		}
 		c.Close()
 	}
 	p.mu.Unlock()
 	p.Resume()
+	p.awaitDetached(upstream)
+}
+
+// awaitDetached waits, for up to 10 s, until the embedded broker holds no
+// client connected from addrs.
+func (p *Proxy) awaitDetached(addrs []string) {
+	if p.attached == nil {
+		return
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); <-tick.C {
+		if !slices.ContainsFunc(addrs, p.attached) {
+			return
+		}
+	}
 }
 
 // Restore lets connections through again.
