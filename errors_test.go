@@ -93,9 +93,7 @@ func TestCallErrors(t *testing.T) {
 			require.Eventually(t, func() bool { return b.State() == mqttrpc.StateDisconnected }, 5*time.Second, time.Millisecond)
 			for call, err := range calls(t, b, tg, uniqueTopic(t, "cut"), 500*time.Millisecond) {
 				require.ErrorIs(t, err, mqttrpc.ErrTimeout, "%s waited for the connection until its deadline", call)
-				if call != "Request" { // Request names the timeout alone
-					assert.ErrorIs(t, err, mqttrpc.ErrDisconnected, call)
-				}
+				assert.ErrorIs(t, err, mqttrpc.ErrDisconnected, call)
 				assert.True(t, mqttrpc.IsRetriable(err), "%s: %v", call, err)
 			}
 		})

@@ -135,6 +135,7 @@ func requestError(topicName string, err error) error {
 	switch {
 	case errors.Is(err, ErrClosed):
 		return ErrClosed
+	case errors.Is(err, ErrTimeout): // keeps ErrDisconnected, if it is there too
 	case errors.Is(err, context.DeadlineExceeded):
 		err = ErrTimeout
 	}
