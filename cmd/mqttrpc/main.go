@@ -6,6 +6,7 @@
 //	mqttrpc serve 'devices/{id}/reboot' --exec 'echo "rebooting $MQTTRPC_PARAM_ID"' &
 //	mqttrpc call devices/42/reboot
 //	mqttrpc bench rpc/bench --serve --callers 16 --duration 5s
+//	mqttrpc ls
 //
 // Run "mqttrpc help" for the commands, and README.md for the exit codes.
 package main
@@ -52,6 +53,10 @@ var commands = []command{
 	{"serve", "answer requests: echo, a fixed reply, or a shell command", runServe},
 	{"bench", "measure round trips: throughput and latency percentiles", runBench},
 	{"broker", "run an embedded MQTT broker for local development", runBroker},
+	{"ls", "list the service instances that answer discovery (MQTT 5)", runLs},
+	{"ping", "ping service instances and print their round trips (MQTT 5)", runPing},
+	{"info", "print a service's endpoints: patterns, metadata, schemas (MQTT 5)", runInfo},
+	{"stats", "print a service's request, error and timing statistics (MQTT 5)", runStats},
 }
 
 // run runs the command args name and returns the process's exit code. It

@@ -17,7 +17,7 @@ func TestUsage(t *testing.T) {
 		wantErr string
 	}{
 		{"no command", nil, "Usage:"},
-		{"unknown command", []string{"ls"}, `unknown command "ls"`},
+		{"unknown command", []string{"frob"}, `unknown command "frob"`},
 		{"call without topic", []string{"call", "-s", nowhere}, "want TOPIC"},
 		{"call with two bodies", []string{"call", "t", "a", "b", "-s", nowhere}, "want TOPIC"},
 		{"unknown flag", []string{"call", "t", "--frobnicate"}, "flag provided but not defined"},

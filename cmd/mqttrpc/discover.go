@@ -1,0 +1,385 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mqttrpc/mqttrpc"
+)
+
+// discoverHelp describes the flags the discovery commands share.
+const discoverHelp = `
+Flags:
+      --timeout D           how long to collect replies (default 1s)
+      --prefix P            discovery topic prefix (default mqttrpc/srv), as the
+                            services' WithDiscoveryPrefix sets it
+      --json                print the replies as a JSON array
+` + connHelp + `
+Discovery needs MQTT 5: -V 3.1.1 is a usage error.
+
+Exit codes: 0 at least one instance answered, 2 usage, 3 no instance answered
+within --timeout, 5 connection failed or refused, 6 other failure, 130 interrupted.
+`
+
+const lsHelp = `Usage: mqttrpc ls [NAME] [FLAGS]
+
+Lists the service instances that answer discovery, or those of service NAME:
+one line each, sorted, with name, version, instance id and description.
+` + discoverHelp
+
+const pingHelp = `Usage: mqttrpc ping [NAME [ID]] [FLAGS]
+
+Pings every service instance, those of service NAME, or the one instance ID of
+NAME, and prints each one's name, version, id and round-trip time.
+` + discoverHelp
+
+const infoHelp = `Usage: mqttrpc info NAME [ID] [FLAGS]
+
+Prints what each instance of service NAME (or the one instance ID) serves:
+its identity, description and metadata, and each endpoint's name, pattern,
+metadata and request and response schemas.
+` + discoverHelp
+
+const statsHelp = `Usage: mqttrpc stats NAME [ID] [FLAGS]
+
+Prints the statistics of each instance of service NAME (or the one instance
+ID): per endpoint, the requests served, the errors, the average processing
+time and the last error.
+` + discoverHelp
+
+// discoverFlags are the flags of ls, ping, info and stats.
+type discoverFlags struct {
+	conn    connFlags
+	timeout time.Duration
+	prefix  string
+	json    bool
+}
+
+// parse parses the command line of the discovery command cmd into f, checks
+// it, and returns the service name and instance id it names, if any. It
+// takes at least min and at most max positional arguments, which want
+// describes.
+func (f *discoverFlags) parse(cmd, help string, min, max int, want string, args []string, s streams) (name, id string, err error) {
+	fs := newFlagSet(cmd)
+	f.conn.register(fs)
+	fs.DurationVar(&f.timeout, "timeout", time.Second, "")
+	stringFlags(fs, &f.prefix, mqttrpc.DefaultDiscoveryPrefix, "prefix")
+	boolFlags(fs, &f.json, "json")
+	pos, err := parseArgs(fs, args, help, s.stdout)
+	if err != nil {
+		return "", "", err
+	}
+	if len(pos) < min || len(pos) > max {
+		return "", "", usagef("want %s, got %d arguments", want, len(pos))
+	}
+	if len(pos) > 0 {
+		name = pos[0]
+	}
+	if len(pos) > 1 {
+		id = pos[1]
+	}
+	if f.timeout <= 0 {
+		return "", "", usagef("--timeout %v: want a positive duration", f.timeout)
+	}
+	v, err := f.conn.protocol()
+	if err != nil {
+		return "", "", err
+	}
+	if v != mqttrpc.V5 {
+		return "", "", usagef("discovery needs MQTT 5: MQTT %s has no Response Topic to answer on; drop -V %s", f.conn.version, f.conn.version)
+	}
+	if f.prefix == "" || strings.ContainsAny(f.prefix, "+#") || strings.HasPrefix(f.prefix, "$") {
+		return "", "", usagef("--prefix %q: want a topic without wildcards that does not start with '$'", f.prefix)
+	}
+	if _, err := mqttrpc.DiscoveryTopic(f.prefix, mqttrpc.VerbPing, name, id); err != nil {
+		return "", "", usageError{err.Error()}
+	}
+	return name, id, nil
+}
+
+// connect connects to the broker with the discovery prefix of --prefix.
+func (f *discoverFlags) connect(ctx context.Context, s streams) (*mqttrpc.Broker, error) {
+	return f.conn.connect(ctx, s.stderr, mqttrpc.WithDiscoveryPrefix(f.prefix))
+}
+
+// noReplies is the outcome of a discovery that nobody answered: it exits
+// as a timeout does.
+type noReplies struct {
+	cmd     string
+	what    string
+	timeout time.Duration
+}
+
+func (e noReplies) Error() string {
+	return fmt.Sprintf("mqttrpc %s: no %s answered within %v", e.cmd, e.what, e.timeout)
+}
+
+func (e noReplies) Is(target error) bool { return target == mqttrpc.ErrTimeout }
+
+// reply is one instance's discovery reply and how long after the request it
+// came.
+type reply[T any] struct {
+	v   *T
+	rtt time.Duration
+}
+
+// discover asks the instances that name and id select for T, and returns
+// their replies. A reply that is an error or does not decode is reported on
+// stderr and skipped. With no reply, it returns the error that ended the
+// request if there was one, and else a noReplies.
+func discover[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](ctx context.Context, cmd string, f *discoverFlags, name, id string, s streams) ([]reply[T], error) {
+	b, err := f.connect(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBroker(b)
+	var (
+		replies []reply[T]
+		errs    []error
+	)
+	start := time.Now()
+	for v, err := range mqttrpc.Discover[T](ctx, b, name, id, mqttrpc.Timeout(f.timeout)) {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		replies = append(replies, reply[T]{v, time.Since(start)})
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(replies) == 0 {
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		return nil, noReplies{cmd, describe(name, id), f.timeout}
+	}
+	for _, err := range errs {
+		fmt.Fprintf(s.stderr, "mqttrpc %s: %v\n", cmd, err)
+	}
+	return replies, nil
+}
+
+// describe says which instances a discovery asked, for messages.
+func describe(name, id string) string {
+	switch {
+	case id != "":
+		return fmt.Sprintf("instance %s of service %s", id, name)
+	case name != "":
+		return "instance of service " + name
+	}
+	return "service"
+}
+
+// identityOf returns the identity of a discovery reply.
+func identityOf[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](v *T) mqttrpc.ServiceIdentity {
+	switch r := any(v).(type) {
+	case *mqttrpc.ServicePing:
+		return r.ServiceIdentity
+	case *mqttrpc.ServiceInfo:
+		return r.ServiceIdentity
+	case *mqttrpc.ServiceStats:
+		return r.ServiceIdentity
+	}
+	panic("unreachable")
+}
+
+// sortReplies sorts replies by service name, then version, then instance id.
+func sortReplies[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](rs []reply[T]) {
+	slices.SortStableFunc(rs, func(a, b reply[T]) int {
+		x, y := identityOf(a.v), identityOf(b.v)
+		if c := strings.Compare(x.Name, y.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(x.Version, y.Version); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// values returns the replies' values, in order, for --json.
+func values[T any](rs []reply[T]) []*T {
+	vs := make([]*T, len(rs))
+	for i, r := range rs {
+		vs[i] = r.v
+	}
+	return vs
+}
+
+// runLs is the ls command.
+func runLs(ctx context.Context, args []string, s streams) error {
+	var f discoverFlags
+	name, _, err := f.parse("ls", lsHelp, 0, 1, "at most a service NAME", args, s)
+	if err != nil {
+		return err
+	}
+	rs, err := discover[mqttrpc.ServiceInfo](ctx, "ls", &f, name, "", s)
+	if err != nil {
+		return err
+	}
+	sortReplies(rs)
+	if f.json {
+		return writeJSON(s.stdout, values(rs))
+	}
+	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.v.Name, r.v.Version, r.v.ID, oneLine(r.v.Description))
+	}
+	return tw.Flush()
+}
+
+// pingReply is a ping reply as ping --json prints it.
+type pingReply struct {
+	mqttrpc.ServiceIdentity
+	RTT time.Duration `json:"rtt"` // nanoseconds
+}
+
+// runPing is the ping command.
+func runPing(ctx context.Context, args []string, s streams) error {
+	var f discoverFlags
+	name, id, err := f.parse("ping", pingHelp, 0, 2, "at most a service NAME and an instance ID", args, s)
+	if err != nil {
+		return err
+	}
+	rs, err := discover[mqttrpc.ServicePing](ctx, "ping", &f, name, id, s)
+	if err != nil {
+		return err
+	}
+	sortReplies(rs)
+	if f.json {
+		out := make([]pingReply, len(rs))
+		for i, r := range rs {
+			out[i] = pingReply{r.v.ServiceIdentity, r.rtt}
+		}
+		return writeJSON(s.stdout, out)
+	}
+	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", r.v.Name, r.v.Version, r.v.ID, r.rtt.Round(time.Microsecond))
+	}
+	return tw.Flush()
+}
+
+// runInfo is the info command.
+func runInfo(ctx context.Context, args []string, s streams) error {
+	var f discoverFlags
+	name, id, err := f.parse("info", infoHelp, 1, 2, "a service NAME and at most an instance ID", args, s)
+	if err != nil {
+		return err
+	}
+	rs, err := discover[mqttrpc.ServiceInfo](ctx, "info", &f, name, id, s)
+	if err != nil {
+		return err
+	}
+	sortReplies(rs)
+	if f.json {
+		return writeJSON(s.stdout, values(rs))
+	}
+	for i, r := range rs {
+		if i > 0 {
+			fmt.Fprintln(s.stdout)
+		}
+		writeIdentity(s.stdout, r.v.ServiceIdentity)
+		if r.v.Description != "" {
+			fmt.Fprintf(s.stdout, "  description: %s\n", oneLine(r.v.Description))
+		}
+		fmt.Fprintf(s.stdout, "  endpoints: %d\n", len(r.v.Endpoints))
+		tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "    NAME\tPATTERN\tREQUEST\tRESPONSE\tMETADATA")
+		for _, e := range r.v.Endpoints {
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", e.Name, e.Pattern, dash(e.RequestSchema), dash(e.ResponseSchema), dash(metadata(e.Metadata)))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runStats is the stats command.
+func runStats(ctx context.Context, args []string, s streams) error {
+	var f discoverFlags
+	name, id, err := f.parse("stats", statsHelp, 1, 2, "a service NAME and at most an instance ID", args, s)
+	if err != nil {
+		return err
+	}
+	rs, err := discover[mqttrpc.ServiceStats](ctx, "stats", &f, name, id, s)
+	if err != nil {
+		return err
+	}
+	sortReplies(rs)
+	if f.json {
+		return writeJSON(s.stdout, values(rs))
+	}
+	for i, r := range rs {
+		if i > 0 {
+			fmt.Fprintln(s.stdout)
+		}
+		writeIdentity(s.stdout, r.v.ServiceIdentity)
+		fmt.Fprintf(s.stdout, "  started: %s\n", r.v.Started.Format(time.RFC3339))
+		tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "    ENDPOINT\tPATTERN\tREQUESTS\tERRORS\tAVERAGE\tLAST ERROR")
+		for _, e := range r.v.Endpoints {
+			fmt.Fprintf(tw, "    %s\t%s\t%d\t%d\t%v\t%s\n", e.Name, e.Pattern, e.Requests, e.Errors,
+				e.AverageProcessingTime.Round(time.Microsecond), dash(oneLine(e.LastError)))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeIdentity writes the line that heads an instance in info and stats.
+func writeIdentity(w io.Writer, id mqttrpc.ServiceIdentity) {
+	fmt.Fprintf(w, "%s %s, instance %s\n", id.Name, id.Version, id.ID)
+	if len(id.Metadata) > 0 {
+		fmt.Fprintf(w, "  metadata: %s\n", metadata(id.Metadata))
+	}
+}
+
+// metadata formats m as key=value pairs sorted by key.
+func metadata(m map[string]string) string {
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s=%s", k, m[k])
+	}
+	return oneLine(b.String())
+}
+
+// oneLine replaces line breaks and tabs, which would break a table, with spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// dash returns s, or "-" for an empty s, so that a table has no empty cells.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
