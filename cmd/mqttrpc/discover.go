@@ -32,7 +32,8 @@ within --timeout, 5 connection failed or refused, 6 other failure, 130 interrupt
 const lsHelp = `Usage: mqttrpc ls [NAME] [FLAGS]
 
 Lists the service instances that answer discovery, or those of service NAME:
-one line each, sorted, with name, version, instance id and description.
+one line each, sorted, with name, version, instance id and description ("-"
+when there is none).
 ` + discoverHelp
 
 const pingHelp = `Usage: mqttrpc ping [NAME [ID]] [FLAGS]
@@ -239,7 +240,7 @@ func runLs(ctx context.Context, args []string, s streams) error {
 	}
 	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.v.Name, r.v.Version, r.v.ID, oneLine(r.v.Description))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.v.Name, r.v.Version, r.v.ID, dash(oneLine(r.v.Description)))
 	}
 	return tw.Flush()
 }
