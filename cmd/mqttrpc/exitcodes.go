@@ -11,10 +11,10 @@ import (
 // Exit codes, one for each outcome a script may want to tell apart; README.md
 // lists them.
 const (
-	exitOK           = 0   // the reply came (every reply, with --count); serve and broker stopped on a signal
+	exitOK           = 0   // the reply came (every reply, with --count); an instance answered discovery; serve and broker stopped on a signal
 	exitRemoteError  = 1   // the handler answered with an error reply: its code and message are on stderr
-	exitUsage        = 2   // bad flags or arguments, or a topic or pattern the library rejects
-	exitTimeout      = 3   // no reply before the timeout
+	exitUsage        = 2   // bad flags or arguments, a topic or pattern the library rejects, discovery on MQTT 3.1.1
+	exitTimeout      = 3   // no reply before the timeout; no instance answered discovery within it
 	exitNoResponders = 4   // the MQTT 5 broker said that nobody subscribes to the topic (QoS 1 and 2)
 	exitConnection   = 5   // no connection to the MQTT broker, or the broker refused the client or a packet
 	exitFailure      = 6   // anything else: a file that cannot be read, a drain that ran out of time
