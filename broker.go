@@ -276,9 +276,13 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	close(b.closing) // under mu: no subscriber is added after this
 	b.mu.Unlock()
 	if filters := b.routes.Load().filters(); len(filters) > 0 {
-		if err := b.t.unsubscribe(ctx, filters...); err != nil {
+		// Bounded even when ctx is not: a connection that dies under the
+		// UNSUBSCRIBE may never answer it.
+		uctx, cancel := withDefaultTimeout(ctx, b.cfg.requestTimeout)
+		if err := b.t.unsubscribe(uctx, filters...); err != nil {
 			b.log.Debug("mqttrpc: unsubscribe on close", "err", err)
 		}
+		cancel()
 	}
 	var err error
 	select {
