@@ -24,19 +24,14 @@ type mqttBroker struct {
 
 var mqttBrokers = []mqttBroker{
 	{"mochi", mochiURL},
-	{"mosquitto", mosquittoURL},
+	{"mosquitto", mosquittoDefaults.url},
+	{"mosquitto-raised", mosquittoRaised.url},
 }
 
 var (
 	mochiOnce sync.Once
 	mochiSrv  *embedded.Server
 	mochiErr  error
-
-	mosqOnce sync.Once
-	mosqCmd  *exec.Cmd
-	mosqDir  string
-	mosqAddr string
-	mosqErr  error
 
 	natsOnce sync.Once
 	natsSrv  *natsserver.Server
@@ -53,56 +48,89 @@ func mochiURL(tb testing.TB) string {
 	return mochiSrv.URL()
 }
 
-// mosquittoURL starts mosquitto on a free loopback port, or skips when the
-// binary is not installed. It runs as its own process, so its allocations do
-// not show in allocs/op, but it shares the machine's cores.
-func mosquittoURL(tb testing.TB) string {
-	mosqOnce.Do(startMosquitto)
-	if mosqErr != nil {
-		if os.IsNotExist(mosqErr) || mosqErr == exec.ErrNotFound {
-			tb.Skipf("mosquitto: %v", mosqErr)
-		}
-		tb.Fatalf("mosquitto: %v", mosqErr)
-	}
-	return "mqtt://" + mosqAddr
+// mosquitto is one mosquitto process, started on first use with conf (the
+// listener line is added) on a free loopback port.
+type mosquitto struct {
+	conf string
+
+	once sync.Once
+	cmd  *exec.Cmd
+	dir  string
+	addr string
+	err  error
 }
 
-func startMosquitto() {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		mosqErr = exec.ErrNotFound
-		return
-	}
-	port, err := freePort()
-	if err != nil {
-		mosqErr = err
-		return
-	}
-	if mosqDir, err = os.MkdirTemp("", "bench-mosquitto-"); err != nil {
-		mosqErr = err
-		return
-	}
-	// Limits raised so that 64 concurrent callers, and 10,000 pending
-	// requests, are not throttled or dropped by the broker's defaults.
-	conf := fmt.Sprintf(`listener %d 127.0.0.1
-allow_anonymous true
+// mosquittoDefaults keeps mosquitto's default limits, as most installations
+// run it: max_inflight_messages 20 (which it announces to MQTT 5 clients as
+// Receive Maximum 20, so at most 20 QoS 1 publishes of a client await their
+// PUBACK) and max_queued_messages 1000.
+var mosquittoDefaults = &mosquitto{conf: `allow_anonymous true
+persistence false
+set_tcp_nodelay true
+log_dest none
+`}
+
+// mosquittoRaised raises those limits so that neither 64 concurrent callers
+// nor 10,000 pending requests are throttled or dropped by the broker.
+var mosquittoRaised = &mosquitto{conf: `allow_anonymous true
 persistence false
 set_tcp_nodelay true
 max_inflight_messages 1000
 max_queued_messages 10000
 log_dest none
-`, port)
-	confPath := filepath.Join(mosqDir, "mosquitto.conf")
-	if mosqErr = os.WriteFile(confPath, []byte(conf), 0o600); mosqErr != nil {
+`}
+
+// url starts mosquitto, or skips when the binary is not installed. It runs
+// as its own process, so its allocations do not show in allocs/op, but it
+// shares the machine's cores.
+func (m *mosquitto) url(tb testing.TB) string {
+	m.once.Do(m.start)
+	if m.err != nil {
+		if os.IsNotExist(m.err) || m.err == exec.ErrNotFound {
+			tb.Skipf("mosquitto: %v", m.err)
+		}
+		tb.Fatalf("mosquitto: %v", m.err)
+	}
+	return "mqtt://" + m.addr
+}
+
+func (m *mosquitto) start() {
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		m.err = exec.ErrNotFound
 		return
 	}
-	mosqCmd = exec.Command(bin, "-c", confPath)
-	mosqCmd.Stdout, mosqCmd.Stderr = os.Stderr, os.Stderr
-	if mosqErr = mosqCmd.Start(); mosqErr != nil {
+	port, err := freePort()
+	if err != nil {
+		m.err = err
 		return
 	}
-	mosqAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	mosqErr = waitListening(mosqAddr, 5*time.Second)
+	if m.dir, err = os.MkdirTemp("", "bench-mosquitto-"); err != nil {
+		m.err = err
+		return
+	}
+	conf := fmt.Sprintf("listener %d 127.0.0.1\n%s", port, m.conf)
+	confPath := filepath.Join(m.dir, "mosquitto.conf")
+	if m.err = os.WriteFile(confPath, []byte(conf), 0o600); m.err != nil {
+		return
+	}
+	m.cmd = exec.Command(bin, "-c", confPath)
+	m.cmd.Stdout, m.cmd.Stderr = os.Stderr, os.Stderr
+	if m.err = m.cmd.Start(); m.err != nil {
+		return
+	}
+	m.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	m.err = waitListening(m.addr, 5*time.Second)
+}
+
+func (m *mosquitto) stop() {
+	if m.cmd != nil && m.cmd.Process != nil {
+		_ = m.cmd.Process.Kill()
+		_ = m.cmd.Wait()
+	}
+	if m.dir != "" {
+		_ = os.RemoveAll(m.dir)
+	}
 }
 
 // freePort asks the kernel for an unused loopback port. Another process could
@@ -157,13 +185,8 @@ func stopBrokers() {
 	if mochiSrv != nil {
 		_ = mochiSrv.Close()
 	}
-	if mosqCmd != nil && mosqCmd.Process != nil {
-		_ = mosqCmd.Process.Kill()
-		_ = mosqCmd.Wait()
-	}
-	if mosqDir != "" {
-		_ = os.RemoveAll(mosqDir)
-	}
+	mosquittoDefaults.stop()
+	mosquittoRaised.stop()
 	if natsSrv != nil {
 		natsSrv.Shutdown()
 		natsSrv.WaitForShutdown()

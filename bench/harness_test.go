@@ -35,6 +35,7 @@ type impl struct {
 var mqttImpls = []impl{
 	{"mqttrpc-v5", false, setupMQTTRPCv5},
 	{"paho-v5", false, setupPahoV5},
+	{"autopaho-v5", false, setupAutopahoV5},
 	// Request registers an unbuffered channel and the reply is handed over
 	// with a non-blocking send, so a reply that arrives before the caller is
 	// back from Publish and in its select is dropped.

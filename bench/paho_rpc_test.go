@@ -15,9 +15,9 @@ import (
 func setupPahoRPC(tb testing.TB, rawURL string, qos byte) func(int) callFunc {
 	prefix := "bench/" + token()
 	topic := prefix + "/echo"
-	startPahoResponder(tb, rawURL, topic, qos)
+	startAutopahoResponder(tb, rawURL, topic, qos)
 	router := paho.NewStandardRouter()
-	cm := connectPaho(tb, rawURL, nil, func(pr paho.PublishReceived) (bool, error) {
+	cm := connectAutopaho(tb, rawURL, nil, func(pr paho.PublishReceived) (bool, error) {
 		router.Route(pr.Packet.Packet())
 		return false, nil
 	})

@@ -3,51 +3,55 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"net"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
 )
 
-// setupPahoV5 is request/reply written by hand on paho.golang the way a
-// careful user would: one reply subscription per requester, a map from
-// random Correlation Data to the waiting caller, and a responder that echoes
-// to the Response Topic with the Correlation Data.
+// setupPahoV5 is request/reply hand-rolled on a bare paho.golang
+// paho.Client, without autopaho: the least a competent user would write, and
+// so the baseline mqttrpc's MQTT 5 figures are compared with. The requester
+// has one wildcard reply subscription and a map from random Correlation Data
+// to the waiting caller; the responder hands every request off its router
+// goroutine, as any handler that does real work must, and echoes it to the
+// Response Topic with the Correlation Data.
 func setupPahoV5(tb testing.TB, rawURL string, qos byte) func(int) callFunc {
 	prefix := "bench/" + token()
-	startPahoResponder(tb, rawURL, prefix+"/echo", qos)
-	r := newPahoRequester(tb, rawURL, prefix+"/reply/"+token())
 	topic := prefix + "/echo"
+	startPahoResponder(tb, rawURL, topic, qos)
+	r := newPahoRequester(tb, rawURL, prefix+"/inbox/"+token())
 	call := func(ctx context.Context, payload []byte) ([]byte, error) {
 		return r.request(ctx, topic, qos, payload)
 	}
 	return func(int) callFunc { return call }
 }
 
-// pahoRequester sends requests and matches replies by Correlation Data.
+// pahoRequester sends requests on a bare paho.Client and matches replies by
+// Correlation Data.
 type pahoRequester struct {
-	cm         *autopaho.ConnectionManager
-	replyTopic string
+	c          *paho.Client
+	replyTopic string // one level under the wildcard subscription
 
 	mu      sync.Mutex
 	waiting map[string]chan *paho.Publish
 }
 
-func newPahoRequester(tb testing.TB, rawURL, replyTopic string) *pahoRequester {
-	r := &pahoRequester{replyTopic: replyTopic, waiting: make(map[string]chan *paho.Publish)}
+func newPahoRequester(tb testing.TB, rawURL, inbox string) *pahoRequester {
+	r := &pahoRequester{replyTopic: inbox + "/reply", waiting: make(map[string]chan *paho.Publish)}
 	// QoS 1 on the reply subscription, so a reply sent at QoS 1 arrives so.
-	r.cm = connectPaho(tb, rawURL, []paho.SubscribeOptions{{Topic: replyTopic, QoS: 1}}, r.received)
+	r.c = connectBarePaho(tb, rawURL, []paho.SubscribeOptions{{Topic: inbox + "/+", QoS: 1}}, r.received)
 	return r
 }
 
-// received runs on paho's one delivery goroutine: it only hands the reply
+// received runs on paho's one router goroutine: it only hands the reply
 // over, through a buffered channel, and never blocks.
 func (r *pahoRequester) received(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
-	if p.Topic != r.replyTopic || p.Properties == nil {
+	if p.Properties == nil {
 		return false, nil
 	}
 	r.mu.Lock()
@@ -77,7 +81,7 @@ func (r *pahoRequester) request(ctx context.Context, topic string, qos byte, pay
 		delete(r.waiting, key)
 		r.mu.Unlock()
 	}()
-	_, err := r.cm.Publish(ctx, &paho.Publish{
+	_, err := r.c.Publish(ctx, &paho.Publish{
 		Topic:   topic,
 		QoS:     qos,
 		Payload: payload,
@@ -97,9 +101,13 @@ func (r *pahoRequester) request(ctx context.Context, topic string, qos byte, pay
 	}
 }
 
-// startPahoResponder echoes every request on topic to its Response Topic.
+// startPahoResponder echoes every request on topic to its Response Topic,
+// each from a goroutine of its own: paho calls handlers one after another on
+// its router goroutine and sends the request's acknowledgement only when the
+// handler returns, so a handler that works (or waits for its reply's PUBACK)
+// there stalls every other delivery.
 func startPahoResponder(tb testing.TB, rawURL, topic string, qos byte) {
-	var cm *autopaho.ConnectionManager
+	var c *paho.Client
 	received := func(pr paho.PublishReceived) (bool, error) {
 		p := pr.Packet
 		if p.Properties == nil || p.Properties.ResponseTopic == "" {
@@ -111,69 +119,49 @@ func startPahoResponder(tb testing.TB, rawURL, topic string, qos byte) {
 			Payload:    p.Payload,
 			Properties: &paho.PublishProperties{CorrelationData: p.Properties.CorrelationData},
 		}
-		if p.QoS == 0 {
-			// A QoS 0 publish is one write and waits for nothing, so it is
-			// safe, and cheapest, on paho's delivery goroutine.
-			_, _ = cm.Publish(context.Background(), reply)
-			return true, nil
-		}
-		// A QoS 1 publish waits for its PUBACK; on paho's one delivery
-		// goroutine that would stall every other delivery (and the request's
-		// own acknowledgement, sent after this returns), so hand it off.
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 			defer cancel()
-			_, _ = cm.Publish(ctx, reply)
+			_, _ = c.Publish(ctx, reply)
 		}()
 		return true, nil
 	}
-	cm = connectPaho(tb, rawURL, []paho.SubscribeOptions{{Topic: topic, QoS: qos}}, received)
+	c = connectBarePaho(tb, rawURL, []paho.SubscribeOptions{{Topic: topic, QoS: qos}}, received)
 }
 
-// connectPaho connects an autopaho client that subscribes to subs on every
-// connection, and returns once the first subscription is acknowledged.
-func connectPaho(tb testing.TB, rawURL string, subs []paho.SubscribeOptions, onPublish func(paho.PublishReceived) (bool, error)) *autopaho.ConnectionManager {
+// connectBarePaho dials rawURL over plain TCP, connects a paho.Client with a
+// clean session, subscribes to subs and waits for the SUBACK. It does not
+// reconnect: the benchmarks never drop a connection.
+func connectBarePaho(tb testing.TB, rawURL string, subs []paho.SubscribeOptions, onPublish func(paho.PublishReceived) (bool, error)) *paho.Client {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	subscribed := make(chan error, 1)
-	var once sync.Once
-	cfg := autopaho.ClientConfig{
-		ServerUrls:                    []*url.URL{u},
-		KeepAlive:                     30,
-		CleanStartOnInitialConnection: true,
-		ConnectTimeout:                5 * time.Second,
-		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
-			if len(subs) == 0 {
-				once.Do(func() { subscribed <- nil })
-				return
-			}
-			// OnConnectionUp must not block; subscribe on the side.
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs})
-				once.Do(func() { subscribed <- err })
-			}()
-		},
-		ClientConfig: paho.ClientConfig{
-			ClientID:          "bench-" + token(),
-			OnPublishReceived: []func(paho.PublishReceived) (bool, error){onPublish},
-		},
-	}
-	cm, err := autopaho.NewConnection(context.Background(), cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cleanupClose(tb, "paho", cm.Disconnect)
-	select {
-	case err := <-subscribed:
-		if err != nil {
+	id := "bench-" + token()
+	c := paho.NewClient(paho.ClientConfig{
+		ClientID:          id,
+		Conn:              conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){onPublish},
+	})
+	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, KeepAlive: 30, CleanStart: true}); err != nil {
+		_ = conn.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = c.Disconnect(&paho.Disconnect{})
+		<-c.Done()
+	})
+	if len(subs) > 0 {
+		if _, err := c.Subscribe(ctx, &paho.Subscribe{Subscriptions: subs}); err != nil {
 			tb.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		tb.Fatal("paho: no connection after 10s")
 	}
-	return cm
+	return c
 }

@@ -36,6 +36,7 @@ var pendingImpls = []pendingImpl{
 	{"idle", setupIdle, false},
 	{"mqttrpc-v5", setupPendingMQTTRPC, true},
 	{"paho-v5", setupPendingPaho, true},
+	{"autopaho-v5", setupPendingAutopaho, true},
 }
 
 // BenchmarkPending10k puts 10,000 requests in flight at once: the responder
@@ -250,7 +251,14 @@ func setupPendingMQTTRPC(tb testing.TB, url string, qos byte, topic string, _ *g
 }
 
 func setupPendingPaho(tb testing.TB, url string, qos byte, topic string, _ *gate) callFunc {
-	r := newPahoRequester(tb, url, "bench/"+token()+"/reply")
+	r := newPahoRequester(tb, url, "bench/"+token()+"/inbox")
+	return func(ctx context.Context, payload []byte) ([]byte, error) {
+		return r.request(ctx, topic, qos, payload)
+	}
+}
+
+func setupPendingAutopaho(tb testing.TB, url string, qos byte, topic string, _ *gate) callFunc {
+	r := newAutopahoRequester(tb, url, "bench/"+token()+"/reply")
 	return func(ctx context.Context, payload []byte) ([]byte, error) {
 		return r.request(ctx, topic, qos, payload)
 	}
@@ -285,7 +293,7 @@ func startGatedResponder(tb testing.TB, url, topic string, qos byte, g *gate) {
 		lens[i] = [2]uint8{uint8(len(rt)), uint8(len(cd))}
 		return true, nil
 	}
-	cm := connectPaho(tb, url, []paho.SubscribeOptions{{Topic: topic, QoS: qos}}, received)
+	cm := connectAutopaho(tb, url, []paho.SubscribeOptions{{Topic: topic, QoS: qos}}, received)
 	g.onOpen = func() {
 		if overflow.Load() {
 			tb.Error("gated responder: more requests than expected, or a reply topic too long")

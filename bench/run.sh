@@ -7,8 +7,9 @@
 #                    case once, so a disturbance (another process taking a
 #                    core) hits one pass of all implementations rather than
 #                    every run of one implementation
-#   BROKERS='mochi|mosquitto|nats'
-#   IMPLS='mqttrpc-v5|paho-v5|mqttrpc-v311|paho-v311|nats'
+#   BROKERS='mochi|mosquitto|mosquitto-raised|nats'  mosquitto keeps its
+#                    default limits, mosquitto-raised raises them (brokers_test.go)
+#   IMPLS='mqttrpc-v5|paho-v5|autopaho-v5|mqttrpc-v311|paho-v311|nats'
 #   RPC=1            0 skips paho-rpc (autopaho/extensions/rpc)
 #   QOS='0|1'
 #   SIZES='16 1024 65536'
@@ -18,13 +19,13 @@
 #                    a fixed number of round trips per size and callers
 #   OUT=out/<time>   where bench.txt (raw output) and table.md are kept
 #
-# With the defaults the run takes about 9 minutes on a 2-core machine.
+# With the defaults the run takes about 20 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 COUNT=${COUNT:-5}
-BROKERS=${BROKERS:-mochi|mosquitto|nats}
-IMPLS=${IMPLS:-mqttrpc-v5|paho-v5|mqttrpc-v311|paho-v311|nats}
+BROKERS=${BROKERS:-mochi|mosquitto|mosquitto-raised|nats}
+IMPLS=${IMPLS:-mqttrpc-v5|paho-v5|autopaho-v5|mqttrpc-v311|paho-v311|nats}
 RPC=${RPC:-1}
 QOS=${QOS:-0|1}
 SIZES=${SIZES:-16 1024 65536}
@@ -32,6 +33,14 @@ CALLERS=${CALLERS:-1 64}
 PENDING=${PENDING:-1}
 BENCHTIME=${BENCHTIME:-}
 OUT=${OUT:-out/$(date +%Y%m%d-%H%M%S)}
+
+# The command that reproduces this run, every knob spelled out.
+command="COUNT=$COUNT BROKERS='$BROKERS' IMPLS='$IMPLS' RPC=$RPC QOS='$QOS' SIZES='$SIZES' CALLERS='$CALLERS' PENDING=$PENDING${BENCHTIME:+ BENCHTIME=$BENCHTIME} ./run.sh"
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+mosq=$( (mosquitto -h 2>/dev/null || /usr/sbin/mosquitto -h 2>/dev/null || true) | sed -n 's/^mosquitto version //p' | head -1)
+machine="$(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr), $(go version | cut -d' ' -f3), mosquitto ${mosq:-not found}"
+echo "# command: $command" >&2
+echo "# machine: $machine" >&2
 
 mkdir -p "$OUT"
 raw="$OUT/bench.txt"
@@ -87,7 +96,10 @@ for pass in $(seq "$COUNT"); do
 done
 
 {
-	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(go version | cut -d' ' -f3-)"
+	echo "command: \`cd bench && $command\`"
+	echo
+	echo "machine: $machine"
+	echo
 	echo "library: $library"
 	echo
 	"$OUT/benchtable" <"$raw"

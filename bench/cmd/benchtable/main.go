@@ -18,10 +18,16 @@ import (
 	"strings"
 )
 
-// pairs compares each mqttrpc transport with the raw client under it.
-var pairs = []struct{ lib, raw string }{
-	{"mqttrpc-v5", "paho-v5"},
-	{"mqttrpc-v311", "paho-v311"},
+// pairs compares each mqttrpc transport with the raw client under it: on
+// MQTT 5 with a bare paho.Client (what a user would otherwise write) and, in
+// brief, with autopaho (the layer mqttrpc runs on).
+var pairs = []struct {
+	lib, raw string
+	brief    bool // only the raw client's rt/s and the ratio: lib's columns are already shown
+}{
+	{"mqttrpc-v5", "paho-v5", false},
+	{"mqttrpc-v5", "autopaho-v5", true},
+	{"mqttrpc-v311", "paho-v311", false},
 }
 
 // result holds every value seen for one benchmark, by unit.
@@ -178,38 +184,94 @@ func printRoundTrips(w io.Writer, results []*result) {
 	fmt.Fprintln(w, "## mqttrpc vs the raw Paho client (medians)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ratio = mqttrpc rt/s ÷ raw rt/s, the median over runs paired in order (run i of one with run i of the")
-	fmt.Fprintln(w, "other, which run.sh makes in the same pass), with its range; cpu ratio = mqttrpc cpu-ns/op ÷ raw")
+	fmt.Fprintln(w, "other, which run.sh makes in the same pass), with its range; paho-v5 is a bare paho.Client, autopaho-v5")
+	fmt.Fprintln(w, "the same code on autopaho; cpu ratio = mqttrpc cpu-ns/op ÷ raw")
 	fmt.Fprintln(w, "cpu-ns/op (medians; this process only, so without mosquitto's share); Δallocs = mqttrpc allocs/op − raw allocs/op.")
 	fmt.Fprintln(w)
 	fmt.Fprint(w, "| case |")
+	cols := 0
 	for _, p := range pairs {
+		if p.brief {
+			fmt.Fprintf(w, " %s rt/s | ratio to %s |", p.raw, p.raw)
+			cols += 2
+			continue
+		}
 		fmt.Fprintf(w, " %s rt/s | %s rt/s | ratio | cpu ratio | Δallocs |", p.lib, p.raw)
+		cols += 5
 	}
 	fmt.Fprintln(w, " paho-rpc rt/s | nats rt/s |")
 	fmt.Fprint(w, "|---|")
-	fmt.Fprintln(w, strings.Repeat("---:|", 5*len(pairs)+2))
+	fmt.Fprintln(w, strings.Repeat("---:|", cols+2))
+	// summary collects each pair's per-case ratios by broker.
+	type key struct {
+		pair   int
+		broker string
+	}
+	summary := map[key][]float64{}
+	var brokers []string
 	for _, c := range cases {
 		impls := byCase[c]
+		broker := caseBroker(c)
+		if !slices.Contains(brokers, broker) {
+			brokers = append(brokers, broker)
+		}
 		fmt.Fprintf(w, "| %s |", c)
-		for _, p := range pairs {
+		for i, p := range pairs {
 			lib, raw := impls[p.lib], impls[p.raw]
-			fmt.Fprintf(w, " %s | %s |", num(lib, "rt/s"), num(raw, "rt/s"))
+			if !p.brief {
+				fmt.Fprintf(w, " %s |", num(lib, "rt/s"))
+			}
+			fmt.Fprintf(w, " %s |", num(raw, "rt/s"))
 			if lib == nil || raw == nil {
-				fmt.Fprint(w, " - | - | - |")
+				if p.brief {
+					fmt.Fprint(w, " - |")
+				} else {
+					fmt.Fprint(w, " - | - | - |")
+				}
 				continue
 			}
 			ratio, lo, hi := ratios(lib.values["rt/s"], raw.values["rt/s"])
-			la, _ := lib.med("allocs/op")
-			ra, _ := raw.med("allocs/op")
+			summary[key{i, broker}] = append(summary[key{i, broker}], ratio)
 			mark := ""
 			if ratio < 0.95 {
 				mark = " ⚠"
 			}
+			if p.brief {
+				fmt.Fprintf(w, " %.2f%s |", ratio, mark)
+				continue
+			}
+			la, _ := lib.med("allocs/op")
+			ra, _ := raw.med("allocs/op")
 			fmt.Fprintf(w, " %.2f%s (%.2f–%.2f) | %s | %+.0f |", ratio, mark, lo, hi, cpuRatio(lib, raw), la-ra)
 		}
 		fmt.Fprintf(w, " %s | %s |\n", num(impls["paho-rpc"], "rt/s"), num(impls["nats"], "rt/s"))
 	}
 	fmt.Fprintln(w)
+
+	fmt.Fprintln(w, "## Summary: median over cases of the per-case ratio")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| broker | pair | median ratio | lowest | highest | cases |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+	for _, br := range brokers {
+		for i, p := range pairs {
+			rs := summary[key{i, br}]
+			if len(rs) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "| %s | %s ÷ %s | %.2f | %.2f | %.2f | %d |\n", br, p.lib, p.raw, median(rs), slices.Min(rs), slices.Max(rs), len(rs))
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// caseBroker returns the broker= part of a case, or "" when there is none.
+func caseBroker(c string) string {
+	for _, f := range strings.Fields(c) {
+		if v, ok := strings.CutPrefix(f, "broker="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // cpuRatio formats the ratio of the median CPU per round trip, "-" when a
