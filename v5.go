@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -81,6 +82,33 @@ func (t *v5) dialBuffered(ctx context.Context, cfg autopaho.ClientConfig, u *url
 	t.conn.Store(c)
 	return c, nil
 }
+
+// noStore is a paho session store that keeps nothing, for sessions that end
+// with their connection (Clean Start, Session Expiry Interval 0).
+//
+// paho's session state (state.State) still allocates packet identifiers,
+// enforces the broker's Receive Maximum, matches acknowledgements to waiting
+// publishes and remembers, in memory, which QoS 2 messages it has received.
+// The store only holds copies of packets for resending, and MQTT 5 resends
+// nothing within a connection [MQTT-4.4.0-1]: only when a client reconnects
+// to a session the broker kept. With no session kept, the broker answers
+// every reconnect with Session Present 0, on which paho clears its state
+// and would discard the store anyway; paho's default in-memory store would
+// serialise every outgoing QoS 1 and 2 PUBLISH (and every PUBREC sent)
+// into a buffer only to throw it away.
+type noStore struct{}
+
+func (noStore) Put(uint16, byte, io.WriterTo) error { return nil }
+
+// Get is never called: List is always empty, and paho only reads packets it
+// listed.
+func (noStore) Get(id uint16) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("mqttrpc: packet %d: no session store", id)
+}
+func (noStore) Delete(uint16) error     { return nil }
+func (noStore) Quarantine(uint16) error { return nil }
+func (noStore) List() ([]uint16, error) { return nil, nil }
+func (noStore) Reset() error            { return nil }
 
 // connectPacket notes the server autopaho is about to try, and asks for
 // reason strings and user properties on every packet. paho asks for none by
@@ -330,7 +358,9 @@ func newSession(kept bool) session.SessionManager {
 	if kept { // paho sends the publishes again on the next connection
 		return state.NewInMemory()
 	}
-	return &lossReportingSession{State: state.NewInMemory(), inflight: make(map[uint16]chan<- packets.ControlPacket)}
+	// No session outlives the connection, so nothing stored is ever sent
+	// again: spare paho serialising every QoS 1 and 2 PUBLISH into a store.
+	return &lossReportingSession{State: state.New(noStore{}, noStore{}), inflight: make(map[uint16]chan<- packets.ControlPacket)}
 }
 
 // AddToSession records where the outcome of a publish goes.
