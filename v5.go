@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/packets"
@@ -157,8 +158,11 @@ func (t *v5) received(pr paho.PublishReceived) (bool, error) {
 	m := &Message{Topic: p.Topic, Body: p.Payload, QoS: p.QoS, Retain: p.Retain}
 	if props := p.Properties; props != nil {
 		m.ReplyTo = props.ResponseTopic
-		m.CorrelationID = string(props.CorrelationData)
+		// paho decodes every packet into fresh memory and never touches it
+		// again once it has handed the packet over, and nothing here writes
+		// to Correlation Data: the string can share its bytes.
 		m.correlation = props.CorrelationData
+		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 		m.ContentType = props.ContentType
 		if props.SubscriptionIdentifier != nil {
 			m.subID = *props.SubscriptionIdentifier
