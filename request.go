@@ -11,8 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
+	"unsafe"
 )
 
 // Request publishes body to topic as a request and waits for its reply.
@@ -44,25 +43,34 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	if o.replyTo == "" && o.tokenReply == "" && !b.t.properties() {
 		return nil, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
 	}
-	if m.CorrelationID == "" && b.t.properties() {
-		m.CorrelationID = newCorrelationID()
-	}
 	ctx, cancel := b.requestContext(ctx, o.timeout)
 	defer cancel()
 
+	// The Correlation Data's bytes go on the wire as they are: a string given
+	// by the caller is converted once (in publish), a generated ID never is.
+	needID := m.CorrelationID == "" && b.t.properties()
 	switch {
 	case o.tokenReply != "":
+		if needID {
+			_, m.correlation = b.newRequestIDs(true)
+		}
 		if err := b.tokenRequest(ctx, m, o.tokenReply); err != nil {
 			return nil, requestError(topicName, err)
 		}
 	case o.replyTo == "":
-		m.ReplyTo = b.newReplyTopic()
+		m.ReplyTo, m.correlation = b.newRequestIDs(needID)
 	default:
+		if needID {
+			_, m.correlation = b.newRequestIDs(true)
+		}
 		rt, err := b.acquireReplyTopic(ctx, o.replyTo)
 		if err != nil {
 			return nil, requestError(topicName, err)
 		}
 		defer b.releaseReplyTopic(rt)
+	}
+	if needID {
+		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
@@ -90,22 +98,63 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	}
 }
 
-// newCorrelationID returns a random (version 4) UUID string from crypto/rand.
-func newCorrelationID() string {
-	var id uuid.UUID
-	rand.Read(id[:])          // crypto/rand.Read never fails (Go 1.24+)
-	id[6] = id[6]&0x0f | 0x40 // version 4
-	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
-	return id.String()
-}
-
 // newReplyTopic returns a reply topic in the inbox with a fresh random token.
 func (b *Broker) newReplyTopic() string {
-	var sb strings.Builder
-	sb.Grow(len(b.inbox) + tokenLen)
-	sb.WriteString(b.inbox)
-	writeToken(&sb)
-	return sb.String()
+	topic, _ := b.newRequestIDs(false)
+	return topic
+}
+
+// uuidLen is the length of a UUID as text: 8-4-4-4-12 hex digits.
+const uuidLen = 36
+
+// newCorrelationID returns a random (version 4) UUID string from crypto/rand.
+func newCorrelationID() string {
+	var id [uuidLen]byte
+	writeUUID(id[:])
+	return string(id[:])
+}
+
+// writeUUID writes a random (version 4) UUID from crypto/rand as text into
+// id, which is uuidLen bytes long.
+func writeUUID(id []byte) {
+	var u [16]byte
+	rand.Read(u[:])         // crypto/rand.Read never fails (Go 1.24+)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	hex.Encode(id[0:8], u[0:4])
+	id[8] = '-'
+	hex.Encode(id[9:13], u[4:6])
+	id[13] = '-'
+	hex.Encode(id[14:18], u[6:8])
+	id[18] = '-'
+	hex.Encode(id[19:23], u[8:10])
+	id[23] = '-'
+	hex.Encode(id[24:36], u[10:16])
+}
+
+// newRequestIDs returns a reply topic in the inbox with a fresh random token
+// and, if withID, a random (version 4) UUID as text for Correlation Data,
+// both from crypto/rand and both in one allocation: per request, the
+// topic's string and the ID's bytes (and, made with unsafe.String, its
+// string) share one buffer, which nothing writes to after this returns.
+// Without withID, id is nil; callers that need only an ID ignore the topic.
+func (b *Broker) newRequestIDs(withID bool) (topic string, id []byte) {
+	n := len(b.inbox) + tokenLen
+	size := n
+	if withID {
+		size += uuidLen
+	}
+	buf := make([]byte, size)
+	copy(buf, b.inbox)
+	var token [tokenLen / 2]byte
+	rand.Read(token[:]) // crypto/rand.Read never fails (Go 1.24+)
+	hex.Encode(buf[len(b.inbox):n], token[:])
+	topic = unsafe.String(unsafe.SliceData(buf), n)
+	if withID {
+		id = buf[n:size:size] // capacity capped: an append can never write into buf
+		writeUUID(id)
+	}
+	return topic, id
 }
 
 // tokenLen is the length of a token written by writeToken.
@@ -125,6 +174,11 @@ func writeToken(sb *strings.Builder) {
 // deadline, by the Broker's request timeout.
 func (b *Broker) requestContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout > 0 {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= timeout {
+			// ctx ends first: a derived context (three allocations and a
+			// timer) would change nothing.
+			return ctx, func() {}
+		}
 		return context.WithTimeout(ctx, timeout)
 	}
 	return withDefaultTimeout(ctx, b.cfg.requestTimeout)
@@ -177,8 +231,14 @@ type call struct {
 
 func (p *pendingTable) init() { p.calls = make(map[string]call) }
 
+// replyChans keeps the reply channels of finished requests for new ones: a
+// channel of pointers costs two allocations. A channel goes back only from
+// remove, after which nothing can send to it (every send happens under
+// pendingTable.mu while its call is in the table, or before add returns it).
+var replyChans = sync.Pool{New: func() any { return make(chan *Message, 1) }}
+
 func (p *pendingTable) add(replyTopic, correlationID string) call {
-	c := call{correlationID: correlationID, reply: make(chan *Message, 1)}
+	c := call{correlationID: correlationID, reply: replyChans.Get().(chan *Message)}
 	p.mu.Lock()
 	if p.closed {
 		c.reply <- nil
@@ -213,6 +273,14 @@ func (p *pendingTable) remove(replyTopic string, c call) {
 		delete(p.calls, replyTopic)
 	}
 	p.mu.Unlock()
+	if c.multi {
+		return // a Gather's channel: made to its size, and closed on Close
+	}
+	select {
+	case <-c.reply: // a reply or a close the request did not wait for
+	default:
+	}
+	replyChans.Put(c.reply)
 }
 
 // Results of [pendingTable.deliver].
@@ -242,8 +310,8 @@ func (p *pendingTable) deliver(m *Message) int {
 		return p.deliverMulti(c, m) // unlocks mu
 	}
 	delete(p.calls, m.Topic)
+	c.reply <- m // never blocks (capacity 1, one sender); under mu, so remove knows no send is on its way
 	p.mu.Unlock()
-	c.reply <- m
 	return answered
 }
 
