@@ -32,45 +32,23 @@ import (
 // [ErrNoResponders] if the broker says nobody is subscribed (QoS 1 and 2 on
 // MQTT 5), and a *[RemoteError] if the handler answered with an error.
 func (b *Broker) Request(ctx context.Context, topicName string, body any, opts ...RequestOption) (*Message, error) {
-	var o requestOptions
-	for _, opt := range opts {
-		o = opt.applyRequest(o)
-	}
-	m, err := newMessage(topicName, body, o.publishOptions)
+	m, r, err := b.newRequest(topicName, body, opts)
 	if err != nil {
 		return nil, err
 	}
-	if o.replyTo == "" && o.tokenReply == "" && !b.t.properties() {
-		return nil, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
-	}
-	ctx, cancel := b.requestContext(ctx, o.timeout)
+	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
-
-	// The Correlation Data's bytes go on the wire as they are: a string given
-	// by the caller is converted once (in publish), a generated ID never is.
-	needID := m.CorrelationID == "" && b.t.properties()
 	switch {
-	case o.tokenReply != "":
-		if needID {
-			_, m.correlation = b.newRequestIDs(true)
-		}
-		if err := b.tokenRequest(ctx, m, o.tokenReply); err != nil {
+	case r.tokenReply != "":
+		if err := b.tokenRequest(ctx, m, r.tokenReply); err != nil {
 			return nil, requestError(topicName, err)
 		}
-	case o.replyTo == "":
-		m.ReplyTo, m.correlation = b.newRequestIDs(needID)
-	default:
-		if needID {
-			_, m.correlation = b.newRequestIDs(true)
-		}
-		rt, err := b.acquireReplyTopic(ctx, o.replyTo)
+	case r.explicit:
+		rt, err := b.acquireReplyTopic(ctx, m.ReplyTo)
 		if err != nil {
 			return nil, requestError(topicName, err)
 		}
 		defer b.releaseReplyTopic(rt)
-	}
-	if needID {
-		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
@@ -84,6 +62,12 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	if err := b.t.publish(ctx, m); err != nil {
 		return nil, requestError(topicName, err)
 	}
+	return awaitReply(ctx, topicName, c)
+}
+
+// awaitReply waits for the reply to c. Like newRequest, it keeps its locals
+// out of Request's frame, which is on the stack while Request publishes.
+func awaitReply(ctx context.Context, topicName string, c call) (*Message, error) {
 	select {
 	case reply := <-c.reply:
 		if reply == nil { // see pendingTable.closeAll
@@ -102,6 +86,47 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 func (b *Broker) newReplyTopic() string {
 	topic, _ := b.newRequestIDs(false)
 	return topic
+}
+
+// replyRoute says where the reply to a request built by newRequest comes.
+type replyRoute struct {
+	timeout    time.Duration // the Timeout option; 0 if none
+	tokenReply string        // the TokenReply prefix, if given
+	explicit   bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
+}
+
+// newRequest builds the request message from Request's arguments, with its
+// reply topic (the caller's ReplyTo, or a new one in the inbox unless the
+// reply comes by token) and its Correlation Data. It is a function of its
+// own so that its locals are off the stack by the time Request publishes and
+// waits: the caller's stack then stays within its first size, instead of
+// doubling in the deepest call of a QoS 1 publish and staying doubled while
+// it waits.
+func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*Message, replyRoute, error) {
+	var o requestOptions
+	for _, opt := range opts {
+		o = opt.applyRequest(o)
+	}
+	m, err := newMessage(topicName, body, o.publishOptions)
+	if err != nil {
+		return nil, replyRoute{}, err
+	}
+	if o.replyTo == "" && o.tokenReply == "" && !b.t.properties() {
+		return nil, replyRoute{}, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
+	}
+	// The Correlation Data's bytes go on the wire as they are: a string given
+	// by the caller is converted once (in publish), a generated ID never is.
+	needID := m.CorrelationID == "" && b.t.properties()
+	switch {
+	case o.replyTo == "" && o.tokenReply == "":
+		m.ReplyTo, m.correlation = b.newRequestIDs(needID)
+	case needID:
+		_, m.correlation = b.newRequestIDs(true)
+	}
+	if needID {
+		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
+	}
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != ""}, nil
 }
 
 // uuidLen is the length of a UUID as text: 8-4-4-4-12 hex digits.
