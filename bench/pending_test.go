@@ -131,6 +131,7 @@ func pendingOnce(tb testing.TB, url string, im pendingImpl, qos byte, pause, res
 	var before, during runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
 	resume()
 
 	var wg sync.WaitGroup
@@ -157,6 +158,7 @@ func pendingOnce(tb testing.TB, url string, im pendingImpl, qos byte, pause, res
 	}
 
 	pause()
+	settle(tb, goroutines+inFlight)
 	runtime.GC()
 	runtime.ReadMemStats(&during)
 	heapPer = float64(int64(during.HeapAlloc)-int64(before.HeapAlloc)) / inFlight
@@ -181,6 +183,23 @@ func pendingOnce(tb testing.TB, url string, im pendingImpl, qos byte, pause, res
 		tb.Fatalf("%d of %d requests failed; first: %v", n, inFlight, *firstErr.Load())
 	}
 	return heapPer, stackPer
+}
+
+// settle waits until no more than want goroutines run: every caller parked
+// waiting for its reply and nothing else at work. A request reaches the
+// responder before the requester has its PUBACK, and a publish still waiting
+// for one holds memory (and a deeper stack) that a pending request does not,
+// so measuring at once would count a varying share of publishes in flight.
+// It gives up after 10 s and says so: the figures then include them.
+func settle(tb testing.TB, want int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			tb.Logf("still %d goroutines beyond the %d waiting callers; measuring anyway", runtime.NumGoroutine()-want, inFlight)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func writeHeapProfile(tb testing.TB, path string) {
