@@ -84,6 +84,19 @@ func (t *v5) dialBuffered(ctx context.Context, cfg autopaho.ClientConfig, u *url
 	return c, nil
 }
 
+// skipQoS0Ack is paho's session state, except that acknowledging a QoS 0
+// message is a no-op. paho asks to acknowledge every message it delivers,
+// and for QoS 0 its session state answers with a new error, which paho then
+// ignores: an allocation per message received.
+type skipQoS0Ack struct{ *state.State }
+
+func (s skipQoS0Ack) Ack(pb *packets.Publish) error {
+	if pb.QoS == 0 {
+		return nil // QoS 0 has no acknowledgement
+	}
+	return s.State.Ack(pb)
+}
+
 // noStore is a paho session store that keeps nothing, for sessions that end
 // with their connection (Clean Start, Session Expiry Interval 0).
 //
@@ -360,11 +373,19 @@ type lossReportingSession struct {
 // lost publishes unless the session is kept.
 func newSession(kept bool) session.SessionManager {
 	if kept { // paho sends the publishes again on the next connection
-		return state.NewInMemory()
+		return skipQoS0Ack{state.NewInMemory()}
 	}
 	// No session outlives the connection, so nothing stored is ever sent
 	// again: spare paho serialising every QoS 1 and 2 PUBLISH into a store.
 	return &lossReportingSession{State: state.New(noStore{}, noStore{}), inflight: make(map[uint16]chan<- packets.ControlPacket)}
+}
+
+// Ack skips QoS 0 messages, as [skipQoS0Ack] does.
+func (s *lossReportingSession) Ack(pb *packets.Publish) error {
+	if pb.QoS == 0 {
+		return nil // QoS 0 has no acknowledgement
+	}
+	return s.State.Ack(pb)
 }
 
 // AddToSession records where the outcome of a publish goes.
