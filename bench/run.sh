@@ -71,10 +71,16 @@ quarter() {
 	if [[ $1 == *x ]]; then echo "$((${1%x} / 4 > 0 ? ${1%x} / 4 : 1))x"; else echo "$1"; fi
 }
 
+# A group that fails (a broker that dropped requests, say) is noted and the
+# run goes on, so that one failure does not throw away every other figure;
+# the script still exits 1 at the end.
+failed=()
 run() { # benchtime pattern
 	echo "# -bench '$2' -benchtime $1" >&2
-	"$OUT/bench.test" -test.run '^$' -test.bench "$2" -test.benchtime "$1" \
-		-test.count 1 -test.benchmem -test.timeout 30m | tee -a "$raw" >&2
+	if ! "$OUT/bench.test" -test.run '^$' -test.bench "$2" -test.benchtime "$1" \
+		-test.count 1 -test.benchmem -test.timeout 30m | tee -a "$raw" >&2; then
+		failed+=("$2")
+	fi
 }
 
 rt="^BenchmarkRoundTrip\$/^broker=($BROKERS)\$"
@@ -103,4 +109,8 @@ done
 	echo "library: $library"
 	echo
 	"$OUT/benchtable" <"$raw"
+	for f in "${failed[@]}"; do
+		echo "FAILED (see $raw): -bench '$f'"
+	done
 } | tee "$OUT/table.md"
+((${#failed[@]} == 0))

@@ -248,6 +248,9 @@ func printRoundTrips(w io.Writer, results []*result) {
 	}
 	fmt.Fprintln(w)
 
+	if len(summary) == 0 {
+		return
+	}
 	fmt.Fprintln(w, "## Summary: median over cases of the per-case ratio")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| broker | pair | median ratio | lowest | highest | cases |")
