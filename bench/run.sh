@@ -19,7 +19,6 @@
 #                    a fixed number of round trips per size and callers
 #   OUT=out/<time>   where bench.txt (raw output) and table.md are kept
 #
-# With the defaults the run takes about 20 minutes on a 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")"
 
