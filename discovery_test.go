@@ -393,3 +393,56 @@ func TestDiscoveryTopic(t *testing.T) {
 	}
 	assert.True(t, slices.IsSorted([]string{mqttrpc.VerbInfo, mqttrpc.VerbPing, mqttrpc.VerbStats}))
 }
+
+// TestEndpointRefusedAndReset: a request the endpoint refuses before its
+// handler runs is counted as refused, not as served; Reset starts every count
+// afresh.
+func TestEndpointRefusedAndReset(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		b := connect(t, tg)
+		ctx := ctxTimeout(t, 10*time.Second)
+		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "busy", Version: "1.0.0"})
+		require.NoError(t, err)
+		started, release := make(chan struct{}, 3), make(chan struct{})
+		slow := mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			started <- struct{}{}
+			<-release
+			return in, nil
+		})
+		topicName := uniqueTopic(t, "busy")
+		_, err = svc.Endpoint(ctx, "slow", topicName, slow, mqttrpc.Concurrency(1), mqttrpc.QueueLimit(1))
+		require.NoError(t, err)
+
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() {
+				_, err := b.Request(ctx, topicName, "hi")
+				errs <- err
+			}()
+		}
+		// One runs, one queues, the third is refused at once.
+		var re *mqttrpc.RemoteError
+		require.ErrorAs(t, receive(t, errs), &re)
+		assert.Equal(t, mqttrpc.StatusServiceUnavailable, re.Code)
+		receive(t, started)
+		close(release)
+		require.NoError(t, receive(t, errs))
+		require.NoError(t, receive(t, errs))
+
+		st := svc.Stats().Endpoints[0]
+		assert.Equal(t, uint64(2), st.Requests)
+		assert.Equal(t, uint64(1), st.Refused)
+		assert.Equal(t, uint64(0), st.Errors)
+
+		svc.Reset()
+		reset := svc.Stats().Endpoints[0]
+		assert.Zero(t, reset.Requests)
+		assert.Zero(t, reset.Refused)
+		assert.Zero(t, reset.ProcessingTime)
+		assert.True(t, reset.Started.After(st.Started), "started anew")
+		_, err = b.Request(ctx, topicName, "again")
+		require.NoError(t, err)
+		assert.Equal(t, uint64(1), svc.Stats().Endpoints[0].Requests)
+	})
+}

@@ -68,6 +68,7 @@ func (s *Subscription) accept(m *Message) {
 		return
 	}
 	if b.isClosing() {
+		s.opts.endpoint.refuse()
 		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, msgShutdown)
 		return
 	}
@@ -75,6 +76,7 @@ func (s *Subscription) accept(m *Message) {
 	case s.intake <- struct{}{}:
 	default:
 		b.stats.overloaded.Add(1)
+		s.opts.endpoint.refuse()
 		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, "overloaded")
 		return
 	}

@@ -11,7 +11,6 @@ import (
 type endpoint struct {
 	service string // the Service name
 	name    string
-	started time.Time
 
 	// Guarded by Service.mu; sub is nil while subscribing.
 	sub            *Subscription
@@ -21,9 +20,31 @@ type endpoint struct {
 
 	requests   atomic.Uint64
 	errors     atomic.Uint64
+	refused    atomic.Uint64
 	processing atomic.Int64 // nanoseconds, summed over requests
-	mu         sync.Mutex
-	lastError  string // guarded by mu
+
+	mu        sync.Mutex // guards what follows
+	lastError string
+	started   time.Time // when added, or last reset
+}
+
+// refuse counts one request refused before its handler ran.
+func (e *endpoint) refuse() {
+	if e != nil {
+		e.refused.Add(1)
+	}
+}
+
+// reset starts the statistics afresh. A request recorded while it runs may
+// be counted in part.
+func (e *endpoint) reset() {
+	e.requests.Store(0)
+	e.errors.Store(0)
+	e.refused.Store(0)
+	e.processing.Store(0)
+	e.mu.Lock()
+	e.lastError, e.started = "", time.Now().UTC()
+	e.mu.Unlock()
 }
 
 // record counts one request that took d and returned err. An error is kept
@@ -48,14 +69,14 @@ func (e *endpoint) stats(pattern string) EndpointStats {
 		Pattern:        pattern,
 		Requests:       e.requests.Load(),
 		Errors:         e.errors.Load(),
+		Refused:        e.refused.Load(),
 		ProcessingTime: time.Duration(e.processing.Load()),
-		Started:        e.started,
 	}
 	if st.Requests > 0 {
 		st.AverageProcessingTime = st.ProcessingTime / time.Duration(st.Requests)
 	}
 	e.mu.Lock()
-	st.LastError = e.lastError
+	st.LastError, st.Started = e.lastError, e.started
 	e.mu.Unlock()
 	return st
 }

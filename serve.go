@@ -35,6 +35,7 @@ func (s *Subscription) serve(m *Message) {
 		// Its sender has stopped waiting while it queued: running it now
 		// would only do work nobody reads.
 		b.stats.expired.Add(1)
+		s.opts.endpoint.refuse()
 		b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
 		return
 	}

@@ -132,7 +132,8 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 	if !nameRE.MatchString(name) {
 		return nil, fmt.Errorf("%w: endpoint name %q: use letters, digits, '-' and '_'", ErrInvalidService, name)
 	}
-	ep := &endpoint{service: s.cfg.Name, name: name, started: time.Now().UTC()}
+	ep := &endpoint{service: s.cfg.Name, name: name}
+	ep.reset()
 	s.mu.Lock()
 	switch {
 	case s.stopped:
@@ -229,13 +230,23 @@ func (s *Service) Info() ServiceInfo {
 }
 
 // Stats returns what discovery's STATS answers for the instance: the
-// statistics of each endpoint subscribed now, since it was added.
+// statistics of each endpoint subscribed now, since it was added or since
+// [Service.Reset].
 func (s *Service) Stats() ServiceStats {
 	st := ServiceStats{ServiceIdentity: s.identity(statsType), Started: s.started, Endpoints: []EndpointStats{}}
 	for _, e := range s.liveEndpoints() {
 		st.Endpoints = append(st.Endpoints, e.stats(e.sub.raw))
 	}
 	return st
+}
+
+// Reset starts the statistics of every endpoint afresh: counts, times and
+// last error, with each endpoint's Started set to now. The instance's own
+// Started stays when it started.
+func (s *Service) Reset() {
+	for _, e := range s.liveEndpoints() {
+		e.reset()
+	}
 }
 
 func (s *Service) identity(typ string) ServiceIdentity {
@@ -291,14 +302,18 @@ type ServiceStats struct {
 	Endpoints []EndpointStats `json:"endpoints"`
 }
 
-// EndpointStats counts what an endpoint has served since it was added. An
-// error is a request whose chain returned one: its caller got an error reply.
-// Durations are in nanoseconds on the wire.
+// EndpointStats counts what an endpoint has served since it was added or
+// its service was [Service.Reset]. An error is a request whose chain
+// returned one: its caller got an error reply. A refused request never
+// reached the chain: the endpoint was overloaded or shutting down (503), or
+// the request expired while it queued; it is not among Requests. Durations
+// are in nanoseconds on the wire.
 type EndpointStats struct {
 	Name                  string        `json:"name"`
 	Pattern               string        `json:"pattern"`
 	Requests              uint64        `json:"num_requests"`
 	Errors                uint64        `json:"num_errors"`
+	Refused               uint64        `json:"num_refused"`
 	LastError             string        `json:"last_error"` // "<status> <message>", as the caller saw it
 	ProcessingTime        time.Duration `json:"processing_time"`
 	AverageProcessingTime time.Duration `json:"average_processing_time"`
