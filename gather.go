@@ -2,9 +2,7 @@ package mqttrpc
 
 import (
 	"context"
-	"fmt"
 	"iter"
-	"time"
 )
 
 // gatherBuffer is how many replies a Gather holds for a caller that has not
@@ -26,63 +24,41 @@ const gatherBuffer = 256
 // [ErrFeatureNotSupported], ...) or when the Broker closes ([ErrClosed]).
 //
 // The body, topic and options are those of [Broker.Request]; on MQTT 3.1.1
-// it needs [ReplyTo], whose topic it holds until the loop ends. Up to 256
+// it needs [TokenReply] or [ReplyTo], whose topic it holds until the loop
+// ends. Up to 256
 // replies (or MaxReplies, if lower) wait for a slow loop body; replies beyond
 // are dropped and counted in [Stats].DroppedReplies.
 func (b *Broker) Gather(ctx context.Context, topicName string, body any, opts ...RequestOption) iter.Seq2[*Message, error] {
 	return func(yield func(*Message, error) bool) {
-		var o requestOptions
-		for _, opt := range opts {
-			o = opt.applyRequest(o)
-		}
-		if err := b.gather(ctx, topicName, body, o, yield); err != nil {
+		if err := b.gather(ctx, topicName, body, opts, yield); err != nil {
 			yield(nil, err)
 		}
 	}
 }
 
 // gather runs one Gather, returning the error that ends it early.
-func (b *Broker) gather(ctx context.Context, topicName string, body any, o requestOptions, yield func(*Message, error) bool) error {
-	if o.maxReplies < 0 {
-		return fmt.Errorf("mqttrpc: gather %q: MaxReplies %d < 0", topicName, o.maxReplies)
-	}
-	m, err := newMessage(topicName, body, o.publishOptions)
+func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []RequestOption, yield func(*Message, error) bool) error {
+	m, r, err := b.newRequest(topicName, body, opts)
 	if err != nil {
 		return err
 	}
-	if o.replyTo == "" && !b.t.properties() {
-		return fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
-	}
-	if m.CorrelationID == "" && b.t.properties() {
-		m.CorrelationID = newCorrelationID()
-	}
-	ctx, cancel := b.requestContext(ctx, o.timeout)
+	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
-	if o.replyTo == "" {
-		m.ReplyTo = b.newReplyTopic()
-	} else {
-		rt, err := b.acquireReplyTopic(ctx, o.replyTo)
-		if err != nil {
-			return requestError(topicName, err)
-		}
-		defer b.releaseReplyTopic(rt)
+	release, err := b.routeReply(ctx, m, r)
+	if err != nil {
+		return requestError(topicName, err)
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		m.expiry = time.Until(deadline)
-	}
+	defer release()
 	size := gatherBuffer
-	if o.maxReplies > 0 {
-		size = min(size, o.maxReplies)
+	if r.maxReplies > 0 {
+		size = min(size, r.maxReplies)
 	}
 	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, size)
 	defer b.pending.remove(m.ReplyTo, c)
-	if err := b.awaitReady(ctx); err != nil {
+	if err := b.sendRequest(ctx, m); err != nil {
 		return requestError(topicName, err)
 	}
-	if err := b.t.publish(ctx, m); err != nil {
-		return requestError(topicName, err)
-	}
-	for n := 0; o.maxReplies == 0 || n < o.maxReplies; n++ {
+	for n := 0; r.maxReplies == 0 || n < r.maxReplies; n++ {
 		select {
 		case reply, ok := <-c.reply:
 			if !ok { // see pendingTable.closeAll
@@ -132,8 +108,8 @@ func (n maxRepliesOption) applyRequest(o requestOptions) requestOptions {
 }
 
 // MaxReplies ends a [Broker.Gather] once n replies have come, before its
-// deadline. The default, 0, gathers until the deadline. [Broker.Request]
-// ignores it: it takes the first reply.
+// deadline. The default, 0, gathers until the deadline; a negative n is an
+// error. [Broker.Request] takes the first reply whatever n is.
 func MaxReplies(n int) RequestOption {
 	return maxRepliesOption(n)
 }

@@ -20,7 +20,7 @@ func responders(t *testing.T, tg target, r route, n int) []*mqttrpc.Broker {
 	for i := range out {
 		out[i] = connect(t, tg)
 		name := fmt.Sprint("responder-", i)
-		subscribe(t, out[i], r.topic, mqttrpc.Typed(func(context.Context, string) (string, error) { return name, nil }), r.serve()...)
+		subscribe(t, out[i], r.pattern(), mqttrpc.Typed(func(context.Context, string) (string, error) { return name, nil }), r.serve()...)
 	}
 	return out
 }
@@ -62,6 +62,26 @@ func TestGather(t *testing.T) {
 			}
 			assert.Zero(t, mqttrpc.PendingRequests(cli))
 		})
+	})
+}
+
+// TestGatherTokenReply: with TokenReply, Gather collects its replies on the
+// token's reply topic, on MQTT 3.1.1 as on MQTT 5.
+func TestGatherTokenReply(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		r := tokenRoute(t, "gather")
+		responders(t, tg, r, 2)
+		cli := connect(t, tg)
+		var got []string
+		for m, err := range cli.Gather(ctxTimeout(t, 10*time.Second), r.topic, "who", r.call(mqttrpc.MaxReplies(2))...) {
+			require.NoError(t, err)
+			assert.Regexp(t, "^"+r.reply+"/[0-9a-f]+$", m.Topic)
+			got = append(got, string(m.Body))
+		}
+		sort.Strings(got)
+		assert.Equal(t, []string{"responder-0", "responder-1"}, got)
+		assert.Zero(t, mqttrpc.PendingRequests(cli))
 	})
 }
 

@@ -38,31 +38,44 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	}
 	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
-	switch {
-	case r.tokenReply != "":
-		if err := b.tokenRequest(ctx, m, r.tokenReply); err != nil {
-			return nil, requestError(topicName, err)
-		}
-	case r.explicit:
-		rt, err := b.acquireReplyTopic(ctx, m.ReplyTo)
-		if err != nil {
-			return nil, requestError(topicName, err)
-		}
-		defer b.releaseReplyTopic(rt)
-	}
-	if deadline, ok := ctx.Deadline(); ok {
-		m.expiry = time.Until(deadline)
-	}
-
-	c := b.pending.add(m.ReplyTo, m.CorrelationID)
-	defer b.pending.remove(m.ReplyTo, c)
-	if err := b.awaitReady(ctx); err != nil {
+	release, err := b.routeReply(ctx, m, r)
+	if err != nil {
 		return nil, requestError(topicName, err)
 	}
-	if err := b.t.publish(ctx, m); err != nil {
+	defer release()
+	c := b.pending.add(m.ReplyTo, m.CorrelationID)
+	defer b.pending.remove(m.ReplyTo, c)
+	if err := b.sendRequest(ctx, m); err != nil {
 		return nil, requestError(topicName, err)
 	}
 	return awaitReply(ctx, topicName, c)
+}
+
+// routeReply readies what the reply to m comes through: a token inbox, or
+// the caller's own reply topic, held until release is called.
+func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (release func(), err error) {
+	switch {
+	case r.tokenReply != "":
+		return func() {}, b.tokenRequest(ctx, m, r.tokenReply)
+	case r.explicit:
+		rt, err := b.acquireReplyTopic(ctx, m.ReplyTo)
+		if err != nil {
+			return nil, err
+		}
+		return func() { b.releaseReplyTopic(rt) }, nil
+	}
+	return func() {}, nil
+}
+
+// sendRequest publishes m once the connection is up, expiring when ctx ends.
+func (b *Broker) sendRequest(ctx context.Context, m *Message) error {
+	if deadline, ok := ctx.Deadline(); ok {
+		m.expiry = time.Until(deadline)
+	}
+	if err := b.awaitReady(ctx); err != nil {
+		return err
+	}
+	return b.t.publish(ctx, m)
 }
 
 // awaitReply waits for the reply to c. Like newRequest, it keeps its locals
@@ -82,17 +95,12 @@ func awaitReply(ctx context.Context, topicName string, c call) (*Message, error)
 	}
 }
 
-// newReplyTopic returns a reply topic in the inbox with a fresh random token.
-func (b *Broker) newReplyTopic() string {
-	topic, _ := b.newRequestIDs(false)
-	return topic
-}
-
 // replyRoute says where the reply to a request built by newRequest comes.
 type replyRoute struct {
 	timeout    time.Duration // the Timeout option; 0 if none
 	tokenReply string        // the TokenReply prefix, if given
 	explicit   bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
+	maxReplies int           // the MaxReplies option, for Gather
 }
 
 // newRequest builds the request message from Request's arguments, with its
@@ -106,6 +114,9 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	var o requestOptions
 	for _, opt := range opts {
 		o = opt.applyRequest(o)
+	}
+	if o.maxReplies < 0 {
+		return nil, replyRoute{}, fmt.Errorf("mqttrpc: request %q: MaxReplies %d < 0", topicName, o.maxReplies)
 	}
 	m, err := newMessage(topicName, body, o.publishOptions)
 	if err != nil {
@@ -126,7 +137,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if needID {
 		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
-	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != ""}, nil
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies}, nil
 }
 
 // uuidLen is the length of a UUID as text: 8-4-4-4-12 hex digits.
