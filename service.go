@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -360,25 +359,25 @@ func typeName[T any]() string {
 // ServiceGroup is a set of a service's endpoints that share a topic prefix
 // and options, as a [Group] is for subscribers.
 type ServiceGroup struct {
-	s      *Service
-	prefix string
-	opts   []SubscribeOption
+	s *Service
+	scope
 }
 
 // Group returns a group of the service's endpoints under prefix, each made
 // with opts before its own. The prefix may hold named levels.
 func (s *Service) Group(prefix string, opts ...SubscribeOption) *ServiceGroup {
-	return &ServiceGroup{s: s, prefix: strings.TrimSuffix(prefix, "/"), opts: opts}
+	return &ServiceGroup{s: s, scope: newScope(prefix, opts)}
 }
 
 // Group returns a group nested in g: its prefix follows g's, and its options
 // follow g's.
 func (g *ServiceGroup) Group(prefix string, opts ...SubscribeOption) *ServiceGroup {
-	return &ServiceGroup{s: g.s, prefix: g.prefix + "/" + strings.TrimSuffix(prefix, "/"), opts: slices.Concat(g.opts, opts)}
+	return &ServiceGroup{s: g.s, scope: g.nest(prefix, opts)}
 }
 
 // Endpoint calls [Service.Endpoint] with the group's prefix before pattern
 // and the group's options before opts.
 func (g *ServiceGroup) Endpoint(ctx context.Context, name, pattern string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
-	return g.s.Endpoint(ctx, name, g.prefix+"/"+pattern, h, slices.Concat(g.opts, opts)...)
+	pattern, opts = g.apply(pattern, opts)
+	return g.s.Endpoint(ctx, name, pattern, h, opts...)
 }
