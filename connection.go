@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -48,7 +50,26 @@ func (b *Broker) connectFailed(err error) {
 
 func permanent(err error) bool {
 	var cve *tls.CertificateVerificationError
-	return errors.Is(err, ErrRefused) || errors.As(err, &cve)
+	return errors.Is(err, ErrRefused) || errors.As(err, &cve) || refusedByTLSAlert(err)
+}
+
+// refusedByTLSAlert reports whether err is a TLS alert in which the server
+// refuses this client's certificate, TLS version or ciphers: a setting to
+// change, not a failure to retry. crypto/tls reports a received alert as a
+// *net.OpError with Op "remote error" around an unexported type, so the
+// alert is known by its text.
+func refusedByTLSAlert(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return false
+	}
+	alert := op.Err.Error()
+	for _, final := range []string{"certificate", "access denied", "handshake failure", "protocol version", "insufficient security"} {
+		if strings.Contains(alert, final) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Broker) events() events {

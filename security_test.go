@@ -152,14 +152,17 @@ func newTestPKI(t *testing.T, dir string) testPKI {
 
 func TestTLS(t *testing.T) {
 	pki := newTestPKI(t, t.TempDir())
-	port := brokertest.FreePort(t)
-	brokertest.MosquittoWith(t, mosquittoKeepUser+
-		"listener "+strconv.Itoa(port)+" 127.0.0.1\n"+
-		"cafile "+pki.caFile+"\n"+
-		"certfile "+pki.certFile+"\n"+
-		"keyfile "+pki.keyFile+"\n"+
-		"require_certificate false\n")
+	port, mutualPort := brokertest.FreePort(t), brokertest.FreePort(t)
+	listener := func(port int, requireCert bool) string {
+		return "listener " + strconv.Itoa(port) + " 127.0.0.1\n" +
+			"cafile " + pki.caFile + "\n" +
+			"certfile " + pki.certFile + "\n" +
+			"keyfile " + pki.keyFile + "\n" +
+			"require_certificate " + strconv.FormatBool(requireCert) + "\n"
+	}
+	brokertest.MosquittoWith(t, mosquittoKeepUser+listener(port, false)+listener(mutualPort, true))
 	url := "mqtts://127.0.0.1:" + strconv.Itoa(port)
+	mutualURL := "mqtts://127.0.0.1:" + strconv.Itoa(mutualPort)
 
 	for _, v := range secVersions {
 		t.Run("v"+v.String(), func(t *testing.T) {
@@ -181,6 +184,17 @@ func TestTLS(t *testing.T) {
 				var unknownCA x509.UnknownAuthorityError
 				require.ErrorAs(t, err, &unknownCA, "Connect's error should wrap the certificate error")
 				require.Less(t, elapsed, time.Second, "a certificate error is final: Connect does not wait for its timeout")
+			})
+
+			t.Run("client certificate required", func(t *testing.T) {
+				elapsed, err := connectFails(t, mutualURL, v, mqttrpc.WithTLSConfig(&tls.Config{RootCAs: pki.pool}))
+				require.Error(t, err)
+				t.Logf("Connect: %v", err)
+				var alert *net.OpError
+				require.ErrorAs(t, err, &alert, "Connect's error should wrap the server's TLS alert")
+				require.Equal(t, "remote error", alert.Op)
+				require.ErrorContains(t, alert, "certificate required")
+				require.Less(t, elapsed, time.Second, "a refused certificate is final: Connect does not wait for its timeout")
 			})
 		})
 	}
