@@ -139,7 +139,7 @@ func testBrokerRestart(t *testing.T, v mqttrpc.Version, token bool) {
 					mu.Lock()
 					lastFailure = end
 					mu.Unlock()
-					time.Sleep(10 * time.Millisecond)
+					time.Sleep(10 * time.Millisecond) // pace the retries while the broker is down
 				case string(reply.Body) != "re:"+body:
 					wrong.Add(1)
 				default:
@@ -156,13 +156,12 @@ func testBrokerRestart(t *testing.T, v mqttrpc.Version, token bool) {
 		})
 	}
 
-	time.Sleep(time.Second)
-	okBefore := ok.Load()
-	require.Positive(t, okBefore, "traffic flows before the restart")
+	require.Eventually(t, func() bool { return ok.Load() >= 2*callers }, 10*time.Second, time.Millisecond,
+		"traffic flows before the restart")
 	inFlightAtKill.Store(inFlight.Load())
 	killedAt.Store(time.Now().UnixNano())
 	mq.Kill(t)
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // the outage itself, not a wait for an event
 	mq.Restart(t)
 	restartedAt.Store(time.Now().UnixNano())
 
@@ -173,7 +172,8 @@ func testBrokerRestart(t *testing.T, v mqttrpc.Version, token bool) {
 		return !firstOKAfterRestart.IsZero()
 	}, 10*time.Second, 10*time.Millisecond, "no request succeeded after the restart")
 	okAtRecovery := ok.Load()
-	time.Sleep(time.Second) // and keep succeeding
+	require.Eventually(t, func() bool { return ok.Load() >= okAtRecovery+2*callers }, 10*time.Second, time.Millisecond,
+		"requests keep succeeding after recovery")
 	stop.Store(true)
 	wg.Wait()
 
@@ -276,11 +276,11 @@ func TestCloseUnderLoad(t *testing.T) {
 		require.NoError(t, err)
 		cli := connect(t, tg)
 		const n = 20
-		started := make(chan struct{}, n)
+		started, release := make(chan struct{}, n), make(chan struct{})
 		topic := uniqueTopic(t, "drain")
 		subscribe(t, srv, topic+"/+", mqttrpc.Typed(func(_ context.Context, in string) (string, error) {
 			started <- struct{}{}
-			time.Sleep(200 * time.Millisecond)
+			<-release // until Close has begun
 			return "done:" + in, nil
 		}), mqttrpc.ReplyTopic(topic+"-replies"))
 
@@ -306,7 +306,11 @@ func TestCloseUnderLoad(t *testing.T) {
 		for range want {
 			receive(t, started)
 		}
-		require.NoError(t, srv.Close(ctxTimeout(t, 10*time.Second)))
+		closed := make(chan error, 1)
+		go func() { closed <- srv.Close(ctxTimeout(t, 10*time.Second)) }()
+		require.Eventually(t, func() bool { return mqttrpc.Closing(srv) }, 5*time.Second, time.Millisecond)
+		close(release)
+		require.NoError(t, receive(t, closed))
 		var answered, refused int
 		for range n {
 			err := <-errs

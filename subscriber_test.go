@@ -57,9 +57,10 @@ func TestSlowHandlerDoesNotBlockOthers(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target) {
 		srv, cli := connect(t, tg), connect(t, tg)
 		slow, fast := newRoute(t, tg, "slow"), newRoute(t, tg, "fast")
-		release := make(chan struct{})
+		release, running := make(chan struct{}), make(chan struct{}, 3)
 		defer close(release)
 		subscribe(t, srv, slow.topic, mqttrpc.Typed(func(ctx context.Context, in string) (string, error) {
+			running <- struct{}{}
 			select {
 			case <-release:
 			case <-ctx.Done():
@@ -73,7 +74,7 @@ func TestSlowHandlerDoesNotBlockOthers(t *testing.T) {
 				_, _ = cli.Request(context.Background(), slow.topic, "x", slow.call(mqttrpc.Timeout(3*time.Second))...)
 			}()
 		}
-		time.Sleep(50 * time.Millisecond)
+		receive(t, running)
 		for range 20 {
 			reply, err := cli.Request(ctxTimeout(t, 2*time.Second), fast.topic, "quick", fast.call(mqttrpc.QoS(1))...)
 			require.NoError(t, err)
@@ -88,7 +89,7 @@ func TestHandlersRunConcurrently(t *testing.T) {
 		topic := uniqueTopic(t, "parallel")
 		var g gauge
 		release := make(chan struct{})
-		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
+		sub := subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
 			defer g.enter()()
 			<-release
 			return "", nil
@@ -103,7 +104,10 @@ func TestHandlersRunConcurrently(t *testing.T) {
 		}
 		require.Eventually(t, func() bool { return g.now.Load() == 4 }, 5*time.Second, time.Millisecond,
 			"four handlers run at once")
-		time.Sleep(50 * time.Millisecond) // time for a fifth to start, were it allowed to
+		// Once the other four wait in the queue, a fifth handler could
+		// only have started by now.
+		require.Eventually(t, func() bool { return mqttrpc.Queued(sub) == 4 }, 5*time.Second, time.Millisecond,
+			"four requests wait")
 		assert.Equal(t, int32(4), g.peak.Load(), "never more than four")
 		close(release)
 		for range 8 {

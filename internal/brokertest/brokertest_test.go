@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/mqttrpc/mqttrpc/internal/brokertest"
@@ -101,12 +102,13 @@ func TestMosquittoWith(t *testing.T) {
 	// mosquitto opens its listeners one after another; start waited only for
 	// the first.
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
 			c.Close()
-			break
 		}
-	}
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "mosquitto's second listener opens")
 	connect(t, addr)
 }
 
