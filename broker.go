@@ -77,7 +77,7 @@ func (c *connState) isReady() bool {
 // Connect connects to the MQTT broker at rawURL and returns once the
 // connection is up and the reply inbox is subscribed. Schemes: mqtt:// and
 // tcp:// (default port 1883), mqtts:// and ssl:// (TLS, default port 8883),
-// ws:// and wss:// (MQTT 5 only). With [WithServers], rawURL is the first of
+// ws:// and wss:// (MQTT over WebSocket, default ports 80 and 443). With [WithServers], rawURL is the first of
 // several servers. It gives up when ctx ends or after the connect timeout
 // (see [WithConnectTimeout]), whichever comes first.
 func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error) {
@@ -165,6 +165,13 @@ func redactedList(us []*url.URL) string {
 	return strings.Join(s, ",")
 }
 
+// defaultPorts are the ports of URLs that give none, by scheme.
+var defaultPorts = map[string]string{
+	"mqtt": "1883", "tcp": "1883",
+	"mqtts": "8883", "ssl": "8883", "tls": "8883", "mqtt+ssl": "8883", "tcps": "8883",
+	"ws": "80", "wss": "443",
+}
+
 func parseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -173,12 +180,11 @@ func parseURL(rawURL string) (*url.URL, error) {
 	if u.Host == "" {
 		return nil, fmt.Errorf("mqttrpc: broker URL %q has no host", rawURL)
 	}
+	if _, ok := defaultPorts[u.Scheme]; !ok {
+		return nil, fmt.Errorf("mqttrpc: broker URL %q: unknown scheme %q; use mqtt, mqtts, ws or wss", u.Redacted(), u.Scheme)
+	}
 	if u.Port() == "" {
-		port := "1883"
-		if u.Scheme == "mqtts" || u.Scheme == "ssl" || u.Scheme == "tls" {
-			port = "8883"
-		}
-		u.Host += ":" + port
+		u.Host += ":" + defaultPorts[u.Scheme]
 	}
 	return u, nil
 }

@@ -22,10 +22,10 @@ import (
 // (Receive Maximum 20 on MQTT 5), which is where a stall pushes back first.
 const mosquittoDefaults = "max_inflight_messages 20\nmax_queued_messages 1000\n"
 
-// stallBrokers returns mochi and, where installed, mosquitto with its
-// default flow control.
+// stallBrokers returns mochi over TCP and over WebSocket and, where
+// installed, mosquitto with its default flow control.
 func stallBrokers(t *testing.T) []*brokertest.Broker {
-	brokers := []*brokertest.Broker{brokertest.Mochi(t)}
+	brokers := []*brokertest.Broker{brokertest.Mochi(t), brokertest.MochiWebsocket(t)}
 	for _, b := range brokertest.All(t)[1:] { // the CI rule of All: mosquitto is required there
 		_ = b
 		brokers = append(brokers, brokertest.MosquittoWith(t, mosquittoDefaults))

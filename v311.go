@@ -49,11 +49,6 @@ type v311 struct {
 }
 
 func dialV311(servers []*url.URL, cfg *config, ev events) (transport, error) {
-	for _, u := range servers {
-		if u.Scheme == "ws" || u.Scheme == "wss" {
-			return nil, fmt.Errorf("%w: %s:// on MQTT 3.1.1", ErrFeatureNotSupported, u.Scheme)
-		}
-	}
 	t := &v311{
 		ev:      ev,
 		backoff: backoff(cfg.backoffMin, cfg.backoffMax),

@@ -33,7 +33,7 @@ type v5 struct {
 	subIDs   atomic.Bool                    // the broker's CONNACK offered Subscription Identifiers
 	features atomic.Pointer[serverFeatures] // what else it offered
 	server   atomic.Pointer[url.URL]        // of the latest connection attempt
-	conn     atomic.Pointer[bufconn.Conn]   // the latest connection dialled; nil on websockets
+	conn     atomic.Pointer[bufconn.Conn]   // the latest connection dialled
 	stall    time.Duration
 }
 
@@ -53,14 +53,12 @@ func dialV5(servers []*url.URL, cfg *config, ev events) (transport, error) {
 		OnConnectionDown:              func() bool { ev.down(); return true },
 		OnConnectError:                func(err error) { ev.connectError(v5ConnectError(err)) },
 		ConnectPacketBuilder:          t.connectPacket,
+		AttemptConnection:             t.dialBuffered,
 		ClientConfig: paho.ClientConfig{
 			ClientID:          cfg.clientID,
 			Session:           newSession(cfg.sessionExpiry > 0),
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){t.received},
 		},
-	}
-	if !slices.ContainsFunc(servers, func(u *url.URL) bool { return u.Scheme == "ws" || u.Scheme == "wss" }) {
-		cc.AttemptConnection = t.dialBuffered
 	}
 	cm, err := autopaho.NewConnection(context.Background(), cc)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 type Server struct {
 	broker *mqtt.Server
 	ln     *listener
+	ws     *listener // nil without WithWebsocket
 
 	closeOnce sync.Once
 	closeErr  error
@@ -33,6 +34,7 @@ type Option func(*config)
 
 type config struct {
 	addr       string
+	wsAddr     string
 	logger     *slog.Logger
 	noShared   bool
 	noWildcard bool
@@ -41,6 +43,13 @@ type config struct {
 // WithAddr sets the TCP listen address; the default is "127.0.0.1:0" (a free loopback port).
 func WithAddr(addr string) Option {
 	return func(c *config) { c.addr = addr }
+}
+
+// WithWebsocket makes the broker accept MQTT over WebSocket on addr as
+// well, for example "127.0.0.1:0" (a free loopback port); see
+// [Server.WebsocketURL].
+func WithWebsocket(addr string) Option {
+	return func(c *config) { c.wsAddr = addr }
 }
 
 // WithLogger sets a *slog.Logger for the broker; default discards all logs.
@@ -66,7 +75,8 @@ func WithoutWildcardSubscriptions() Option {
 	return func(c *config) { c.noWildcard = true }
 }
 
-// Start starts a broker listening on TCP and returns once it accepts connections.
+// Start starts a broker listening on TCP (and WebSocket, with
+// [WithWebsocket]) and returns once it accepts connections.
 func Start(opts ...Option) (*Server, error) {
 	cfg := config{
 		addr:   "127.0.0.1:0",
@@ -108,22 +118,47 @@ func Start(opts ...Option) (*Server, error) {
 		nl.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	ln := &listener{ln: nl, conns: make(map[net.Conn]struct{})}
+	ln := newListener("embedded", nl)
 	if err := b.AddListener(ln); err != nil {
 		nl.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	var ws *listener
+	if cfg.wsAddr != "" {
+		wl, err := listenWebsocket(cfg.wsAddr)
+		if err == nil {
+			ws = newListener("embedded-ws", wl)
+			err = b.AddListener(ws)
+		}
+		if err != nil {
+			b.Close()
+			nl.Close()
+			if wl != nil {
+				wl.Close()
+			}
+			return nil, fmt.Errorf("embedded: websocket: %w", err)
+		}
 	}
 	// Serve does not block: it starts the accept loop in the background.
 	if err := b.Serve(); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	return &Server{broker: b, ln: ln}, nil
+	return &Server{broker: b, ln: ln, ws: ws}, nil
 }
 
 // URL returns "mqtt://127.0.0.1:PORT" (the real bound port).
 func (s *Server) URL() string {
 	return "mqtt://" + s.Addr()
+}
+
+// WebsocketURL returns "ws://127.0.0.1:PORT/mqtt" with the real bound port,
+// or "" without [WithWebsocket]. The broker answers on any path.
+func (s *Server) WebsocketURL() string {
+	if s.ws == nil {
+		return ""
+	}
+	return "ws://" + s.ws.Address() + "/mqtt"
 }
 
 // Addr returns the bound host:port.
@@ -166,6 +201,7 @@ func (s *Server) Close() error {
 // handshake. Mochi reads CONNECT without a deadline and waits for every
 // connection on shutdown, so one silent client would block Close forever.
 type listener struct {
+	id string
 	ln net.Listener
 
 	mu     sync.Mutex
@@ -174,7 +210,11 @@ type listener struct {
 	wg     sync.WaitGroup // accept loop and connection handlers
 }
 
-func (l *listener) ID() string              { return "embedded" }
+func newListener(id string, ln net.Listener) *listener {
+	return &listener{id: id, ln: ln, conns: make(map[net.Conn]struct{})}
+}
+
+func (l *listener) ID() string              { return l.id }
 func (l *listener) Address() string         { return l.ln.Addr().String() }
 func (l *listener) Protocol() string        { return "tcp" }
 func (l *listener) Init(*slog.Logger) error { return nil }

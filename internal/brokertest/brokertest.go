@@ -24,7 +24,7 @@ const startTimeout = 5 * time.Second
 
 // Broker is a running MQTT broker for a test.
 type Broker struct {
-	Name string // "mochi", "mosquitto" or "nats"
+	Name string // "mochi", "mochi-ws", "mosquitto" or "nats"
 	URL  string // mqtt://127.0.0.1:PORT
 
 	// attached reports whether the embedded broker still holds a client
@@ -53,13 +53,27 @@ func Mochi(t testing.TB) *Broker {
 // turn features off.
 func MochiWith(t testing.TB, opts ...embedded.Option) *Broker {
 	t.Helper()
+	s := startMochi(t, opts)
+	return &Broker{Name: "mochi", URL: s.URL(), attached: s.Attached}
+}
+
+// MochiWebsocket is like Mochi, with clients on MQTT over WebSocket: its URL
+// is ws://.
+func MochiWebsocket(t testing.TB) *Broker {
+	t.Helper()
+	s := startMochi(t, []embedded.Option{embedded.WithWebsocket("127.0.0.1:0")})
+	return &Broker{Name: "mochi-ws", URL: s.WebsocketURL(), attached: s.Attached}
+}
+
+func startMochi(t testing.TB, opts []embedded.Option) *embedded.Server {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := embedded.Start(append([]embedded.Option{embedded.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatalf("brokertest: start mochi: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return &Broker{Name: "mochi", URL: s.URL(), attached: s.Attached}
+	return s
 }
 
 // Mosquitto starts a mosquitto process on a free loopback port from testdata config and kills it in t.Cleanup.

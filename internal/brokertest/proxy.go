@@ -12,7 +12,7 @@ import (
 // Proxy is a TCP proxy in front of a broker whose connections a test can cut
 // or stall, as a network failure would, while the broker itself keeps running.
 type Proxy struct {
-	URL string // mqtt://127.0.0.1:PORT of the proxy
+	URL string // the broker's URL with the proxy's 127.0.0.1:PORT
 
 	target   string
 	ln       net.Listener
@@ -36,7 +36,7 @@ func NewProxy(t testing.TB, b *Broker) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{URL: "mqtt://" + ln.Addr().String(), target: u.Host, ln: ln, attached: b.attached, conns: make(map[net.Conn]struct{})}
+	p := &Proxy{URL: u.Scheme + "://" + ln.Addr().String() + u.Path, target: u.Host, ln: ln, attached: b.attached, conns: make(map[net.Conn]struct{})}
 	p.wg.Add(1)
 	go p.accept() // ends when the listener closes
 	t.Cleanup(p.close)

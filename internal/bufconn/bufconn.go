@@ -42,6 +42,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqttrpc/mqttrpc/internal/wsconn"
 )
 
 const (
@@ -78,7 +80,7 @@ type Conn struct {
 	inbuf  atomic.Int32  // input buffered but not yet read: its acknowledgements will follow
 	writes atomic.Uint64 // write system calls made
 	stall  time.Duration
-	direct bool       // a writer may write at once; not on TLS, whose writes cannot resume after a timeout
+	direct bool       // a writer may write at once: on TCP, not on TLS or WebSocket (see resumable)
 	raw    *rawWriter // writes without waiting, where the platform allows; else a deadline bounds them
 
 	pmu    sync.Mutex // held from Lock to Unlock: one packet at a time
@@ -109,18 +111,26 @@ func New(c net.Conn, stall time.Duration) *Conn {
 	if stall <= 0 {
 		stall = DefaultStallTimeout
 	}
-	_, isTLS := c.(*tls.Conn)
 	bc := &Conn{
 		Conn:   c,
 		r:      bufio.NewReaderSize(c, 32<<10),
 		stall:  stall,
-		direct: !isTLS,
+		direct: resumable(c),
 		raw:    newRawWriter(c),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
 	go bc.flusher() // ends when Close has flushed what was pending
 	return bc
+}
+
+// resumable reports whether a write to c that times out can go on where it
+// stopped, as a writer's own write, bounded by the direct-write budget,
+// needs. A TCP write can. A TLS or WebSocket write cannot: a timeout
+// leaves its record or message half written, and the connection broken.
+func resumable(c net.Conn) bool {
+	_, ok := c.(*net.TCPConn)
+	return ok
 }
 
 // Read reads from the buffer, refilling it from the connection.
@@ -419,9 +429,9 @@ func (c *Conn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t)
 // writes the Conn makes are bounded by the stall timeout.
 func (c *Conn) SetWriteDeadline(time.Time) error { return nil }
 
-// Dial connects to the MQTT broker at u over TCP, or TLS for the mqtts, ssl,
-// tls, mqtt+ssl and tcps schemes, and wraps the connection with the given
-// stall timeout (see [New]).
+// Dial connects to the MQTT broker at u over TCP, TLS for the mqtts, ssl,
+// tls, mqtt+ssl and tcps schemes, or a WebSocket for ws and wss, and wraps
+// the connection with the given stall timeout (see [New]).
 func Dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config, stall time.Duration) (*Conn, error) {
 	var d net.Dialer
 	var c net.Conn
@@ -432,6 +442,8 @@ func Dial(ctx context.Context, u *url.URL, tlsConfig *tls.Config, stall time.Dur
 	case "mqtts", "ssl", "tls", "mqtt+ssl", "tcps":
 		td := tls.Dialer{NetDialer: &d, Config: tlsConfig}
 		c, err = td.DialContext(ctx, "tcp", u.Host)
+	case "ws", "wss":
+		c, err = wsconn.Dial(ctx, u, tlsConfig)
 	default:
 		return nil, fmt.Errorf("unsupported URL scheme %q", u.Scheme)
 	}
