@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -49,7 +50,36 @@ func validDiscoveryPrefix(prefix string) error {
 
 // discovers reports whether the Broker's services answer discovery.
 func (b *Broker) discovers() bool {
-	return !b.cfg.noDiscovery && b.t.properties()
+	return !b.cfg.noDiscovery
+}
+
+// discoveryRequest is the body of a discovery request on MQTT 3.1.1, which
+// has no Response Topic: it names the topic to answer on
+// (schemas/discovery_request.json).
+type discoveryRequest struct {
+	ReplyTo string `json:"reply_to"`
+}
+
+// bodyReply makes a request name its reply topic in its body on MQTT 3.1.1,
+// as discovery requests do there.
+type bodyReply struct{}
+
+func (bodyReply) applyRequest(o requestOptions) requestOptions {
+	o.bodyReply = true
+	return o
+}
+
+// replyTopicOf returns where to answer the discovery request m: its
+// Response Topic, else the topic its body names.
+func replyTopicOf(m *Message) string {
+	if m.ReplyTo != "" {
+		return m.ReplyTo
+	}
+	var req discoveryRequest
+	if json.Unmarshal(m.Body, &req) != nil {
+		return ""
+	}
+	return req.ReplyTo
 }
 
 // serviceRegistry is the Broker's services, and the discovery subscriptions
@@ -187,6 +217,7 @@ func (b *Broker) serveDiscovery(_ context.Context, m *Message) (*Response, error
 	if len(levels) > 2 {
 		id = levels[2]
 	}
+	to := replyTopicOf(m)
 	var reply func(*Service) any
 	switch verb {
 	case VerbPing:
@@ -196,7 +227,7 @@ func (b *Broker) serveDiscovery(_ context.Context, m *Message) (*Response, error
 	case VerbStats:
 		reply = func(s *Service) any { return s.Stats() }
 	default:
-		b.send(b.replyMessage(m, m.ReplyTo, nil,
+		b.send(b.replyMessage(m, to, nil,
 			Errorf(StatusNotFound, "unknown discovery verb %q: use PING, INFO or STATS", verb)), m)
 		return nil, nil
 	}
@@ -204,7 +235,7 @@ func (b *Broker) serveDiscovery(_ context.Context, m *Message) (*Response, error
 		if name != "" && s.cfg.Name != name || id != "" && s.id != id {
 			continue
 		}
-		b.send(b.replyMessage(m, m.ReplyTo, &Response{Body: reply(s)}, nil), m)
+		b.send(b.replyMessage(m, to, &Response{Body: reply(s)}, nil), m)
 	}
 	return nil, nil
 }
@@ -245,6 +276,9 @@ func DiscoveryTopic(prefix, verb, name, id string) (string, error) {
 // [WithDiscoveryPrefix] says otherwise and <VERB> is PING, INFO or STATS;
 // each instance answers with one JSON reply, whose schemas are in the
 // repository's schemas/ directory. An unknown verb is answered with a 404.
+// MQTT 3.1.1 has no Response Topic: there the request's body names the
+// reply topic, {"reply_to": "<topic>"}, and Discover sends one on a topic
+// of the Broker's inbox. An unknown verb gets no answer on MQTT 3.1.1.
 //
 // A reply that does not decode into T is yielded as an error, and so is a
 // *[RemoteError]; the sequence goes on after either.
@@ -264,6 +298,7 @@ func Discover[T ServicePing | ServiceInfo | ServiceStats](ctx context.Context, b
 			yield(nil, err)
 			return
 		}
+		opts = append([]RequestOption{bodyReply{}}, opts...)
 		if id != "" {
 			opts = append([]RequestOption{MaxReplies(1)}, opts...)
 		}

@@ -280,35 +280,64 @@ func TestServiceErrors(t *testing.T) {
 	})
 }
 
-// TestServiceWithoutDiscovery: on MQTT 3.1.1, or with WithoutDiscovery, a
-// service subscribes to no discovery topic and still counts its requests.
+// TestServiceWithoutDiscovery: with WithoutDiscovery a service subscribes
+// to no discovery topic and still counts its requests.
 func TestServiceWithoutDiscovery(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target) {
-		for _, off := range []bool{false, true} {
-			if !off && tg.version == mqttrpc.V5 {
-				continue
-			}
-			t.Run(map[bool]string{false: "3.1.1", true: "WithoutDiscovery"}[off], func(t *testing.T) {
-				t.Parallel()
-				var opts []mqttrpc.Option
-				if off {
-					opts = append(opts, mqttrpc.WithoutDiscovery())
-				}
-				b := connect(t, tg, opts...)
-				ctx := ctxTimeout(t, 10*time.Second)
-				svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "quiet", Version: "1.0.0"})
-				require.NoError(t, err)
-				r := newRoute(t, tg, "quiet")
-				_, err = svc.Endpoint(ctx, "echo", r.topic, mqttrpc.Typed(echo), r.serve()...)
-				require.NoError(t, err)
-				assert.Equal(t, []string{r.topic}, mqttrpc.Filters(b), "no discovery filter")
-				_, err = b.Request(ctx, r.topic, "hi", r.call()...)
-				require.NoError(t, err)
-				st := svc.Stats()
-				require.Len(t, st.Endpoints, 1)
-				assert.Equal(t, uint64(1), st.Endpoints[0].Requests)
-			})
-		}
+		t.Parallel()
+		b := connect(t, tg, mqttrpc.WithoutDiscovery())
+		ctx := ctxTimeout(t, 10*time.Second)
+		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "quiet", Version: "1.0.0"})
+		require.NoError(t, err)
+		r := newRoute(t, tg, "quiet")
+		_, err = svc.Endpoint(ctx, "echo", r.topic, mqttrpc.Typed(echo), r.serve()...)
+		require.NoError(t, err)
+		assert.Equal(t, []string{r.topic}, mqttrpc.Filters(b), "no discovery filter")
+		_, err = b.Request(ctx, r.topic, "hi", r.call()...)
+		require.NoError(t, err)
+		st := svc.Stats()
+		require.Len(t, st.Endpoints, 1)
+		assert.Equal(t, uint64(1), st.Endpoints[0].Requests)
+	})
+}
+
+// TestDiscoveryV311: on MQTT 3.1.1, where a discovery request names its
+// reply topic in its body, Discover finds the fleet as on MQTT 5, and so
+// does a plain MQTT 3.1.1 client.
+func TestDiscoveryV311(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		f := newFleet(t, tg)
+		id := func(s *mqttrpc.Service) string { return s.Name() + "/" + s.ID() }
+
+		got, _ := ids[mqttrpc.ServicePing](t, f.cli, "", "", mqttrpc.MaxReplies(3))
+		assert.Equal(t, sorted(id(f.thermoA), id(f.thermoB), id(f.lights)), got)
+		got, _ = ids[mqttrpc.ServicePing](t, f.cli, "thermo", "", mqttrpc.MaxReplies(2))
+		assert.Equal(t, sorted(id(f.thermoA), id(f.thermoB)), got)
+		_, infos := ids[mqttrpc.ServiceInfo](t, f.cli, "thermo", f.thermoB.ID())
+		require.Len(t, infos, 1)
+		assert.Len(t, infos[0].Endpoints, 2)
+
+		// A request with no reply topic still runs, and counts.
+		ctx := ctxTimeout(t, 10*time.Second)
+		require.NoError(t, f.cli.Publish(ctx, f.readTopic, reading{Sensor: "s1"}, mqttrpc.QoS(1)))
+		require.Eventually(t, func() bool {
+			_, stats := ids[mqttrpc.ServiceStats](t, f.cli, "thermo", f.thermoA.ID())
+			return len(stats) == 1 && stats[0].Endpoints[0].Requests == 1
+		}, 10*time.Second, 10*time.Millisecond, "STATS shows the request")
+
+		// Any MQTT 3.1.1 client: a body that names the reply topic.
+		raw := connect(t, tg)
+		replies := make(chan *mqttrpc.Message, 3)
+		replyTopic := uniqueTopic(t, "raw-replies")
+		subscribe(t, raw, replyTopic, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			replies <- m
+			return nil, nil
+		}), mqttrpc.NoReply())
+		require.NoError(t, raw.Publish(ctx, f.prefix+"/PING/lights", `{"reply_to": "`+replyTopic+`"}`, mqttrpc.QoS(1)))
+		var ping mqttrpc.ServicePing
+		require.NoError(t, receive(t, replies).Decode(&ping))
+		assert.Equal(t, id(f.lights), ping.Name+"/"+ping.ID)
 	})
 }
 

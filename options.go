@@ -214,6 +214,7 @@ type requestOptions struct {
 	timeout    time.Duration
 	tokenReply string // the reply prefix of TokenReply; "" for none
 	maxReplies int    // Gather only
+	bodyReply  bool   // on MQTT 3.1.1 the body names the reply topic (discovery)
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].

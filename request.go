@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -51,20 +52,29 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	return awaitReply(ctx, topicName, c)
 }
 
-// routeReply readies what the reply to m comes through: a token inbox, or
-// the caller's own reply topic, held until release is called.
+// routeReply readies what the reply to m comes through: a token inbox, the
+// caller's own reply topic held until release is called, or the inbox.
 func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (release func(), err error) {
+	release = func() {}
 	switch {
 	case r.tokenReply != "":
-		return func() {}, b.tokenRequest(ctx, m, r.tokenReply)
+		err = b.tokenRequest(ctx, m, r.tokenReply)
 	case r.explicit:
-		rt, err := b.acquireReplyTopic(ctx, m.ReplyTo)
-		if err != nil {
-			return nil, err
+		var rt *replyTopic
+		if rt, err = b.acquireReplyTopic(ctx, m.ReplyTo); err == nil {
+			release = func() { b.releaseReplyTopic(rt) }
 		}
-		return func() { b.releaseReplyTopic(rt) }, nil
+	case !b.t.properties(): // the inbox, which MQTT 3.1.1 subscribes only for a body reply
+		err = b.subscribeTokenInbox(ctx, strings.TrimSuffix(b.inbox, "/"))
 	}
-	return func() {}, nil
+	if err == nil && r.bodyReply && !b.t.properties() {
+		m.Body, err = json.Marshal(discoveryRequest{ReplyTo: m.ReplyTo})
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
 }
 
 // sendRequest publishes m once the connection is up, expiring when ctx ends.
@@ -101,6 +111,7 @@ type replyRoute struct {
 	tokenReply string        // the TokenReply prefix, if given
 	explicit   bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
 	maxReplies int           // the MaxReplies option, for Gather
+	bodyReply  bool          // the body names the reply topic, on MQTT 3.1.1
 }
 
 // newRequest builds the request message from Request's arguments, with its
@@ -122,7 +133,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if err != nil {
 		return nil, replyRoute{}, err
 	}
-	if o.replyTo == "" && o.tokenReply == "" && !b.t.properties() {
+	if o.replyTo == "" && o.tokenReply == "" && !o.bodyReply && !b.t.properties() {
 		return nil, replyRoute{}, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
 	}
 	// The Correlation Data's bytes go on the wire as they are: a string given
@@ -137,7 +148,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if needID {
 		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
-	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies}, nil
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, bodyReply: o.bodyReply}, nil
 }
 
 // uuidLen is the length of a UUID as text: 8-4-4-4-12 hex digits.

@@ -1,6 +1,7 @@
 package mqttrpc_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -117,4 +118,32 @@ func validate(s map[string]any, v any, at string) error {
 		return fmt.Errorf("%s: the validator does not know type %v", at, s["type"])
 	}
 	return nil
+}
+
+// TestDiscoveryRequestSchema checks the body of the discovery requests that
+// Discover sends on MQTT 3.1.1 against schemas/discovery_request.json.
+func TestDiscoveryRequestSchema(t *testing.T) {
+	forEachV311(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		raw, err := os.ReadFile("schemas/discovery_request.json")
+		require.NoError(t, err)
+		var schema map[string]any
+		require.NoError(t, json.Unmarshal(raw, &schema))
+		require.Error(t, validate(schema, map[string]any{"reply_to": 1}, "$"), "the validator can fail")
+
+		prefix := uniqueTopic(t, "srv")
+		sniffer, cli := connect(t, tg), connect(t, tg, mqttrpc.WithDiscoveryPrefix(prefix))
+		requests := make(chan *mqttrpc.Message, 1)
+		subscribe(t, sniffer, prefix+"/PING", mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			requests <- m
+			return nil, nil
+		}), mqttrpc.NoReply())
+		for range mqttrpc.Discover[mqttrpc.ServicePing](ctxTimeout(t, 10*time.Second), cli, "", "", mqttrpc.Timeout(100*time.Millisecond)) {
+			t.Fatal("no service runs")
+		}
+		m := receive(t, requests)
+		var v any
+		require.NoError(t, json.Unmarshal(m.Body, &v), "%s", m.Body)
+		require.NoError(t, validate(schema, v, "$"), "%s", m.Body)
+	})
 }

@@ -75,7 +75,7 @@ type Service struct {
 }
 
 // Service starts an instance of the service cfg describes, with a fresh
-// random id, and returns once discovery can find it: on MQTT 5, unless
+// random id, and returns once discovery can find it: unless
 // [WithoutDiscovery], it answers PING, INFO and STATS requests on the
 // discovery topics (see [Discover] for the scheme). Add its handlers with
 // [Service.Endpoint]. It waits at most until ctx ends, or for the connect
@@ -89,9 +89,9 @@ type Service struct {
 // are the more specific; but on a broker that offers no Subscription
 // Identifiers such an overlap is refused, whichever was registered second.
 //
-// On MQTT 3.1.1, which has no Response Topic to answer on, a service
-// subscribes to no discovery topic, so it can overlap nothing; its
-// endpoints and [Service.Stats] work alike.
+// On MQTT 3.1.1, which has no Response Topic, a discovery request names its
+// reply topic in its body; an overlap with a user pattern is refused there,
+// as on brokers without Subscription Identifiers.
 //
 // It returns an error wrapping [ErrInvalidService] for an invalid cfg,
 // [ErrClosed] once the Broker is closing, or why the broker refused a
