@@ -78,9 +78,8 @@ func TestServersAreChecked(t *testing.T) {
 	assert.ErrorContains(t, err, "broker URL")
 	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithServers("tcp://127.0.0.1:1883"))
 	assert.ErrorContains(t, err, "given twice")
-	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithVersion(mqttrpc.V311),
-		mqttrpc.WithServers("ws://127.0.0.1:8080"))
-	assert.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported)
+	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithServers("http://127.0.0.1:8080"))
+	assert.ErrorContains(t, err, "unknown scheme")
 }
 
 // TestFirstServerDown: Connect moves past a server that refuses, at once.
