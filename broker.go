@@ -77,9 +77,10 @@ func (c *connState) isReady() bool {
 // Connect connects to the MQTT broker at rawURL and returns once the
 // connection is up and the reply inbox is subscribed. Schemes: mqtt:// and
 // tcp:// (default port 1883), mqtts:// and ssl:// (TLS, default port 8883),
-// ws:// and wss:// (MQTT over WebSocket, default ports 80 and 443). With [WithServers], rawURL is the first of
-// several servers. It gives up when ctx ends or after the connect timeout
-// (see [WithConnectTimeout]), whichever comes first.
+// ws:// and wss:// (MQTT over WebSocket, default ports 80 and 443). With
+// [WithServers], rawURL is the first of several servers. It gives up when
+// ctx ends or after the connect timeout (see [WithConnectTimeout]),
+// whichever comes first.
 func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
