@@ -23,7 +23,8 @@ type Broker struct {
 	cfg   config
 	log   *slog.Logger
 	t     transport
-	inbox string // "<prefix>/<token>/": request i waits on inbox+<token i>
+	inbox string   // "<prefix>/<token>/": request i waits on inbox+<token i>
+	urls  []string // every server, in the order tried, passwords masked
 
 	pending  pendingTable
 	routes   atomic.Pointer[routes] // replaced under mu, read by deliver without a lock
@@ -100,6 +101,9 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 		return nil, fmt.Errorf("%w: inbox prefix %q: %w", ErrInvalidTopic, cfg.inboxPrefix, err)
 	}
 	b := newBroker(cfg)
+	for _, u := range servers {
+		b.urls = append(b.urls, u.Redacted())
+	}
 	if b.t, err = dial(servers, &b.cfg, b.events()); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -126,6 +127,15 @@ func (b *Broker) Server() string {
 	defer b.mu.Unlock()
 	return b.server
 }
+
+// Servers returns the URLs of every server the Broker may connect to, in the
+// order it tries them (see [WithServers]), with any password masked.
+func (b *Broker) Servers() []string {
+	return slices.Clone(b.urls)
+}
+
+// Version returns the MQTT protocol version the Broker speaks.
+func (b *Broker) Version() Version { return b.cfg.version }
 
 func (b *Broker) setState(s ConnState) {
 	if !b.notes.notify(s) {

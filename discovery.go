@@ -194,6 +194,12 @@ func (r *serviceRegistry) release(ctx context.Context, f string) error {
 	return ds.sub.Unsubscribe(ctx)
 }
 
+// Services returns the Broker's services that run now, in the order they
+// were started: those [Service.Stop] has stopped are gone.
+func (b *Broker) Services() []*Service {
+	return slices.Clone(b.services.list())
+}
+
 // list returns the registered services.
 func (r *serviceRegistry) list() []*Service {
 	r.mu.Lock()

@@ -1,6 +1,7 @@
 package mqttrpc
 
 import (
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,8 @@ type endpoint struct {
 	metadata       map[string]string
 	requestSchema  string
 	responseSchema string
+	requestType    reflect.Type // a Typed handler's, for EndpointInfo.Types
+	responseType   reflect.Type
 
 	requests   atomic.Uint64
 	errors     atomic.Uint64

@@ -105,6 +105,10 @@ func validate(s map[string]any, v any, at string) error {
 				return fmt.Errorf("%s: %w", at, err)
 			}
 		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			return fmt.Errorf("%s: %v is not a boolean", at, v)
+		}
 	case "integer":
 		n, ok := v.(float64)
 		if !ok || n != float64(int64(n)) {
@@ -113,8 +117,11 @@ func validate(s map[string]any, v any, at string) error {
 		if m, ok := s["minimum"].(float64); ok && n < m {
 			return fmt.Errorf("%s: %v < %v", at, n, m)
 		}
+		if m, ok := s["maximum"].(float64); ok && n > m {
+			return fmt.Errorf("%s: %v > %v", at, n, m)
+		}
 	}
-	if !slices.Contains([]any{"object", "array", "string", "integer", nil}, s["type"]) {
+	if !slices.Contains([]any{"object", "array", "string", "integer", "boolean", nil}, s["type"]) {
 		return fmt.Errorf("%s: the validator does not know type %v", at, s["type"])
 	}
 	return nil

@@ -157,8 +157,11 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 		ep.metadata = map[string]string{}
 	}
 	ep.requestSchema, ep.responseSchema = sub.opts.requestSchema, sub.opts.responseSchema
-	if t, ok := h.(typedSchemas); ok && ep.requestSchema == "" && ep.responseSchema == "" {
-		ep.requestSchema, ep.responseSchema = t.schemas()
+	if t, ok := h.(typedSchemas); ok {
+		if ep.requestSchema == "" && ep.responseSchema == "" {
+			ep.requestSchema, ep.responseSchema = t.schemas()
+		}
+		ep.requestType, ep.responseType = t.types()
 	}
 	return sub, nil
 }
@@ -216,14 +219,31 @@ func (s *Service) Info() ServiceInfo {
 		if e.sub == nil || !s.live(e) {
 			continue
 		}
-		info.Endpoints = append(info.Endpoints, EndpointInfo{
-			Name:           e.name,
-			Pattern:        e.sub.raw,
-			Filter:         e.sub.filter,
-			Metadata:       e.metadata,
-			RequestSchema:  e.requestSchema,
-			ResponseSchema: e.responseSchema,
-		})
+		info.Endpoints = append(info.Endpoints, e.info())
+	}
+	return info
+}
+
+// info describes e for [Service.Info]. Call it with the Service's mu held.
+func (e *endpoint) info() EndpointInfo {
+	o := e.sub.opts
+	info := EndpointInfo{
+		Name:                e.name,
+		Pattern:             e.sub.raw,
+		Filter:              e.sub.filter,
+		Metadata:            e.metadata,
+		RequestSchema:       e.requestSchema,
+		ResponseSchema:      e.responseSchema,
+		RequestContentType:  contentTypeOf(e.requestType),
+		ResponseContentType: contentTypeOf(e.responseType),
+		QoS:                 o.qos,
+		NoReply:             o.noReply,
+		Shared:              sharedGroup(e.sub.filter),
+		requestType:         e.requestType,
+		responseType:        e.responseType,
+	}
+	if !o.noReply {
+		info.ReplyTopic = o.replyTopic
 	}
 	return info
 }
@@ -291,6 +311,31 @@ type EndpointInfo struct {
 	// (see [EndpointSchema]).
 	RequestSchema  string `json:"request_schema,omitempty"`
 	ResponseSchema string `json:"response_schema,omitempty"`
+	// The content types of the request and the reply a [Typed] handler
+	// reads and writes: "application/json", or "text/plain" for a string;
+	// empty for raw bytes, a raw handler, or a reply it builds itself.
+	RequestContentType  string `json:"request_content_type,omitempty"`
+	ResponseContentType string `json:"response_content_type,omitempty"`
+	// QoS is the subscription's quality of service (see [QoS]).
+	QoS byte `json:"qos,omitempty"`
+	// NoReply is set when the endpoint never replies (see [NoReply]).
+	NoReply bool `json:"no_reply,omitempty"`
+	// Shared is the shared subscription group, if any (see [Shared]).
+	Shared string `json:"shared,omitempty"`
+	// ReplyTopic is where replies go when the request names no Response
+	// Topic, with the pattern's {names} (see [ReplyTopic]).
+	ReplyTopic string `json:"reply_topic,omitempty"`
+
+	// The Go types of a Typed handler, known in the process that serves it.
+	requestType, responseType reflect.Type
+}
+
+// Types returns the Go types of the request and the reply of a [Typed]
+// handler: the In and Out of its function. A type is nil where it is not
+// known: for a raw handler, a raw *Message or *Response, and in an
+// EndpointInfo that came from discovery, as Go types do not travel.
+func (e EndpointInfo) Types() (request, response reflect.Type) {
+	return e.requestType, e.responseType
 }
 
 // ServiceStats is the reply to discovery's STATS
@@ -342,6 +387,30 @@ func EndpointSchema(request, response string) SubscribeOption {
 // typedSchemas is a handler that knows its request and reply types.
 type typedSchemas interface {
 	schemas() (request, response string)
+	types() (request, response reflect.Type)
+}
+
+// typeOf returns T, or nil for a raw *Message or *Response, whose content
+// nothing says in advance.
+func typeOf[T any]() reflect.Type {
+	switch t := reflect.TypeFor[T](); t {
+	case reflect.TypeFor[*Message](), reflect.TypeFor[*Response]():
+		return nil
+	default:
+		return t
+	}
+}
+
+// contentTypeOf returns the content type a body of type t is encoded with,
+// as [encode] does: "" for raw bytes and for an unknown type.
+func contentTypeOf(t reflect.Type) string {
+	switch t {
+	case nil, reflect.TypeFor[[]byte]():
+		return ""
+	case reflect.TypeFor[string]():
+		return contentTypeText
+	}
+	return contentTypeJSON
 }
 
 // typeName names T for EndpointInfo: "" for a raw *Message or *Response.

@@ -41,6 +41,15 @@ func sharedPattern(pattern, group string) (string, error) {
 	return "$share/" + group + "/" + pattern, nil
 }
 
+// sharedGroup returns the group of a shared filter, "" for another.
+func sharedGroup(filter string) string {
+	if !topic.IsShared(filter) {
+		return ""
+	}
+	group, _, _ := strings.Cut(strings.TrimPrefix(filter, "$share/"), "/")
+	return group
+}
+
 // SUBACK reason codes (MQTT 5) for features the broker lacks.
 const (
 	reasonSharedNotSupported   = 0x9E

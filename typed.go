@@ -3,6 +3,7 @@ package mqttrpc
 import (
 	"context"
 	"fmt"
+	"reflect"
 )
 
 // Typed adapts a function of typed values to a [Handler]. The request body is
@@ -44,6 +45,10 @@ func (h *typed[In, Out]) ServeRPC(ctx context.Context, m *Message) (*Response, e
 
 func (*typed[In, Out]) schemas() (request, response string) {
 	return typeName[In](), typeName[Out]()
+}
+
+func (*typed[In, Out]) types() (request, response reflect.Type) {
+	return typeOf[In](), typeOf[Out]()
 }
 
 type messageKey struct{}
