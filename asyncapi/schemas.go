@@ -1,0 +1,157 @@
+package asyncapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/invopop/jsonschema"
+)
+
+// The schemas of the bodies that are not JSON.
+var (
+	textSchema   = json.RawMessage(`{"type":"string"}`)
+	binarySchema = json.RawMessage(`{"type":"string","format":"binary"}`)
+)
+
+// The schemas of the MQTT 5 properties request/reply uses, which every
+// endpoint shares as components.
+var (
+	correlationData = component{"mqttrpc.CorrelationData",
+		`{"type":"string","format":"binary","description":"MQTT 5 Correlation Data: the caller's, echoed in the reply."}`}
+	responseTopic = component{"mqttrpc.ResponseTopic",
+		`{"type":"string","description":"MQTT 5 Response Topic: where the reply goes."}`}
+	errorHeaders = component{"mqttrpc.ErrorHeaders",
+		`{"type":"object","description":"The MQTT 5 User Properties of an error reply, whose payload is empty.","properties":{` +
+			`"__stat":{"type":"string","description":"The status, as in HTTP: 400, 404, 408, 500, 503."},` +
+			`"__stMsg":{"type":"string","description":"What went wrong, for people."}}}`}
+)
+
+// component is a schema of components.schemas.
+type component struct {
+	name, schema string
+}
+
+// schemas makes the JSON Schemas of payloads from Go types. The schemas of
+// named types go to defs, which become the document's components.schemas,
+// and the schemas that use them refer to them there: a JSON Reference in a
+// payload is resolved against the whole document, not the payload.
+type schemas struct {
+	r    jsonschema.Reflector
+	defs map[string]json.RawMessage
+}
+
+func newSchemas() *schemas {
+	return &schemas{
+		r: jsonschema.Reflector{
+			Anonymous: true, // no $id: the schemas live inside the document
+			// encoding/json ignores fields it does not know.
+			AllowAdditionalProperties: true,
+			Namer:                     schemaName,
+		},
+		defs: map[string]json.RawMessage{},
+	}
+}
+
+// schemaName names a named type as mqttrpc's EndpointInfo does ("main.Reading"),
+// in the characters a component name may hold; "" for an unnamed type.
+func schemaName(t reflect.Type) string {
+	if t.Name() == "" {
+		return ""
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '.', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, t.String())
+}
+
+// ref adds c to the definitions and returns a reference to it.
+func (s *schemas) ref(c component) json.RawMessage {
+	s.defs[c.name] = json.RawMessage(c.schema)
+	return json.RawMessage(`{"$ref":"#/components/schemas/` + c.name + `"}`)
+}
+
+// payload returns the schema of a body of type t, as mqttrpc encodes it:
+// a string as text, a []byte as it is, anything else as JSON. It returns
+// nil for a nil t, whose payload nothing says in advance.
+func (s *schemas) payload(t reflect.Type) (json.RawMessage, error) {
+	switch t {
+	case nil:
+		return nil, nil
+	case reflect.TypeFor[string]():
+		return textSchema, nil
+	case reflect.TypeFor[[]byte]():
+		return binarySchema, nil
+	}
+	return s.reflect(t)
+}
+
+// reflect returns the JSON Schema of t and adds the definitions it uses.
+func (s *schemas) reflect(t reflect.Type) (raw json.RawMessage, err error) {
+	defer func() {
+		if p := recover(); p != nil { // a channel or a func cannot be JSON
+			err = fmt.Errorf("asyncapi: JSON Schema of %v: %v", t, p)
+		}
+	}()
+	b, err := json.Marshal(s.r.ReflectFromType(t))
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi: JSON Schema of %v: %w", t, err)
+	}
+	var root map[string]any
+	if err := json.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("asyncapi: JSON Schema of %v: %w", t, err)
+	}
+	defs, _ := root["$defs"].(map[string]any)
+	delete(root, "$defs")
+	delete(root, "$schema") // the document's schema format applies
+	for name, def := range defs {
+		if err := s.define(name, def); err != nil {
+			return nil, err
+		}
+	}
+	return marshalSchema(root)
+}
+
+// define adds a named type's schema; a second type of the same name with
+// another schema is an error, as both cannot have the one component.
+func (s *schemas) define(name string, def any) error {
+	raw, err := marshalSchema(def)
+	if err != nil {
+		return err
+	}
+	if old, ok := s.defs[name]; ok && !bytes.Equal(old, raw) {
+		return fmt.Errorf("asyncapi: two Go types named %s have different schemas", name)
+	}
+	s.defs[name] = raw
+	return nil
+}
+
+// marshalSchema encodes a schema with its references moved from $defs to
+// the document's components.
+func marshalSchema(v any) (json.RawMessage, error) {
+	rewriteRefs(v)
+	return json.Marshal(v)
+}
+
+func rewriteRefs(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["$ref"].(string); ok {
+			if name, ok := strings.CutPrefix(ref, "#/$defs/"); ok {
+				v["$ref"] = "#/components/schemas/" + name
+			}
+		}
+		for _, c := range v {
+			rewriteRefs(c)
+		}
+	case []any:
+		for _, c := range v {
+			rewriteRefs(c)
+		}
+	}
+}
