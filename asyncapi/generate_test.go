@@ -45,6 +45,7 @@ type Job struct {
 	Blob    []byte            `json:"blob,omitempty"`
 	Labels  map[string]string `json:"labels,omitempty"`
 	Parent  *Job              `json:"parent,omitempty"`
+	Extra   any               `json:"extra,omitempty"`
 }
 
 // fixture is services as one of the repository's examples, or a case of
@@ -216,6 +217,7 @@ var fixtures = []fixture{
 				string(d.Channels["jobs.run.reply"].Messages["reply"].Payload))
 			assert.Contains(t, string(d.Components.Schemas["asyncapi_test.Job"]), `"$ref":"#/components/schemas/asyncapi_test.Job"`, "recursive")
 
+			assert.JSONEq(t, `{}`, string(d.Channels["jobs.cancel.reply"].Messages["reply"].Payload), "any JSON value")
 			cancel := d.Channels["jobs.cancel"]
 			assert.Equal(t, "jobs/{id}/cancel", *cancel.Address)
 			assert.Contains(t, cancel.Description, "group cancellers")

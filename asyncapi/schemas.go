@@ -98,28 +98,25 @@ func (s *schemas) reflect(t reflect.Type) (raw json.RawMessage, err error) {
 			err = fmt.Errorf("asyncapi: JSON Schema of %v: %v", t, p)
 		}
 	}()
-	b, err := json.Marshal(s.r.ReflectFromType(t))
-	if err != nil {
-		return nil, fmt.Errorf("asyncapi: JSON Schema of %v: %w", t, err)
-	}
-	var root map[string]any
-	if err := json.Unmarshal(b, &root); err != nil {
-		return nil, fmt.Errorf("asyncapi: JSON Schema of %v: %w", t, err)
-	}
-	defs, _ := root["$defs"].(map[string]any)
-	delete(root, "$defs")
-	delete(root, "$schema") // the document's schema format applies
+	root := s.r.ReflectFromType(t)
+	defs := root.Definitions
+	root.Definitions = nil
+	root.Version = "" // the document's schema format applies
 	for name, def := range defs {
 		if err := s.define(name, def); err != nil {
 			return nil, err
 		}
 	}
-	return marshalSchema(root)
+	raw, err = marshalSchema(root)
+	if string(raw) == "true" { // any value: AsyncAPI wants a payload to be an object
+		raw = json.RawMessage(`{}`)
+	}
+	return raw, err
 }
 
 // define adds a named type's schema; a second type of the same name with
 // another schema is an error, as both cannot have the one component.
-func (s *schemas) define(name string, def any) error {
+func (s *schemas) define(name string, def *jsonschema.Schema) error {
 	raw, err := marshalSchema(def)
 	if err != nil {
 		return err
@@ -132,26 +129,12 @@ func (s *schemas) define(name string, def any) error {
 }
 
 // marshalSchema encodes a schema with its references moved from $defs to
-// the document's components.
-func marshalSchema(v any) (json.RawMessage, error) {
-	rewriteRefs(v)
-	return json.Marshal(v)
-}
-
-func rewriteRefs(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		if ref, ok := v["$ref"].(string); ok {
-			if name, ok := strings.CutPrefix(ref, "#/$defs/"); ok {
-				v["$ref"] = "#/components/schemas/" + name
-			}
-		}
-		for _, c := range v {
-			rewriteRefs(c)
-		}
-	case []any:
-		for _, c := range v {
-			rewriteRefs(c)
-		}
+// the document's components. The bytes replaced cannot be inside a string,
+// where JSON escapes the quotes.
+func marshalSchema(v *jsonschema.Schema) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi: %w", err)
 	}
+	return bytes.ReplaceAll(b, []byte(`"$ref":"#/$defs/`), []byte(`"$ref":"#/components/schemas/`)), nil
 }
