@@ -223,22 +223,65 @@ func values[T any](rs []reply[T]) []*T {
 	return vs
 }
 
-// runLs is the ls command.
-func runLs(ctx context.Context, args []string, s streams) error {
+// discovery is a discovery command: what it asks for (T), how many
+// positional arguments it takes, and how it prints the replies.
+type discovery[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats] struct {
+	name     string
+	help     string
+	min, max int    // positional arguments: NAME, then ID
+	want     string // the positional arguments, for a usage error
+	// text prints the replies, sorted, for people.
+	text func(w io.Writer, f *discoverFlags, rs []reply[T]) error
+	// json returns what --json prints; nil prints the replies themselves.
+	json func(f *discoverFlags, rs []reply[T]) (any, error)
+}
+
+// run runs the command with the command line args.
+func (c discovery[T]) run(ctx context.Context, args []string, s streams) error {
 	var f discoverFlags
-	name, _, err := f.parse("ls", lsHelp, 0, 1, "at most a service NAME", args, s)
+	name, id, err := f.parse(c.name, c.help, c.min, c.max, c.want, args, s)
 	if err != nil {
 		return err
 	}
-	rs, err := discover[mqttrpc.ServiceInfo](ctx, "ls", &f, name, "", s)
+	rs, err := discover[T](ctx, c.name, &f, name, id, s)
 	if err != nil {
 		return err
 	}
 	sortReplies(rs)
-	if f.json {
+	switch {
+	case !f.json:
+		return c.text(s.stdout, &f, rs)
+	case c.json == nil:
 		return writeJSON(s.stdout, values(rs))
 	}
-	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+	v, err := c.json(&f, rs)
+	if err != nil {
+		return err
+	}
+	return writeJSON(s.stdout, v)
+}
+
+var (
+	lsCommand = discovery[mqttrpc.ServiceInfo]{
+		name: "ls", help: lsHelp, max: 1, want: "at most a service NAME", text: writeLs,
+	}
+	pingCommand = discovery[mqttrpc.ServicePing]{
+		name: "ping", help: pingHelp, max: 2, want: "at most a service NAME and an instance ID", text: writePing, json: pingJSON,
+	}
+	infoCommand = discovery[mqttrpc.ServiceInfo]{
+		name: "info", help: infoHelp, min: 1, max: 2, want: "a service NAME and at most an instance ID", text: writeInfo,
+	}
+	statsCommand = discovery[mqttrpc.ServiceStats]{
+		name: "stats", help: statsHelp, min: 1, max: 2, want: "a service NAME and at most an instance ID", text: writeStats,
+	}
+	docsCommand = discovery[mqttrpc.ServiceInfo]{
+		name: "docs", help: docsHelp, max: 2, want: "at most a service NAME and an instance ID", text: writeDocs, json: docsJSON,
+	}
+)
+
+// writeLs prints one line per instance.
+func writeLs(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.v.Name, r.v.Version, r.v.ID, dash(oneLine(r.v.Description)))
 	}
@@ -251,57 +294,35 @@ type pingReply struct {
 	RTT time.Duration `json:"rtt"` // nanoseconds
 }
 
-// runPing is the ping command.
-func runPing(ctx context.Context, args []string, s streams) error {
-	var f discoverFlags
-	name, id, err := f.parse("ping", pingHelp, 0, 2, "at most a service NAME and an instance ID", args, s)
-	if err != nil {
-		return err
+func pingJSON(_ *discoverFlags, rs []reply[mqttrpc.ServicePing]) (any, error) {
+	out := make([]pingReply, len(rs))
+	for i, r := range rs {
+		out[i] = pingReply{r.v.ServiceIdentity, r.rtt}
 	}
-	rs, err := discover[mqttrpc.ServicePing](ctx, "ping", &f, name, id, s)
-	if err != nil {
-		return err
-	}
-	sortReplies(rs)
-	if f.json {
-		out := make([]pingReply, len(rs))
-		for i, r := range rs {
-			out[i] = pingReply{r.v.ServiceIdentity, r.rtt}
-		}
-		return writeJSON(s.stdout, out)
-	}
-	tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+	return out, nil
+}
+
+// writePing prints one line per instance, with its round trip.
+func writePing(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServicePing]) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", r.v.Name, r.v.Version, r.v.ID, r.rtt.Round(time.Microsecond))
 	}
 	return tw.Flush()
 }
 
-// runInfo is the info command.
-func runInfo(ctx context.Context, args []string, s streams) error {
-	var f discoverFlags
-	name, id, err := f.parse("info", infoHelp, 1, 2, "a service NAME and at most an instance ID", args, s)
-	if err != nil {
-		return err
-	}
-	rs, err := discover[mqttrpc.ServiceInfo](ctx, "info", &f, name, id, s)
-	if err != nil {
-		return err
-	}
-	sortReplies(rs)
-	if f.json {
-		return writeJSON(s.stdout, values(rs))
-	}
+// writeInfo prints each instance and a table of its endpoints.
+func writeInfo(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) error {
 	for i, r := range rs {
 		if i > 0 {
-			fmt.Fprintln(s.stdout)
+			fmt.Fprintln(w)
 		}
-		writeIdentity(s.stdout, r.v.ServiceIdentity)
+		writeIdentity(w, r.v.ServiceIdentity)
 		if r.v.Description != "" {
-			fmt.Fprintf(s.stdout, "  description: %s\n", oneLine(r.v.Description))
+			fmt.Fprintf(w, "  description: %s\n", oneLine(r.v.Description))
 		}
-		fmt.Fprintf(s.stdout, "  endpoints: %d\n", len(r.v.Endpoints))
-		tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(w, "  endpoints: %d\n", len(r.v.Endpoints))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "    NAME\tPATTERN\tREQUEST\tRESPONSE\tMETADATA")
 		for _, e := range r.v.Endpoints {
 			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", e.Name, e.Pattern, dash(e.RequestSchema), dash(e.ResponseSchema), dash(metadata(e.Metadata)))
@@ -313,28 +334,15 @@ func runInfo(ctx context.Context, args []string, s streams) error {
 	return nil
 }
 
-// runStats is the stats command.
-func runStats(ctx context.Context, args []string, s streams) error {
-	var f discoverFlags
-	name, id, err := f.parse("stats", statsHelp, 1, 2, "a service NAME and at most an instance ID", args, s)
-	if err != nil {
-		return err
-	}
-	rs, err := discover[mqttrpc.ServiceStats](ctx, "stats", &f, name, id, s)
-	if err != nil {
-		return err
-	}
-	sortReplies(rs)
-	if f.json {
-		return writeJSON(s.stdout, values(rs))
-	}
+// writeStats prints each instance and a table of its endpoints' statistics.
+func writeStats(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceStats]) error {
 	for i, r := range rs {
 		if i > 0 {
-			fmt.Fprintln(s.stdout)
+			fmt.Fprintln(w)
 		}
-		writeIdentity(s.stdout, r.v.ServiceIdentity)
-		fmt.Fprintf(s.stdout, "  started: %s\n", r.v.Started.Format(time.RFC3339))
-		tw := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+		writeIdentity(w, r.v.ServiceIdentity)
+		fmt.Fprintf(w, "  started: %s\n", r.v.Started.Format(time.RFC3339))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "    ENDPOINT\tPATTERN\tREQUESTS\tERRORS\tAVERAGE\tLAST ERROR")
 		for _, e := range r.v.Endpoints {
 			fmt.Fprintf(tw, "    %s\t%s\t%d\t%d\t%v\t%s\n", e.Name, e.Pattern, e.Requests, e.Errors,

@@ -176,6 +176,7 @@ func TestDiscover_nobody(t *testing.T) {
 				{"ping", "orders", "0123456789abcdef"},
 				{"info", "orders"},
 				{"stats", "orders", "--json"},
+				{"docs"},
 			} {
 				r := cli(t, "", append(args, "-s", url, "--prefix", topic("srv"), "--timeout", "200ms")...)
 				assert.Equal(t, exitTimeout, r.code, "%q: %s", args, r.stderr)
