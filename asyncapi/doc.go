@@ -25,6 +25,9 @@
 //     with no content type, and any other type JSON, with the schemas of
 //     named struct types in components.schemas under their Go names.
 //
+// With [Info].Discovery, the document describes discovery's PING, INFO and
+// STATS requests too, with the schemas of their replies.
+//
 // The package is a module of its own, so that the core mqttrpc module does
 // not depend on a schema generator.
 package asyncapi

@@ -27,6 +27,12 @@ type Info struct {
 	// Broker's for Generate, and MQTT 5 for FromServices: services that
 	// answer discovery speak MQTT 5.
 	Protocol mqttrpc.Version
+	// Discovery, when set, is the topic prefix the services answer
+	// discovery on ([mqttrpc.DefaultDiscoveryPrefix] unless
+	// [mqttrpc.WithDiscoveryPrefix] says otherwise), and the document
+	// describes its PING, INFO and STATS requests too. MQTT 5 only: on
+	// MQTT 3.1.1 services answer no discovery.
+	Discovery string
 }
 
 // Generate returns the document of the services b runs now (see
@@ -76,6 +82,11 @@ func FromServices(services []mqttrpc.ServiceInfo, info Info) (*Document, error) 
 			return nil, fmt.Errorf("asyncapi: service %s, endpoint %s: %w", e.service, e.Name, err)
 		}
 	}
+	if info.Discovery != "" && g.v5 {
+		if err := g.addDiscovery(info.Discovery); err != nil {
+			return nil, err
+		}
+	}
 	if len(g.schemas.defs) > 0 {
 		d.Components = &Components{Schemas: g.schemas.defs}
 	}
@@ -116,8 +127,11 @@ func documentInfo(services []mqttrpc.ServiceInfo, info Info) DocumentInfo {
 // operation in the document.
 type endpoint struct {
 	mqttrpc.EndpointInfo
-	service string
-	key     string // <service>.<endpoint>, numbered from .2 on if taken
+	service     string
+	key         string       // <service>.<endpoint>, numbered from .2 on if taken
+	request     reflect.Type // the Go types, where known
+	response    reflect.Type
+	description string // of the request channel, before what the options add
 }
 
 // endpoints returns the services' endpoints in a fixed order (service name,
@@ -126,7 +140,8 @@ func endpoints(services []mqttrpc.ServiceInfo) []endpoint {
 	var out []endpoint
 	for _, s := range services {
 		for _, e := range s.Endpoints {
-			out = append(out, endpoint{EndpointInfo: e, service: s.Name})
+			req, resp := e.Types()
+			out = append(out, endpoint{EndpointInfo: e, service: s.Name, request: req, response: resp})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b endpoint) int {
@@ -156,8 +171,7 @@ type generator struct {
 
 // add adds e's channels and operation.
 func (g *generator) add(e endpoint) error {
-	t, _ := e.Types()
-	request, err := g.message(t, e.RequestContentType, e.RequestSchema)
+	request, err := g.message(e.request, e.RequestContentType, e.RequestSchema)
 	if err != nil {
 		return err
 	}
@@ -191,8 +205,7 @@ func (g *generator) add(e endpoint) error {
 
 // addReply adds e's reply channel, and the reply to op.
 func (g *generator) addReply(e endpoint, op *Operation) error {
-	_, t := e.Types()
-	reply, err := g.message(t, e.ResponseContentType, e.ResponseSchema)
+	reply, err := g.message(e.response, e.ResponseContentType, e.ResponseSchema)
 	if err != nil {
 		return err
 	}
@@ -242,6 +255,9 @@ func (g *generator) message(t reflect.Type, contentType, schema string) (Message
 // does not.
 func requestDescription(e endpoint) string {
 	var s []string
+	if e.description != "" {
+		s = append(s, e.description)
+	}
 	if e.Shared != "" {
 		s = append(s, fmt.Sprintf("A shared subscription of group %s: each request goes to one instance.", e.Shared))
 	}

@@ -14,8 +14,8 @@ const docsHelp = `Usage: mqttrpc docs [NAME [ID]] [FLAGS]
 Prints the AsyncAPI 3.0 document of the services that answer discovery, of
 service NAME, or of its one instance ID, as YAML (--json: as JSON): a channel
 and an operation per endpoint, its reply, content types and the names of the
-payload schemas, which discovery carries without the schemas themselves. Its
-server is the broker of -s.
+payload schemas, which discovery carries without the schemas themselves; and
+discovery's PING, INFO and STATS under --prefix. Its server is the broker of -s.
 ` + discoverHelp
 
 // document returns the AsyncAPI document of the services that answered.
@@ -24,7 +24,7 @@ func document(f *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) (*asyncapi.Docu
 	for i, r := range rs {
 		infos[i] = *r.v
 	}
-	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: []string{f.conn.server()}})
+	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: []string{f.conn.server()}, Discovery: f.prefix})
 	if err != nil {
 		return nil, fmt.Errorf("mqttrpc docs: %w", err)
 	}
