@@ -23,7 +23,8 @@ Flags:
                             services' WithDiscoveryPrefix sets it
       --json                print the replies as a JSON array
 ` + connHelp + `
-Discovery needs MQTT 5: -V 3.1.1 is a usage error.
+On MQTT 3.1.1, which has no Response Topic, the request's body names the
+reply topic, and services of this library answer there.
 
 Exit codes: 0 at least one instance answered, 2 usage, 3 no instance answered
 within --timeout, 5 connection failed or refused, 6 other failure, 130 interrupted.
@@ -90,12 +91,8 @@ func (f *discoverFlags) parse(cmd, help string, min, max int, want string, args 
 	if f.timeout <= 0 {
 		return "", "", usagef("--timeout %v: want a positive duration", f.timeout)
 	}
-	v, err := f.conn.protocol()
-	if err != nil {
+	if _, err := f.conn.protocol(); err != nil {
 		return "", "", err
-	}
-	if v != mqttrpc.V5 {
-		return "", "", usagef("discovery needs MQTT 5: MQTT %s has no Response Topic to answer on; drop -V %s", f.conn.version, f.conn.version)
 	}
 	if f.prefix == "" || strings.ContainsAny(f.prefix, "+#") || strings.HasPrefix(f.prefix, "$") {
 		return "", "", usagef("--prefix %q: want a topic without wildcards that does not start with '$'", f.prefix)

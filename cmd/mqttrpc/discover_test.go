@@ -168,6 +168,28 @@ func TestDiscover(t *testing.T) {
 
 // TestDiscover_nobody asks where no service answers: exit 3, as a call's
 // timeout, with one line on stderr and nothing on stdout.
+// TestDiscover_v311: on MQTT 3.1.1 the discovery commands find a service
+// that serves on 3.1.1.
+func TestDiscover_v311(t *testing.T) {
+	for name, url := range brokers(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			prefix := topic("srv")
+			b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithVersion(mqttrpc.V311), mqttrpc.WithDiscoveryPrefix(prefix))
+			require.NoError(t, err)
+			t.Cleanup(func() { closeBroker(b) })
+			svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "meter", Version: "2.0.0"})
+			require.NoError(t, err)
+
+			r := cli(t, "", "ls", "-V", "3.1.1", "-s", url, "--prefix", prefix)
+			require.Equal(t, exitOK, r.code, r.stderr)
+			assert.Regexp(t, `^meter +2\.0\.0 +`+svc.ID()+` +-\n$`, r.stdout)
+		})
+	}
+}
+
 func TestDiscover_nobody(t *testing.T) {
 	for name, url := range brokers(t) {
 		t.Run(name, func(t *testing.T) {

@@ -35,8 +35,6 @@ func TestUsage(t *testing.T) {
 		{"bench without topic", []string{"bench", "-s", nowhere}, "want one TOPIC"},
 		{"bench no callers", []string{"bench", "t", "--callers", "0", "-s", nowhere}, "--callers 0"},
 		{"broker argument", []string{"broker", "x"}, "want no arguments"},
-		{"ls on 3.1.1", []string{"ls", "-V", "3.1.1", "-s", nowhere}, "discovery needs MQTT 5"},
-		{"stats on 3.1.1", []string{"stats", "orders", "-V", "3.1.1", "-s", nowhere}, "discovery needs MQTT 5"},
 		{"ls two names", []string{"ls", "a", "b", "-s", nowhere}, "want at most a service NAME"},
 		{"info without name", []string{"info", "-s", nowhere}, "want a service NAME"},
 		{"ping bad name", []string{"ping", "a/b", "-s", nowhere}, `service name "a/b"`},
