@@ -195,8 +195,12 @@ func (r *serviceRegistry) release(ctx context.Context, f string) error {
 }
 
 // Services returns the Broker's services that run now, in the order they
-// were started: those [Service.Stop] has stopped are gone.
+// were started: those [Service.Stop] has stopped are gone, and once
+// [Broker.Close] has begun there are none.
 func (b *Broker) Services() []*Service {
+	if b.isClosing() {
+		return nil
+	}
 	return slices.Clone(b.services.list())
 }
 

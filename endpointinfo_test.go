@@ -126,5 +126,7 @@ func TestBrokerServices(t *testing.T) {
 		assert.Equal(t, started, b.Services())
 		require.NoError(t, started[1].Stop(ctx))
 		assert.Equal(t, []*mqttrpc.Service{started[0], started[2]}, b.Services())
+		require.NoError(t, b.Close(ctx))
+		assert.Empty(t, b.Services(), "none once closed")
 	})
 }

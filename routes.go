@@ -82,9 +82,10 @@ func (b *Broker) addSubscription(s *Subscription) ([]subscription, error) {
 		switch {
 		case other.filter == s.filter:
 			return nil, fmt.Errorf("filter %q already has a handler", s.filter)
-		case answers(s, other) || answers(other, s):
-			return nil, fmt.Errorf("%w: filter %q and reply topic %q of another handler would answer each other forever",
-				ErrInvalidTopic, s.filter, other.opts.replyTopic)
+		case answers(s, other):
+			return nil, loopError(s, other)
+		case answers(other, s):
+			return nil, loopError(other, s)
 		case !ids && topic.Overlap(other.filter, s.filter):
 			return nil, fmt.Errorf("%w: filter %q overlaps %q, and without MQTT 5 Subscription Identifiers a message cannot be routed to one of them",
 				ErrFeatureNotSupported, s.filter, other.filter)
@@ -145,6 +146,13 @@ func (b *Broker) removeSubscription(s *Subscription) bool {
 }
 
 // answers reports whether b serves the replies a sends to its reply topic.
+// loopError says why a handler whose replies go to another's filter is
+// refused.
+func loopError(from, to *Subscription) error {
+	return fmt.Errorf("%w: the handler on %q replies to %q, which the handler on %q serves: they would answer each other's replies",
+		ErrInvalidTopic, from.filter, from.opts.replyTopic, to.filter)
+}
+
 func answers(a, b *Subscription) bool {
 	return a.reply != nil && !a.opts.noReply && !b.opts.noReply && topic.Overlap(b.filter, a.reply.Filter())
 }

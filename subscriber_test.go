@@ -176,6 +176,15 @@ func TestSubscriberRejectsBadOptions(t *testing.T) {
 		assert.ErrorContains(t, err, "concurrency")
 		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/x", mqttrpc.Typed(echo), mqttrpc.ReplyTopic("r/#"))
 		assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic)
+
+		// A handler whose replies another handler of the Broker would serve,
+		// registered either way round.
+		subscribe(t, b, topic+"/a", mqttrpc.Typed(echo), mqttrpc.ReplyTopic(topic+"/b"))
+		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/b", mqttrpc.Typed(echo))
+		assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic)
+		assert.ErrorContains(t, err, `the handler on "`+topic+`/a" replies to "`+topic+`/b"`)
+		_, err = b.Subscriber(ctxTimeout(t, 10*time.Second), topic+"/c", mqttrpc.Typed(echo), mqttrpc.ReplyTopic(topic+"/a"))
+		assert.ErrorContains(t, err, `the handler on "`+topic+`/c" replies to "`+topic+`/a"`)
 	})
 }
 
