@@ -29,7 +29,7 @@ type Broker struct {
 	pending  pendingTable
 	routes   atomic.Pointer[routes] // replaced under mu, read by deliver without a lock
 	stats    stats
-	notes    *stateNotifier // nil without WithStateHandler
+	notes    *stateNotifier // nil without a state handler
 	services serviceRegistry
 
 	mu              sync.Mutex // guards what follows
@@ -111,7 +111,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 	if err := b.awaitFirstConnection(ctx); err != nil {
 		b.stopHandlers()
 		_ = b.t.disconnect(context.Background())
-		b.notes.close()
+		b.notes.close(b.Server())
 		return nil, fmt.Errorf("mqttrpc: connect %s: %w", redactedList(servers), err)
 	}
 	return b, nil
@@ -317,7 +317,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	if derr := b.t.disconnect(disconnectCtx); derr != nil && err == nil {
 		err = derr
 	}
-	b.notes.close()
+	b.notes.close(b.Server())
 	return err
 }
 

@@ -111,11 +111,12 @@ func (b *Broker) connectionDown() {
 	if wasReady {
 		b.conn.ready = make(chan struct{})
 	}
+	lost := b.server
 	b.mu.Unlock()
 	b.stats.disconnects.Add(1)
-	b.log.Warn("mqttrpc: connection lost; reconnecting", "server", b.Server())
+	b.log.Warn("mqttrpc: connection lost; reconnecting", "server", lost)
 	if wasReady {
-		b.setState(StateDisconnected)
+		b.setState(StateChange{State: StateDisconnected, Server: lost})
 	}
 }
 
@@ -137,9 +138,9 @@ func (b *Broker) Servers() []string {
 // Version returns the MQTT protocol version the Broker speaks.
 func (b *Broker) Version() Version { return b.cfg.version }
 
-func (b *Broker) setState(s ConnState) {
+func (b *Broker) setState(s StateChange) {
 	if !b.notes.notify(s) {
-		b.log.Warn("mqttrpc: state handler is behind; state change dropped", "state", s.String())
+		b.log.Warn("mqttrpc: state handler is behind; state change dropped", "state", s.State.String(), "server", s.Server)
 	}
 }
 
@@ -176,9 +177,10 @@ func (b *Broker) restore(gen int) {
 		if ready {
 			close(b.conn.ready)
 		}
+		server := b.server // of connection gen, which is still up
 		b.mu.Unlock()
 		if ready {
-			b.setState(StateConnected)
+			b.setState(StateChange{State: StateConnected, Server: server})
 		}
 		return
 	}

@@ -194,6 +194,25 @@ func ExampleWithStateHandler() {
 	// closed closed
 }
 
+func ExampleWithStateChangeHandler() {
+	srv := startBroker()
+	defer srv.Close()
+	ctx := context.Background()
+
+	changes := make(chan mqttrpc.StateChange, 4)
+	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) {
+		changes <- s // called in order, on a goroutine of the Broker's own
+	}))
+	s := <-changes
+	fmt.Println(s.State, s.Server == srv.URL())
+	_ = b.Close(ctx)
+	s = <-changes
+	fmt.Println(s.State, s.Server == srv.URL())
+	// Output:
+	// connected true
+	// closed true
+}
+
 // A request delivered twice, as a QoS 1 redelivery or a retry with the same
 // Correlation Data would bring it, runs its handler once.
 func ExampleDeduplicate() {

@@ -45,7 +45,7 @@ type config struct {
 	connectTimeout time.Duration
 	backoffMin     time.Duration
 	backoffMax     time.Duration
-	stateHandler   func(ConnState)
+	stateHandler   func(StateChange)
 	sessionExpiry  time.Duration
 	middleware     []Middleware
 	errorDetails   bool

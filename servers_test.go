@@ -25,14 +25,14 @@ func TestFailoverToNextServer(t *testing.T) {
 			first, second := brokertest.Mosquitto(t), brokertest.Mosquitto(t)
 			const backoffMin, backoffMax = 20 * time.Millisecond, 200 * time.Millisecond
 			// Each Broker reports when it is connected again, subscriptions restored.
-			open := func() (*mqttrpc.Broker, <-chan mqttrpc.ConnState) {
-				states := make(chan mqttrpc.ConnState, 16)
+			open := func() (*mqttrpc.Broker, <-chan mqttrpc.StateChange) {
+				states := make(chan mqttrpc.StateChange, 16)
 				b, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), first.URL, mqttrpc.WithVersion(v),
 					mqttrpc.WithServers(second.URL), mqttrpc.WithReconnectBackoff(backoffMin, backoffMax),
-					mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) { states <- s }))
+					mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) { states <- s }))
 				require.NoError(t, err)
 				t.Cleanup(func() { assert.NoError(t, b.Close(ctxTimeout(t, 5*time.Second))) })
-				require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+				require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: first.URL}, receive(t, states))
 				return b, states
 			}
 			srv, srvStates := open()
@@ -53,9 +53,10 @@ func TestFailoverToNextServer(t *testing.T) {
 
 			killed := time.Now()
 			first.Kill(t)
-			for _, states := range []<-chan mqttrpc.ConnState{srvStates, cliStates} {
-				require.Equal(t, mqttrpc.StateDisconnected, receive(t, states))
-				require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+			// Each state change names its server: the lost one, then the next.
+			for _, states := range []<-chan mqttrpc.StateChange{srvStates, cliStates} {
+				require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateDisconnected, Server: first.URL}, receive(t, states))
+				require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: second.URL}, receive(t, states))
 			}
 			require.NoError(t, call("after"))
 			recovery := time.Since(killed)

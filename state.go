@@ -32,12 +32,34 @@ func (s ConnState) String() string {
 	return "unknown"
 }
 
-// WithStateHandler calls fn each time the Broker's connection state changes,
-// including the first StateConnected and the final StateClosed. The calls come
-// in order, on one goroutine of the Broker's own, so fn may take its time; a
-// change is dropped, and logged, if 64 are already waiting for fn.
-func WithStateHandler(fn func(ConnState)) Option {
+// StateChange is a change of a Broker's connection state, as
+// [WithStateChangeHandler] reports it.
+type StateChange struct {
+	State ConnState
+	// Server is the URL, with any password masked, of the server the
+	// Broker is now connected to (StateConnected), has lost
+	// (StateDisconnected), or was last connected to (StateClosed; empty if
+	// it never connected). With [WithServers] it says which node is in use.
+	Server string
+}
+
+// WithStateChangeHandler calls fn each time the Broker's connection state
+// changes, including the first StateConnected and the final StateClosed,
+// with the server it concerns. The calls come in order, on one goroutine of
+// the Broker's own, so fn may take its time; a change is dropped, and
+// logged, if 64 are already waiting for fn. It replaces any handler given by
+// [WithStateHandler], and the other way round.
+func WithStateChangeHandler(fn func(StateChange)) Option {
 	return func(c *config) { c.stateHandler = fn }
+}
+
+// WithStateHandler is [WithStateChangeHandler] for a handler that needs only
+// the state.
+func WithStateHandler(fn func(ConnState)) Option {
+	if fn == nil {
+		return WithStateChangeHandler(nil)
+	}
+	return WithStateChangeHandler(func(s StateChange) { fn(s.State) })
 }
 
 // State returns the Broker's current connection state.
@@ -58,18 +80,18 @@ func (b *Broker) State() ConnState {
 // stateNotifier runs the state handler, in order, off the transport's
 // goroutines, which must never wait for user code.
 type stateNotifier struct {
-	fn func(ConnState)
+	fn func(StateChange)
 
 	mu     sync.Mutex
-	queue  chan ConnState
+	queue  chan StateChange
 	closed bool
 }
 
-func newStateNotifier(fn func(ConnState)) *stateNotifier {
+func newStateNotifier(fn func(StateChange)) *stateNotifier {
 	if fn == nil {
 		return nil
 	}
-	n := &stateNotifier{fn: fn, queue: make(chan ConnState, 64)}
+	n := &stateNotifier{fn: fn, queue: make(chan StateChange, 64)}
 	go n.run() // ends when close has been called and the queue is empty
 	return n
 }
@@ -81,7 +103,7 @@ func (n *stateNotifier) run() {
 }
 
 // notify queues s for the handler. It reports false if s was dropped.
-func (n *stateNotifier) notify(s ConnState) bool {
+func (n *stateNotifier) notify(s StateChange) bool {
 	if n == nil {
 		return true
 	}
@@ -98,12 +120,13 @@ func (n *stateNotifier) notify(s ConnState) bool {
 	}
 }
 
-// close queues StateClosed as the last state and lets run end.
-func (n *stateNotifier) close() {
+// close queues StateClosed, last connected to server, as the last state and
+// lets run end.
+func (n *stateNotifier) close(server string) {
 	if n == nil {
 		return
 	}
-	n.notify(StateClosed)
+	n.notify(StateChange{State: StateClosed, Server: server})
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.closed = true
