@@ -64,8 +64,8 @@ func NATSCluster(t testing.TB, nodes int) []*Broker {
 listen: 127.0.0.1:%d
 jetstream { store_dir: %q }
 cluster { name: brokertest, listen: 127.0.0.1:%d, routes: [%s] }
-mqtt { listen: 127.0.0.1:%d }
-`, name, p.client, filepath.Join(dir, name), p.cluster, strings.Join(routes, ", "), p.mqtt)
+mqtt { listen: 127.0.0.1:%d, stream_replicas: %d }
+`, name, p.client, filepath.Join(dir, name), p.cluster, strings.Join(routes, ", "), p.mqtt, min(nodes, 3))
 		b := &Broker{
 			Name:   "nats",
 			bin:    bin,
