@@ -204,6 +204,7 @@ func (b *Broker) subscribeAll() error {
 		case err == nil:
 		case errors.Is(err, ErrRefused) && i != inbox:
 			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", subs[i].filter, "err", err)
+			b.forgetRefused(subs[i].filter)
 		default:
 			return fmt.Errorf("subscribe %q: %w", subs[i].filter, err)
 		}

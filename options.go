@@ -385,10 +385,13 @@ func Timeout(d time.Duration) RequestOption {
 
 // ReplyTo makes [Broker.Request] wait for its reply on this topic instead of
 // the Broker's private inbox. The Broker subscribes to the topic once and
-// keeps the subscription; requests sharing one reply topic are sent one at a
-// time, each taking the next message on it as its reply. On MQTT 3.1.1,
-// where nothing in a reply says which request it answers, a reply that comes
-// late answers the next request: prefer [TokenReply] there, which cannot.
+// keeps the subscription, on every new connection too; should a server
+// refuse it there, the next request on the topic subscribes again, and fails
+// with [ErrRefused] while it is refused. Requests sharing one reply topic
+// are sent one at a time, each taking the next message on it as its reply.
+// On MQTT 3.1.1, where nothing in a reply says which request it answers, a
+// reply that comes late answers the next request: prefer [TokenReply] there,
+// which cannot.
 //
 // On [Broker.Publish] it only sets the MQTT 5 Response Topic: a request whose
 // reply someone else will receive.

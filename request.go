@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -378,9 +379,11 @@ const maxIdleReplyTopics = 32
 // one request at a time, and kept for the next while it is among the most
 // recently used.
 type replyTopic struct {
-	name       string
-	turn       chan struct{} // capacity 1: whoever sent into it owns the topic
-	subscribed bool          // guarded by turn
+	name string
+	turn chan struct{} // capacity 1: whoever sent into it owns the topic
+	// subscribed is set by the owner of turn once it has subscribed, and
+	// cleared when a new connection refuses it (see forgetRefused).
+	subscribed atomic.Bool
 
 	users    int           // requests holding or awaiting the turn; guarded by Broker.mu
 	idle     *list.Element // its place in Broker.idleReplyTopics while users == 0
@@ -415,7 +418,7 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 		b.leaveReplyTopic(rt)
 		return nil, ErrClosed
 	}
-	if rt.subscribed {
+	if rt.subscribed.Load() {
 		return rt, nil
 	}
 	err := b.awaitReady(ctx)
@@ -426,7 +429,7 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 		b.releaseReplyTopic(rt)
 		return nil, err
 	}
-	rt.subscribed = true
+	rt.subscribed.Store(true)
 	return rt, nil
 }
 
@@ -467,7 +470,7 @@ func (b *Broker) evictReplyTopic(rt *replyTopic) {
 	if err := b.t.unsubscribe(ctx, rt.name); err != nil {
 		b.log.Debug("mqttrpc: unsubscribing an idle reply topic", "topic", rt.name, "err", err)
 	}
-	rt.subscribed = false
+	rt.subscribed.Store(false)
 	b.mu.Lock()
 	rt.evicting = false
 	if rt.users == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/embedded"
 	"github.com/mqttrpc/mqttrpc/internal/brokertest"
 )
 
@@ -99,4 +100,39 @@ func TestFirstServerDown(t *testing.T) {
 			assert.Less(t, time.Since(start), time.Second, "no backoff between servers of one attempt")
 		})
 	}
+}
+
+// TestRefusedReplyPrefixIsSubscribedAgain moves a caller to a server that
+// refuses its TokenReply prefix, as a cluster node may while it recovers
+// from the loss of another. The caller does not wait for replies that cannot
+// come: its next request subscribes the prefix again, and fails at once
+// while the server still refuses.
+func TestRefusedReplyPrefixIsSubscribedAgain(t *testing.T) {
+	t.Parallel()
+	first := brokertest.Mosquitto(t)
+	refusing := brokertest.MochiWith(t, embedded.WithoutWildcardSubscriptions())
+	changes := make(chan mqttrpc.StateChange, 16)
+	cli, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), first.URL, mqttrpc.WithVersion(mqttrpc.V311),
+		mqttrpc.WithServers(refusing.URL), mqttrpc.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond),
+		mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) { changes <- s }))
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, cli.Close(ctxTimeout(t, 5*time.Second))) })
+	require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: first.URL}, receive(t, changes))
+
+	srv := connectURL(t, first.URL, mqttrpc.V311)
+	subscribe(t, srv, "refused/request/{token}", mqttrpc.Typed(echo), mqttrpc.ReplyTopic("refused/response/{token}"))
+	call := func() error {
+		_, err := cli.Request(context.Background(), "refused/request", "hi",
+			mqttrpc.TokenReply("refused/response"), mqttrpc.Timeout(2*time.Second))
+		return err
+	}
+	require.NoError(t, call(), "subscribes the prefix refused/response/+")
+
+	first.Kill(t)
+	require.Equal(t, mqttrpc.StateDisconnected, receive(t, changes).State)
+	require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: refusing.URL}, receive(t, changes))
+	start := time.Now()
+	err = call()
+	require.ErrorIs(t, err, mqttrpc.ErrRefused, "the prefix is subscribed again, and refused")
+	assert.Less(t, time.Since(start), time.Second, "no wait for the request's timeout")
 }

@@ -32,7 +32,10 @@ import (
 // replying to "svc/echo/response/{caller}/{token}".
 //
 // Each reply prefix stays subscribed until [Broker.Close], so use a few
-// fixed prefixes, not one per request or per device.
+// fixed prefixes, not one per request or per device. Should a server refuse
+// it on a new connection (a cluster node may while it recovers from the loss
+// of another), the next request on the prefix subscribes again, and fails
+// with [ErrRefused] while it is refused.
 //
 // On MQTT 5 the reply topic is sent as the Response Topic as well, with
 // Correlation Data, so responders of either kind answer it.
@@ -52,7 +55,7 @@ func (t tokenReplyOption) applyRequest(o requestOptions) requestOptions {
 type tokenInbox struct {
 	filter     string
 	turn       chan struct{} // capacity 1: held while subscribing
-	subscribed atomic.Bool   // on some connection; restore keeps it on later ones
+	subscribed atomic.Bool   // on some connection; restore keeps it on later ones, or clears it if refused
 }
 
 // tokenRequest readies m, a request to be sent with TokenReply(prefix): it
@@ -105,6 +108,25 @@ func (b *Broker) subscribeTokenInbox(ctx context.Context, prefix string) error {
 	}
 	ti.subscribed.Store(true)
 	return nil
+}
+
+// forgetRefused marks the reply topic or token reply prefix whose filter a
+// restore was refused as not subscribed, so that the next request on it
+// subscribes again, and fails if the broker still refuses, instead of
+// waiting out its timeout for a reply that cannot come. A cluster node may
+// refuse a subscription only while it recovers from the loss of another.
+// Filters of handlers are left alone: a refused handler filter is logged.
+func (b *Broker) forgetRefused(filter string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if rt, ok := b.replyTopics[filter]; ok {
+		rt.subscribed.Store(false)
+	}
+	if prefix, ok := strings.CutSuffix(filter, "/+"); ok {
+		if ti, ok := b.tokenInboxes[prefix]; ok {
+			ti.subscribed.Store(false)
+		}
+	}
 }
 
 // isTokenReply reports whether name is on one of the token inboxes. Call it
