@@ -1,8 +1,10 @@
 package mqttrpc_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -201,3 +203,247 @@ func tokenCall(t *testing.T, cli *mqttrpc.Broker, prefix, id, body string) error
 	}
 	return err
 }
+
+// TestNATSClusterNodeKill runs MQTT 3.1.1 callers on every node of a
+// three-node nats-server cluster against one responder, in both reply modes
+// side by side, every Broker given every node. Then the node of one caller
+// dies under traffic: that caller must move to another node and be answered
+// again, and no TokenReply request may ever get another's reply. ReplyTo
+// correlates by nothing but the topic, so its wrong replies are counted and
+// reported, not ruled out.
+func TestNATSClusterNodeKill(t *testing.T) {
+	t.Parallel()
+	nodes := brokertest.NATSCluster(t, 3)
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.URL
+	}
+	const (
+		prefix         = "failover"
+		connectTimeout = 10 * time.Second
+		backoffMax     = 200 * time.Millisecond // connectNode's
+		deadline       = time.Second            // of each request
+		killed         = 2                      // the node, and its caller
+	)
+	changes := make(chan mqttrpc.StateChange, 16)
+	responder := connectNode(t, mqttrpc.V311, urls, 0, mqttrpc.WithConnectTimeout(connectTimeout))
+	var callers []*mqttrpc.Broker
+	for i := range urls {
+		opts := []mqttrpc.Option{mqttrpc.WithConnectTimeout(connectTimeout)}
+		if i == killed {
+			opts = append(opts, mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) { changes <- s }),
+				mqttrpc.WithLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
+		}
+		callers = append(callers, connectNode(t, mqttrpc.V311, urls, i, opts...))
+	}
+	require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: urls[killed]}, receive(t, changes))
+
+	log := newHandledLog()
+	echo := mqttrpc.Typed(func(_ context.Context, m *mqttrpc.Message) (string, error) {
+		log.record("responder", string(m.Body))
+		return m.Param("id") + ":" + string(m.Body), nil
+	})
+	// QoS 0 throughout: NATS stores every QoS 1 message in JetStream.
+	subscribe(t, responder, prefix+"/token/{id}/{token}", echo, mqttrpc.ReplyTopic(prefix+"/replies/{id}/{token}"))
+	subscribe(t, responder, prefix+"/plain/{id}", echo, mqttrpc.ReplyTopic(prefix+"/plain-replies/{id}"))
+
+	modes := []*natsMode{tokenMode(prefix), replyToMode(prefix)}
+	var calls []*natsCaller
+	for c, cli := range callers {
+		for _, m := range modes {
+			id := fmt.Sprintf("c%d-%s", c, m.name)
+			for w := range m.workers {
+				name := fmt.Sprintf("%s-%d", id, w) // so that the bodies of all requests differ
+				calls = append(calls, &natsCaller{b: cli, node: c, mode: m, id: id, name: name})
+			}
+		}
+	}
+	// Each caller's first request subscribes its reply topic, and NATS
+	// takes seconds to make the JetStream consumer behind it.
+	var warm sync.WaitGroup
+	for _, c := range calls {
+		warm.Go(func() { assert.NoError(t, c.call(c.name+"-warm", connectTimeout)) })
+	}
+	warm.Wait()
+	require.False(t, t.Failed())
+
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Go(func() {
+			for n := 0; !stop.Load(); n++ {
+				start := time.Now()
+				c.record(start, c.call(fmt.Sprintf("%s-%d", c.name, n), deadline))
+			}
+		})
+	}
+	defer func() { stop.Store(true); wg.Wait() }() // on a failed require too
+	// Every caller is answered in both modes, before the kill and after.
+	allAnswered := func(t *testing.T, since []int64) {
+		require.Eventually(t, func() bool {
+			for i, c := range calls {
+				if c.ok.Load() < since[i]+10 {
+					return false
+				}
+			}
+			return true
+		}, 4*connectTimeout, time.Millisecond)
+	}
+	allAnswered(t, make([]int64, len(calls)))
+
+	killedAt := time.Now()
+	nodes[killed].Kill(t)
+	for _, c := range calls {
+		c.watchFrom(time.Now()) // a request sent before may have been answered
+	}
+	// NATS keeps every MQTT session, clean ones too, in a JetStream stream,
+	// and makes a JetStream consumer for each QoS 1 or 2 subscription (reply
+	// topics are QoS 2). Until the groups the dead node led have elected
+	// new leaders, the JetStream requests behind a CONNECT or SUBSCRIBE time
+	// out, after 4 s each in nats-server 2.9: a CONNECT fails, a SUBSCRIBE is
+	// refused. So allow two rounds of attempts on the live nodes, each up to
+	// the connect timeout; restoring the subscriptions, as long again; and
+	// two requests: one that subscribes a refused reply topic again, one
+	// answered.
+	bound := 2*(backoffMax+2*connectTimeout) + connectTimeout + 2*deadline
+	require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateDisconnected, Server: urls[killed]}, receive(t, changes))
+	var moved mqttrpc.StateChange
+	select {
+	case moved = <-changes:
+	case <-time.After(bound):
+		t.Fatalf("the caller of the killed node is not connected again %v after the kill", bound)
+	}
+	connectedAfter := time.Since(killedAt)
+	require.Equal(t, mqttrpc.StateConnected, moved.State)
+	require.Contains(t, urls[:killed], moved.Server, "moved to a live node")
+
+	require.Eventually(t, func() bool {
+		for _, c := range calls {
+			if c.node == killed && c.firstOK.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	}, bound, time.Millisecond, "the caller of the killed node is not answered again")
+	since := make([]int64, len(calls))
+	for i, c := range calls {
+		since[i] = c.ok.Load()
+	}
+	allAnswered(t, since)
+	stop.Store(true)
+	wg.Wait()
+
+	for _, m := range modes {
+		var ok, failed, wrong int64
+		byNode := make([]int64, len(nodes))
+		firstOK := bound
+		for _, c := range calls {
+			if c.mode != m {
+				continue
+			}
+			ok, failed, wrong = ok+c.ok.Load(), failed+c.failed.Load(), wrong+c.wrong.Load()
+			byNode[c.node] += c.ok.Load()
+			if c.node == killed {
+				firstOK = min(firstOK, time.Duration(c.firstOK.Load()-killedAt.UnixNano()))
+			}
+		}
+		t.Logf("nats-server 3-node cluster, MQTT 3.1.1, %s, QoS 0, n%d killed: %d ok (by caller's node %v), %d failed, %d wrong replies; "+
+			"the moved caller answered again %v after the kill",
+			m.name, killed+1, ok, byNode, failed, wrong, firstOK.Round(time.Millisecond))
+		if m.name == "TokenReply" {
+			assert.Zero(t, wrong, "no TokenReply request gets another's reply")
+		}
+	}
+	log.mu.Lock()
+	var twice int
+	for _, runs := range log.runs {
+		if runs > 1 {
+			twice++
+		}
+	}
+	t.Logf("handled: %d requests ran once, %d more than once", len(log.runs)-twice, twice)
+	log.mu.Unlock()
+	assert.Zero(t, twice, "QoS 0: no request runs twice")
+	t.Logf("failover: the caller of n%d connected to %s %v after the kill (bound %v)",
+		killed+1, moved.Server, connectedAfter.Round(time.Millisecond), bound)
+	for _, cli := range callers {
+		assert.Zero(t, mqttrpc.PendingRequests(cli))
+	}
+}
+
+// natsMode is how a natsCaller names its reply topic.
+type natsMode struct {
+	name    string
+	workers int // per caller, looping side by side
+	opts    func(id string) []mqttrpc.RequestOption
+	to      func(id string) string // the request topic
+}
+
+// tokenMode: the responder of TestNATSClusterNodeKill answers on
+// <prefix>/replies/<id>/<token>.
+func tokenMode(prefix string) *natsMode {
+	return &natsMode{
+		name:    "TokenReply",
+		workers: 2, // on one reply prefix
+		opts: func(id string) []mqttrpc.RequestOption {
+			return []mqttrpc.RequestOption{mqttrpc.TokenReply(prefix + "/replies/" + id)}
+		},
+		to: func(id string) string { return prefix + "/token/" + id },
+	}
+}
+
+// replyToMode: one fixed reply topic, <prefix>/plain-replies/<id>.
+func replyToMode(prefix string) *natsMode {
+	return &natsMode{
+		name:    "ReplyTo",
+		workers: 1, // one at a time on its reply topic
+		opts: func(id string) []mqttrpc.RequestOption {
+			return []mqttrpc.RequestOption{mqttrpc.ReplyTo(prefix + "/plain-replies/" + id)}
+		},
+		to: func(id string) string { return prefix + "/plain/" + id },
+	}
+}
+
+// natsCaller is one looping caller of TestNATSClusterNodeKill and its counts.
+type natsCaller struct {
+	b    *mqttrpc.Broker
+	node int
+	mode *natsMode
+	id   string // the request's {id} level, which names its reply topic
+	name string // the first part of its bodies
+
+	ok, failed, wrong atomic.Int64
+	// When the first request sent after watchFrom's time was answered, in
+	// unix nanoseconds; 0 before.
+	watched, firstOK atomic.Int64
+}
+
+// call sends body and checks that the reply is the echo of it.
+func (c *natsCaller) call(body string, timeout time.Duration) error {
+	reply, err := c.b.Request(context.Background(), c.mode.to(c.id), body,
+		append(c.mode.opts(c.id), mqttrpc.Timeout(timeout))...)
+	if err == nil && string(reply.Body) != c.id+":"+body {
+		err = fmt.Errorf("%w: request %s got %q", errWrongReply, body, reply.Body)
+	}
+	return err
+}
+
+var errWrongReply = errors.New("wrong reply")
+
+// record counts the outcome of a request sent at start.
+func (c *natsCaller) record(start time.Time, err error) {
+	switch {
+	case errors.Is(err, errWrongReply):
+		c.wrong.Add(1)
+	case err != nil:
+		c.failed.Add(1)
+	default:
+		c.ok.Add(1)
+		if w := c.watched.Load(); w != 0 && start.UnixNano() >= w {
+			c.firstOK.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	}
+}
+
+// watchFrom makes the first answered request sent at t or later set firstOK.
+func (c *natsCaller) watchFrom(t time.Time) { c.watched.Store(t.UnixNano()) }

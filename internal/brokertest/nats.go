@@ -28,7 +28,10 @@ func (b *Broker) startTimeout() time.Duration {
 // NATSCluster starts nodes nats-server processes routed into one cluster,
 // each with JetStream (which NATS's MQTT needs) and an MQTT listener, and
 // kills them in t.Cleanup. Each returned Broker's URL is a node's MQTT
-// listener. NATS speaks MQTT 3.1.1 only, and takes a "$share/..." filter for
+// listener. The MQTT streams (sessions, messages) are kept on up to three
+// nodes, so that they outlive any one node: left to itself, NATS sizes them
+// by the nodes it sees when the first client connects, sometimes two of
+// three. NATS speaks MQTT 3.1.1 only, and takes a "$share/..." filter for
 // a plain topic. If nats-server is not installed it calls t.Skip, or
 // t.Fatal when the environment variable CI is non-empty.
 func NATSCluster(t testing.TB, nodes int) []*Broker {
