@@ -63,7 +63,7 @@ func runBench(ctx context.Context, args []string, s streams) error {
 		}
 		defer closeBroker(responder)
 	}
-	b, err := f.conn.connect(ctx, s.stderr)
+	b, err := f.conn.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (f *benchFlags) startEcho(ctx context.Context, topic string) (*mqttrpc.Brok
 	if conn.clientID != "" {
 		conn.clientID += "-echo" // one client ID per connection
 	}
-	b, err := conn.connect(ctx, io.Discard)
+	b, err := conn.connect(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func runCall(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	b, err := f.conn.connect(ctx, s.stderr)
+	b, err := f.conn.connect(ctx)
 	if err != nil {
 		return err
 	}

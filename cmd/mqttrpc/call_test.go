@@ -69,6 +69,23 @@ func TestCall_noResponders(t *testing.T) {
 	assert.Contains(t, r.stderr, "no responders")
 }
 
+// TestCall_severalServers gives serve and call two servers: the first,
+// where nothing listens, is passed over for the second.
+func TestCall_severalServers(t *testing.T) {
+	url := mochi(t)
+	tp := topic("servers")
+	servers := []string{"-s", closedPortURL(t), "--server", url}
+	stderr := serve(t, append([]string{tp, "--echo"}, servers...)...)
+	assert.Contains(t, stderr, "on "+url+"\n", "the server in use")
+
+	r := cli(t, "", append([]string{"call", tp, "hi"}, servers...)...)
+	assert.Equal(t, result{exitOK, "hi\n", ""}, r)
+
+	r = cli(t, "", "call", tp, "hi", "-s", url, "-s", "::bad")
+	assert.Equal(t, exitUsage, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `--server "::bad" is not a URL`)
+}
+
 // TestCall_connectionFailure calls a port where no broker listens.
 func TestCall_connectionFailure(t *testing.T) {
 	r := cli(t, "", "call", "a/b", "-s", closedPortURL(t), "--connect-timeout", "300ms")

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"time"
@@ -21,7 +20,8 @@ const defaultServer = "mqtt://localhost:1883"
 const connHelp = `
 Connection flags:
   -s, --server URL          MQTT broker: mqtt://, tcp://, mqtts://, ssl://, ws://, wss://
-                            (default mqtt://localhost:1883; may repeat, the first is used)
+                            (default mqtt://localhost:1883); repeat it for the nodes of a
+                            cluster, tried in order, each time the connection is lost too
   -V, --protocol-version V  MQTT version: 5 or 3.1.1 (default 5)
   -i, --client-id ID        MQTT client identifier (default: mqttrpc- and random characters)
   -u, --username NAME       username sent in CONNECT
@@ -70,13 +70,20 @@ func (c *connFlags) protocol() (mqttrpc.Version, error) {
 	return 0, usagef("unknown MQTT version %q: want 5 or 3.1.1", c.version)
 }
 
-// server returns the broker URL to connect to: the first --server. The
-// library connects to one URL, so further ones are not used yet.
+// server returns the broker URL tried first: the first --server.
 func (c *connFlags) server() string {
 	if len(c.servers) == 0 {
 		return defaultServer
 	}
 	return c.servers[0]
+}
+
+// urls returns every --server, or the default.
+func (c *connFlags) urls() []string {
+	if len(c.servers) == 0 {
+		return []string{defaultServer}
+	}
+	return c.servers
 }
 
 // options checks the flags and returns them as options for mqttrpc.Connect.
@@ -85,10 +92,15 @@ func (c *connFlags) options() ([]mqttrpc.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u, err := url.Parse(c.server()); err != nil || u.Host == "" {
-		return nil, usagef("--server %q is not a URL such as mqtt://host:1883", c.server())
+	for _, s := range c.urls() {
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			return nil, usagef("--server %q is not a URL such as mqtt://host:1883", s)
+		}
 	}
 	opts := []mqttrpc.Option{mqttrpc.WithVersion(v), mqttrpc.WithConnectTimeout(c.connectTimeout)}
+	if len(c.servers) > 1 {
+		opts = append(opts, mqttrpc.WithServers(c.servers[1:]...))
+	}
 	if c.clientID != "" {
 		opts = append(opts, mqttrpc.WithClientID(c.clientID))
 	}
@@ -111,14 +123,17 @@ func (c *connFlags) tlsConfig() (*tls.Config, error) {
 	if c.caFile == "" && c.certFile == "" && c.keyFile == "" {
 		return nil, nil
 	}
-	u, _ := url.Parse(c.server()) // checked by options
-	if s := u.Scheme; s != "mqtts" && s != "ssl" && s != "wss" {
-		return nil, usagef("--cafile, --cert and --key need an mqtts://, ssl:// or wss:// server, not %s://", s)
+	for _, s := range c.urls() {
+		u, _ := url.Parse(s) // checked by options
+		if s := u.Scheme; s != "mqtts" && s != "ssl" && s != "wss" {
+			return nil, usagef("--cafile, --cert and --key need mqtts://, ssl:// or wss:// servers, not %s://", s)
+		}
 	}
 	if (c.certFile == "") != (c.keyFile == "") {
 		return nil, usagef("--cert and --key go together")
 	}
-	cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	// No ServerName: each connection takes it from the host of its server.
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
@@ -140,15 +155,11 @@ func (c *connFlags) tlsConfig() (*tls.Config, error) {
 }
 
 // connect connects to the broker the flags name, with extra options after
-// theirs. It says so on stderr when given several servers, of which only
-// the first is used.
-func (c *connFlags) connect(ctx context.Context, stderr io.Writer, extra ...mqttrpc.Option) (*mqttrpc.Broker, error) {
+// theirs.
+func (c *connFlags) connect(ctx context.Context, extra ...mqttrpc.Option) (*mqttrpc.Broker, error) {
 	opts, err := c.options()
 	if err != nil {
 		return nil, err
-	}
-	if len(c.servers) > 1 {
-		fmt.Fprintf(stderr, "mqttrpc: connecting to the first of %d servers, %s; the others are not used\n", len(c.servers), c.server())
 	}
 	b, err := mqttrpc.Connect(ctx, c.server(), append(opts, extra...)...)
 	if err != nil {

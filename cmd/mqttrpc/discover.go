@@ -105,7 +105,7 @@ func (f *discoverFlags) parse(cmd, help string, min, max int, want string, args 
 
 // connect connects to the broker with the discovery prefix of --prefix.
 func (f *discoverFlags) connect(ctx context.Context, s streams) (*mqttrpc.Broker, error) {
-	return f.conn.connect(ctx, s.stderr, mqttrpc.WithDiscoveryPrefix(f.prefix))
+	return f.conn.connect(ctx, mqttrpc.WithDiscoveryPrefix(f.prefix))
 }
 
 // noReplies is the outcome of a discovery that nobody answered: it exits

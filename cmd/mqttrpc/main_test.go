@@ -92,8 +92,9 @@ func cli(t testing.TB, stdin string, args ...string) result {
 
 // serve runs "mqttrpc serve" with args in process until the test ends,
 // then stops it as SIGINT would and checks that it drained and exited 0.
-// It returns once the subscription is in place.
-func serve(t testing.TB, args ...string) {
+// It returns once the subscription is in place, with what it has written
+// on stderr.
+func serve(t testing.TB, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := newOutput()
@@ -122,6 +123,7 @@ func serve(t testing.TB, args ...string) {
 			t.Fatalf("serve %q not serving within %v; stderr:\n%s", args, waitLimit, stderr)
 		}
 	}
+	return stderr.String()
 }
 
 // mochi starts an embedded broker for the test and returns its URL.

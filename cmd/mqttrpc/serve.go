@@ -75,7 +75,7 @@ func runServe(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 
-	b, err := f.conn.connect(ctx, s.stderr, mqttrpc.WithLogger(f.logger(s)))
+	b, err := f.conn.connect(ctx, mqttrpc.WithLogger(f.logger(s)))
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func runServe(ctx context.Context, args []string, s streams) error {
 		closeBroker(b)
 		return err
 	}
-	fmt.Fprintf(s.stderr, "mqttrpc: serving %s (filter %s) on %s\n", sub.Pattern(), sub.Filter(), f.conn.server())
+	fmt.Fprintf(s.stderr, "mqttrpc: serving %s (filter %s) on %s\n", sub.Pattern(), sub.Filter(), b.Server())
 	<-ctx.Done()
 	return drain(b, f.drain)
 }

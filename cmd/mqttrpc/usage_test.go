@@ -27,7 +27,7 @@ func TestUsage(t *testing.T) {
 		{"bad header", []string{"call", "t", "-H", "novalue", "-s", nowhere}, "want KEY=VALUE"},
 		{"not JSON", []string{"call", "t", "{", "--type", "json", "-s", nowhere}, "not JSON"},
 		{"bad server", []string{"call", "t", "-s", "localhost"}, "is not a URL"},
-		{"TLS on mqtt://", []string{"call", "t", "--cafile", "ca.pem", "-s", nowhere}, "need an mqtts://"},
+		{"TLS on mqtt://", []string{"call", "t", "--cafile", "ca.pem", "-s", nowhere}, "need mqtts://"},
 		{"wildcard topic", []string{"call", "a/+/b", "-s", url}, "invalid topic"},
 		{"serve two answers", []string{"serve", "t", "--echo", "--reply", "x", "-s", nowhere}, "exactly one of"},
 		{"serve no answer", []string{"serve", "t", "-s", nowhere}, "exactly one of"},
