@@ -224,6 +224,7 @@ func TestNATSClusterNodeKill(t *testing.T) {
 		backoffMax     = 200 * time.Millisecond // connectNode's
 		deadline       = time.Second            // of each request
 		killed         = 2                      // the node, and its caller
+		pace           = 5 * time.Millisecond   // between the requests of each loop
 	)
 	changes := make(chan mqttrpc.StateChange, 16)
 	responder := connectNode(t, mqttrpc.V311, urls, 0, mqttrpc.WithConnectTimeout(connectTimeout))
@@ -271,7 +272,12 @@ func TestNATSClusterNodeKill(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, c := range calls {
 		wg.Go(func() {
+			// Paced, so that the cluster leaves the CPUs to the tests
+			// that run beside it.
+			pace := time.NewTicker(pace)
+			defer pace.Stop()
 			for n := 0; !stop.Load(); n++ {
+				<-pace.C
 				start := time.Now()
 				c.record(start, c.call(fmt.Sprintf("%s-%d", c.name, n), deadline))
 			}
