@@ -260,10 +260,11 @@ func TestNATSClusterNodeKill(t *testing.T) {
 		}
 	}
 	// Each caller's first request subscribes its reply topic, and NATS
-	// takes seconds to make the JetStream consumer behind it.
+	// takes seconds to make the JetStream consumer behind it, one
+	// subscription of a client after another.
 	var warm sync.WaitGroup
 	for _, c := range calls {
-		warm.Go(func() { assert.NoError(t, c.call(c.name+"-warm", connectTimeout)) })
+		warm.Go(func() { assert.NoError(t, c.call(c.name+"-warm", 2*connectTimeout)) })
 	}
 	warm.Wait()
 	require.False(t, t.Failed())
@@ -285,7 +286,7 @@ func TestNATSClusterNodeKill(t *testing.T) {
 	}
 	defer func() { stop.Store(true); wg.Wait() }() // on a failed require too
 	// Every caller is answered in both modes, before the kill and after.
-	allAnswered := func(t *testing.T, since []int64) {
+	allAnswered := func(since []int64) {
 		require.Eventually(t, func() bool {
 			for i, c := range calls {
 				if c.ok.Load() < since[i]+10 {
@@ -295,7 +296,7 @@ func TestNATSClusterNodeKill(t *testing.T) {
 			return true
 		}, 4*connectTimeout, time.Millisecond)
 	}
-	allAnswered(t, make([]int64, len(calls)))
+	allAnswered(make([]int64, len(calls)))
 
 	killedAt := time.Now()
 	nodes[killed].Kill(t)
@@ -335,7 +336,7 @@ func TestNATSClusterNodeKill(t *testing.T) {
 	for i, c := range calls {
 		since[i] = c.ok.Load()
 	}
-	allAnswered(t, since)
+	allAnswered(since)
 	stop.Store(true)
 	wg.Wait()
 
