@@ -232,7 +232,7 @@ func TestNATSClusterNodeKill(t *testing.T) {
 	for i := range urls {
 		opts := []mqttrpc.Option{mqttrpc.WithConnectTimeout(connectTimeout)}
 		if i == killed {
-			opts = append(opts, mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) { changes <- s }),
+			opts = append(opts, mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { changes <- s }),
 				mqttrpc.WithLogger(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))))
 		}
 		callers = append(callers, connectNode(t, mqttrpc.V311, urls, i, opts...))

@@ -75,7 +75,7 @@
 // The Broker reconnects by itself, with a short backoff
 // ([WithReconnectBackoff]), and subscribes its reply inbox, handlers and reply
 // topics again on every new connection. Calls made while it is disconnected
-// wait for it within their deadlines. [WithStateChangeHandler] and
+// wait for it within their deadlines. [WithStateHandler] and
 // [Broker.State] report the connection's state, and [Broker.Server] the
 // server in use.
 //

@@ -100,7 +100,7 @@ func TestCallErrors(t *testing.T) {
 
 		t.Run("dropped mid-publish", func(t *testing.T) {
 			states := make(chan stateAt, 16)
-			b, proxy := proxied(t, mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) { states <- stateAt{s, time.Now()} }))
+			b, proxy := proxied(t, mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { states <- stateAt{s.State, time.Now()} }))
 			awaitState(t, states, mqttrpc.StateConnected)
 			topic := uniqueTopic(t, "dropped")
 			// Subscribed to the reply topic first, so that the Request below

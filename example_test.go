@@ -182,25 +182,8 @@ func ExampleWithStateHandler() {
 	defer srv.Close()
 	ctx := context.Background()
 
-	states := make(chan mqttrpc.ConnState, 4)
-	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) {
-		states <- s // called in order, on a goroutine of the Broker's own
-	}))
-	fmt.Println(<-states, b.State())
-	_ = b.Close(ctx)
-	fmt.Println(<-states, b.State())
-	// Output:
-	// connected connected
-	// closed closed
-}
-
-func ExampleWithStateChangeHandler() {
-	srv := startBroker()
-	defer srv.Close()
-	ctx := context.Background()
-
 	changes := make(chan mqttrpc.StateChange, 4)
-	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) {
+	b, _ := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) {
 		changes <- s // called in order, on a goroutine of the Broker's own
 	}))
 	s := <-changes

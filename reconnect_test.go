@@ -58,7 +58,7 @@ func testReconnectFollowsBackoff(t *testing.T, v mqttrpc.Version) {
 	mq := brokertest.Mosquitto(t)
 	tg := target{broker: mq, version: v}
 	states := make(chan stateAt, 64)
-	cli := connect(t, tg, mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) { states <- stateAt{s, time.Now()} }))
+	cli := connect(t, tg, mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { states <- stateAt{s.State, time.Now()} }))
 	awaitState(t, states, mqttrpc.StateConnected)
 	srv := connect(t, tg)
 	r := newRoute(t, tg, "backoff")

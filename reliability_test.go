@@ -26,10 +26,10 @@ type stateLog struct {
 	states []mqttrpc.ConnState
 }
 
-func (l *stateLog) record(s mqttrpc.ConnState) {
+func (l *stateLog) record(s mqttrpc.StateChange) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.states = append(l.states, s)
+	l.states = append(l.states, s.State)
 }
 
 func (l *stateLog) get() []mqttrpc.ConnState {

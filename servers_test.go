@@ -30,7 +30,7 @@ func TestFailoverToNextServer(t *testing.T) {
 				states := make(chan mqttrpc.StateChange, 16)
 				b, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), first.URL, mqttrpc.WithVersion(v),
 					mqttrpc.WithServers(second.URL), mqttrpc.WithReconnectBackoff(backoffMin, backoffMax),
-					mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) { states <- s }))
+					mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { states <- s }))
 				require.NoError(t, err)
 				t.Cleanup(func() { assert.NoError(t, b.Close(ctxTimeout(t, 5*time.Second))) })
 				require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: first.URL}, receive(t, states))
@@ -114,7 +114,7 @@ func TestRefusedReplyPrefixIsSubscribedAgain(t *testing.T) {
 	changes := make(chan mqttrpc.StateChange, 16)
 	cli, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), first.URL, mqttrpc.WithVersion(mqttrpc.V311),
 		mqttrpc.WithServers(refusing.URL), mqttrpc.WithReconnectBackoff(20*time.Millisecond, 200*time.Millisecond),
-		mqttrpc.WithStateChangeHandler(func(s mqttrpc.StateChange) { changes <- s }))
+		mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { changes <- s }))
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, cli.Close(ctxTimeout(t, 5*time.Second))) })
 	require.Equal(t, mqttrpc.StateChange{State: mqttrpc.StateConnected, Server: first.URL}, receive(t, changes))

@@ -110,7 +110,7 @@ func TestRetainedRequestRunsOnce(t *testing.T) {
 		states := make(chan mqttrpc.ConnState, 16)
 		srv, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), proxy.URL, mqttrpc.WithVersion(tg.version),
 			mqttrpc.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond),
-			mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) { states <- s }))
+			mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { states <- s.State }))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = srv.Close(context.Background()) })
 		require.Equal(t, mqttrpc.StateConnected, receive(t, states))
@@ -331,7 +331,7 @@ func TestReplyToTopicsAreBounded(t *testing.T) {
 		states := make(chan mqttrpc.ConnState, 16)
 		cli, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), proxy.URL, mqttrpc.WithVersion(tg.version),
 			mqttrpc.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond), mqttrpc.WithConnectTimeout(2*time.Second),
-			mqttrpc.WithStateHandler(func(s mqttrpc.ConnState) { states <- s }))
+			mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { states <- s.State }))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = cli.Close(context.Background()) })
 		require.Equal(t, mqttrpc.StateConnected, receive(t, states))

@@ -33,7 +33,7 @@ func (s ConnState) String() string {
 }
 
 // StateChange is a change of a Broker's connection state, as
-// [WithStateChangeHandler] reports it.
+// [WithStateHandler] reports it.
 type StateChange struct {
 	State ConnState
 	// Server is the URL, with any password masked, of the server the
@@ -43,23 +43,13 @@ type StateChange struct {
 	Server string
 }
 
-// WithStateChangeHandler calls fn each time the Broker's connection state
+// WithStateHandler calls fn each time the Broker's connection state
 // changes, including the first StateConnected and the final StateClosed,
 // with the server it concerns. The calls come in order, on one goroutine of
 // the Broker's own, so fn may take its time; a change is dropped, and
-// logged, if 64 are already waiting for fn. It replaces any handler given by
-// [WithStateHandler], and the other way round.
-func WithStateChangeHandler(fn func(StateChange)) Option {
+// logged, if 64 are already waiting for fn.
+func WithStateHandler(fn func(StateChange)) Option {
 	return func(c *config) { c.stateHandler = fn }
-}
-
-// WithStateHandler is [WithStateChangeHandler] for a handler that needs only
-// the state.
-func WithStateHandler(fn func(ConnState)) Option {
-	if fn == nil {
-		return WithStateChangeHandler(nil)
-	}
-	return WithStateChangeHandler(func(s StateChange) { fn(s.State) })
 }
 
 // State returns the Broker's current connection state.
