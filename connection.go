@@ -153,7 +153,8 @@ func (b *Broker) connectError(err error) {
 // connection gen, then marks the Broker ready. The broker session is not
 // kept across connections, so this is what makes RPC survive a reconnect.
 // It retries while gen is the current connection; a refused handler filter or
-// reply topic is logged and skipped, so that one ACL rule does not stop all RPC.
+// reply topic is logged and skipped, so that one ACL rule does not stop all
+// RPC, and refused handler filters are tried again (see resubscribe).
 func (b *Broker) restore(gen int) {
 	<-b.dialed // the first connection can come up before dial has returned
 	for attempt := 0; b.current(gen); attempt++ {
@@ -164,7 +165,8 @@ func (b *Broker) restore(gen int) {
 				return
 			}
 		}
-		if err := b.subscribeAll(); err != nil {
+		refused, err := b.subscribeAll()
+		if err != nil {
 			b.connectFailed(err)
 			b.log.Error("mqttrpc: restoring subscriptions failed", "err", err)
 			if permanent(err) {
@@ -182,8 +184,55 @@ func (b *Broker) restore(gen int) {
 		if ready {
 			b.setState(StateChange{State: StateConnected, Server: server})
 		}
+		b.resubscribe(gen, refused)
 		return
 	}
+}
+
+// resubscribe subscribes again, with the reconnect backoff, the handler
+// filters that connection gen refused: a broker may refuse for a while only
+// (a cluster node recovering from the loss of another answers 0x80 until it
+// has), and a handler left unsubscribed would miss every request until the
+// next reconnect. It ends once none is refused, or when the connection or
+// the Broker is gone; a filter whose handler was unsubscribed meanwhile is
+// dropped.
+func (b *Broker) resubscribe(gen int, refused []string) {
+	for attempt := 0; len(refused) > 0; attempt++ {
+		select {
+		case <-time.After(min(b.cfg.backoffMin<<min(attempt, 16), b.cfg.backoffMax)):
+		case <-b.closing:
+			return
+		}
+		if !b.current(gen) {
+			return
+		}
+		refused = b.subscribeHandlers(refused)
+	}
+}
+
+// subscribeHandlers subscribes the handlers of filters and returns the
+// filters that failed again.
+func (b *Broker) subscribeHandlers(filters []string) (failed []string) {
+	var subs []subscription
+	for _, s := range b.routes.Load().subs {
+		if slices.Contains(filters, s.filter) {
+			subs = append(subs, s.subscription())
+		}
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
+	defer cancel()
+	for i, err := range b.t.subscribe(ctx, subs) {
+		if err != nil {
+			b.log.Debug("mqttrpc: subscription refused again", "filter", subs[i].filter, "err", err)
+			failed = append(failed, subs[i].filter)
+			continue
+		}
+		b.log.Info("mqttrpc: subscription accepted after a refusal", "filter", subs[i].filter)
+	}
+	return failed
 }
 
 // current reports whether gen is the connection that is up now.
@@ -194,8 +243,8 @@ func (b *Broker) current(gen int) bool {
 }
 
 // subscribeAll subscribes every filter the Broker needs on a connection, in
-// as few packets as the protocol allows.
-func (b *Broker) subscribeAll() error {
+// as few packets as the protocol allows. It returns the filters refused.
+func (b *Broker) subscribeAll() (refused []string, err error) {
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
 	defer cancel()
 	subs, inbox := b.subscriptions()
@@ -205,11 +254,12 @@ func (b *Broker) subscribeAll() error {
 		case errors.Is(err, ErrRefused) && i != inbox:
 			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", subs[i].filter, "err", err)
 			b.forgetRefused(subs[i].filter)
+			refused = append(refused, subs[i].filter)
 		default:
-			return fmt.Errorf("subscribe %q: %w", subs[i].filter, err)
+			return nil, fmt.Errorf("subscribe %q: %w", subs[i].filter, err)
 		}
 	}
-	return nil
+	return refused, nil
 }
 
 // subscriptions lists every filter the Broker needs on a connection, and the

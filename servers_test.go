@@ -3,6 +3,8 @@ package mqttrpc_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,4 +137,50 @@ func TestRefusedReplyPrefixIsSubscribedAgain(t *testing.T) {
 	err = call()
 	require.ErrorIs(t, err, mqttrpc.ErrRefused, "the prefix is subscribed again, and refused")
 	assert.Less(t, time.Since(start), time.Second, "no wait for the request's timeout")
+}
+
+// TestRefusedHandlerIsSubscribedAgain: a handler filter that the broker
+// refuses when the Broker reconnects is tried again with backoff, and the
+// handler serves once the broker accepts it, with no new connection.
+func TestRefusedHandlerIsSubscribedAgain(t *testing.T) {
+	t.Parallel()
+	var refuse atomic.Bool
+	topic := uniqueTopic(t, "deaf")
+	mochi := brokertest.MochiWith(t, embedded.WithSubscribeCheck(func(filter string) bool {
+		return !refuse.Load() || !strings.HasPrefix(filter, topic)
+	}))
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} { // one after the other: they share refuse
+		t.Run("v"+v.String(), func(t *testing.T) {
+			tg := target{broker: mochi, version: v}
+			r := route{topic: topic + "/v" + v.String()}
+			if v == mqttrpc.V311 {
+				r.reply = r.topic + "/reply"
+			}
+			proxy := brokertest.NewProxy(t, mochi)
+			changes := make(chan mqttrpc.StateChange, 16)
+			srv := connectURL(t, proxy.URL, v, mqttrpc.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond),
+				mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { changes <- s }))
+			require.Equal(t, mqttrpc.StateConnected, receive(t, changes).State)
+			subscribe(t, srv, r.topic, mqttrpc.Typed(echo), r.serve()...)
+			cli := connect(t, tg)
+			call := func(timeout time.Duration) error {
+				_, err := cli.Request(context.Background(), r.topic, "hi", r.call(mqttrpc.Timeout(timeout))...)
+				return err
+			}
+			require.NoError(t, call(5*time.Second))
+
+			refuse.Store(true)
+			proxy.Cut()
+			proxy.Restore()
+			require.Equal(t, mqttrpc.StateDisconnected, receive(t, changes).State)
+			require.Equal(t, mqttrpc.StateConnected, receive(t, changes).State)
+			require.Error(t, call(200*time.Millisecond), "the handler's filter is refused")
+
+			refuse.Store(false)
+			require.Eventually(t, func() bool { return call(time.Second) == nil }, 10*time.Second, time.Millisecond,
+				"served once the broker accepts the filter")
+			assert.Equal(t, mqttrpc.StateConnected, srv.State())
+			assert.Empty(t, changes, "on the same connection")
+		})
+	}
 }

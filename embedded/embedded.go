@@ -38,6 +38,7 @@ type config struct {
 	logger     *slog.Logger
 	noShared   bool
 	noWildcard bool
+	subscribe  func(filter string) bool // nil: every filter
 }
 
 // WithAddr sets the TCP listen address; the default is "127.0.0.1:0" (a free loopback port).
@@ -67,6 +68,15 @@ func WithLogger(l *slog.Logger) Option {
 // refusal mochi knows): for testing how a client copes.
 func WithoutSharedSubscriptions() Option {
 	return func(c *config) { c.noShared = true }
+}
+
+// WithSubscribeCheck makes the broker refuse a SUBSCRIBE to any filter for
+// which allow returns false, as a broker's access control would (SUBACK
+// 0x87 on MQTT 5, 0x80 on 3.1.1). allow is asked at every SUBSCRIBE, so its
+// answer may change: for testing how a client copes with a broker that
+// refuses for a while.
+func WithSubscribeCheck(allow func(filter string) bool) Option {
+	return func(c *config) { c.subscribe = allow }
 }
 
 // WithoutWildcardSubscriptions is like WithoutSharedSubscriptions, for
@@ -114,7 +124,7 @@ func Start(opts ...Option) (*Server, error) {
 		Capabilities: caps,
 		Logger:       cfg.logger,
 	})
-	if err := b.AddHook(&hook{noShared: cfg.noShared, noWildcard: cfg.noWildcard}, nil); err != nil {
+	if err := b.AddHook(&hook{noShared: cfg.noShared, noWildcard: cfg.noWildcard, subscribe: cfg.subscribe}, nil); err != nil {
 		nl.Close()
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
@@ -302,6 +312,7 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 type hook struct {
 	mqtt.HookBase
 	noShared, noWildcard bool // features turned off; mochi's Capabilities for them do nothing
+	subscribe            func(filter string) bool
 }
 
 func (h *hook) ID() string { return "embedded" }
@@ -320,7 +331,13 @@ func (h *hook) OnACLCheck(_ *mqtt.Client, topic string, write bool) bool {
 	if write {
 		return true
 	}
-	return !(h.noShared && strings.HasPrefix(topic, "$share/") || h.noWildcard && strings.ContainsAny(topic, "+#"))
+	switch {
+	case h.noShared && strings.HasPrefix(topic, "$share/"), h.noWildcard && strings.ContainsAny(topic, "+#"):
+		return false
+	case h.subscribe != nil:
+		return h.subscribe(topic)
+	}
+	return true
 }
 
 func (h *hook) OnPacketEncode(_ *mqtt.Client, pk packets.Packet) packets.Packet {
