@@ -70,7 +70,7 @@ func runBench(ctx context.Context, args []string, s streams) error {
 	defer closeBroker(b)
 
 	r := f.measure(ctx, b, topic, s.stderr)
-	if err := f.write(s.stdout, topic, r); err != nil {
+	if err := f.write(s.stdout, topic, b.Server(), r); err != nil {
 		return err
 	}
 	return r.firstErr
@@ -259,11 +259,12 @@ type benchReport struct {
 	Latency    latencies `json:"latency_ns"`
 }
 
-// write prints the report of r on w, as text or with --json as JSON.
-func (f *benchFlags) write(w io.Writer, topic string, r *benchResult) error {
+// write prints the report of r, measured on server, on w, as text or with
+// --json as JSON.
+func (f *benchFlags) write(w io.Writer, topic, server string, r *benchResult) error {
 	v, _ := f.conn.protocol()
 	rep := benchReport{
-		Topic: topic, Server: f.conn.server(), Version: v.String(),
+		Topic: topic, Server: server, Version: v.String(),
 		QoS: f.qos, Callers: f.callers, Size: f.size,
 		Requests: r.ok + r.errors, OK: r.ok, Errors: r.errors,
 		Seconds:    r.elapsed.Seconds(),

@@ -24,7 +24,7 @@ func document(f *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) (*asyncapi.Docu
 	for i, r := range rs {
 		infos[i] = *r.v
 	}
-	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: []string{f.conn.server()}, Discovery: f.prefix})
+	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: f.conn.urls(), Discovery: f.prefix})
 	if err != nil {
 		return nil, fmt.Errorf("mqttrpc docs: %w", err)
 	}
