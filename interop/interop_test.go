@@ -92,9 +92,10 @@ func missing(t *testing.T, format string, args ...any) {
 	t.Skip(msg)
 }
 
-// runMatrix runs every case with the foreign client against every broker.
-func runMatrix(t *testing.T, fc foreignClient) {
-	for _, b := range brokertest.All(t) {
+// runMatrix runs every case with the foreign client against every broker,
+// and the extra ones.
+func runMatrix(t *testing.T, fc foreignClient, extra ...*brokertest.Broker) {
+	for _, b := range append(brokertest.All(t), extra...) {
 		t.Run(b.Name, func(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {

@@ -18,7 +18,8 @@ import (
 )
 
 // TestMQTTJS runs the matrix with MQTT.js (npm package mqtt, v5 API), through
-// the scripts in js/. Its dependencies come from `npm ci` in interop/js.
+// the scripts in js/, over TCP and, as in a browser, over WebSocket. Its
+// dependencies come from `npm ci` in interop/js.
 func TestMQTTJS(t *testing.T) {
 	t.Parallel()
 	node, err := exec.LookPath("node")
@@ -32,7 +33,8 @@ func TestMQTTJS(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "mqtt", "package.json")); err != nil {
 		missing(t, "MQTT.js not installed: run `npm ci` in interop/js")
 	}
-	runMatrix(t, &scriptClient{cmd: []string{node}, dir: dir, caller: "caller.mjs", responder: "responder.mjs"})
+	runMatrix(t, &scriptClient{cmd: []string{node}, dir: dir, caller: "caller.mjs", responder: "responder.mjs"},
+		brokertest.MochiWebsocket(t))
 }
 
 // TestPahoPython runs the matrix with Python's paho-mqtt, through the
