@@ -39,11 +39,12 @@ func (s *Subscription) serve(m *Message) {
 		b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
 		return
 	}
-	ctx, cancel := b.handlerCtx, context.CancelFunc(func() {})
+	ctx := b.handlerCtx
 	if ok {
-		ctx, cancel = context.WithDeadline(ctx, deadline)
+		dc := newDeadlineCtx(ctx, deadline) // no timer unless the handler waits on it
+		defer dc.stop()
+		ctx = dc
 	}
-	defer cancel()
 	m.pattern = &s.pattern
 	if s.opts.timeout > 0 { // the execution timeout may answer first
 		m.respond = &replier{answer: s.answer}

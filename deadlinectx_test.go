@@ -1,0 +1,92 @@
+package mqttrpc
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type ctxKey struct{}
+
+func TestDeadlineCtxEndsAtDeadline(t *testing.T) {
+	parent := context.WithValue(context.Background(), ctxKey{}, "v")
+	deadline := time.Now().Add(50 * time.Millisecond)
+	ctx := newDeadlineCtx(parent, deadline)
+	defer ctx.stop()
+
+	d, ok := ctx.Deadline()
+	assert.True(t, ok)
+	assert.Equal(t, deadline, d)
+	assert.Equal(t, "v", ctx.Value(ctxKey{}))
+	require.NoError(t, ctx.Err())
+	assert.Nil(t, ctx.made(), "no timer until something waits")
+
+	child, cancel := context.WithCancel(ctx)
+	defer cancel()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not closed at the deadline")
+	}
+	assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
+	assert.ErrorIs(t, context.Cause(ctx), context.DeadlineExceeded)
+	<-child.Done()
+	assert.ErrorIs(t, child.Err(), context.DeadlineExceeded, "derived contexts end with it")
+	assert.Equal(t, "v", ctx.Value(ctxKey{}))
+}
+
+// TestDeadlineCtxErrWithoutTimer: a context nobody waited on reports its end
+// all the same, and keeps reporting the same error.
+func TestDeadlineCtxErrWithoutTimer(t *testing.T) {
+	ctx := newDeadlineCtx(context.Background(), time.Now().Add(-time.Second))
+	defer ctx.stop()
+	assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("Done not closed after Err reported the end")
+	}
+	assert.ErrorIs(t, context.Cause(ctx), context.DeadlineExceeded)
+
+	parent, cancel := context.WithCancel(context.Background())
+	ctx = newDeadlineCtx(parent, time.Now().Add(time.Hour))
+	defer ctx.stop()
+	cancel()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled, "the parent's end")
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	<-ctx.Done()
+}
+
+func TestDeadlineCtxParentCancel(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	ctx := newDeadlineCtx(parent, time.Now().Add(time.Hour))
+	defer ctx.stop()
+	done := ctx.Done()
+	child, cancelChild := context.WithTimeout(ctx, time.Hour)
+	defer cancelChild()
+	cancel()
+	<-done
+	<-child.Done()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	assert.ErrorIs(t, child.Err(), context.Canceled)
+}
+
+// TestDeadlineCtxStop: the context ends when its handler returns, whether
+// or not a timer was made.
+func TestDeadlineCtxStop(t *testing.T) {
+	for _, waited := range []bool{false, true} {
+		ctx := newDeadlineCtx(context.Background(), time.Now().Add(time.Hour))
+		if waited {
+			ctx.Done()
+		}
+		ctx.stop()
+		assert.ErrorIs(t, ctx.Err(), context.Canceled)
+		<-ctx.Done()
+		child, cancel := context.WithCancel(ctx)
+		<-child.Done()
+		cancel()
+	}
+}
