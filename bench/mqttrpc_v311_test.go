@@ -26,9 +26,7 @@ func setupMQTTRPCv311(tb testing.TB, url string, qos byte) func(int) callFunc {
 		id := strings.TrimPrefix(m.Topic, reqPrefix)
 		return nil, responder.Publish(ctx, repPrefix+id, m.Body, mqttrpc.QoS(m.QoS))
 	}
-	if _, err := responder.Subscriber(context.Background(), reqPrefix+"+", mqttrpc.HandlerFunc(echo), q, mqttrpc.NoReply()); err != nil {
-		tb.Fatal(err)
-	}
+	serve(tb, responder, reqPrefix+"+", mqttrpc.HandlerFunc(echo), q, mqttrpc.NoReply())
 	return func(i int) callFunc {
 		id := strconv.Itoa(i)
 		reqTopic, replyTo := reqPrefix+id, mqttrpc.ReplyTo(repPrefix+id)

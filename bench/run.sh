@@ -15,6 +15,8 @@
 #   SIZES='16 1024 65536'
 #   CALLERS='1 64'
 #   PENDING=1        0 skips BenchmarkPending10k
+#   DISCOVERY=0      1 runs the mqttrpc responders as Service endpoints
+#                    (discovery on) instead of plain Subscribers
 #   BENCHTIME=       one -benchtime for every case, e.g. 1s; the default is
 #                    a fixed number of round trips per size and callers
 #   OUT=out/<time>   where bench.txt (raw output) and table.md are kept
@@ -30,11 +32,15 @@ QOS=${QOS:-0|1}
 SIZES=${SIZES:-16 1024 65536}
 CALLERS=${CALLERS:-1 64}
 PENDING=${PENDING:-1}
+DISCOVERY=${DISCOVERY:-0}
+export BENCH_DISCOVERY=$DISCOVERY
 BENCHTIME=${BENCHTIME:-}
 OUT=${OUT:-out/$(date +%Y%m%d-%H%M%S)}
 
 # The command that reproduces this run, every knob spelled out.
-command="COUNT=$COUNT BROKERS='$BROKERS' IMPLS='$IMPLS' RPC=$RPC QOS='$QOS' SIZES='$SIZES' CALLERS='$CALLERS' PENDING=$PENDING${BENCHTIME:+ BENCHTIME=$BENCHTIME} ./run.sh"
+disc=
+if [[ $DISCOVERY == 1 ]]; then disc=" DISCOVERY=1"; fi
+command="COUNT=$COUNT BROKERS='$BROKERS' IMPLS='$IMPLS' RPC=$RPC QOS='$QOS' SIZES='$SIZES' CALLERS='$CALLERS' PENDING=$PENDING${BENCHTIME:+ BENCHTIME=$BENCHTIME}${disc} ./run.sh"
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 mosq=$( (mosquitto -h 2>/dev/null || /usr/sbin/mosquitto -h 2>/dev/null || true) | sed -n 's/^mosquitto version //p' | head -1)
 machine="$(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr), $(go version | cut -d' ' -f3), mosquitto ${mosq:-not found}"

@@ -1,8 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"testing"
+	"time"
+
+	"github.com/mqttrpc/mqttrpc"
 )
 
 // TestRoundTripSmoke makes a few round trips with every implementation on
@@ -34,4 +39,34 @@ func TestRoundTripSmoke(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestDiscoverySmoke runs the mqttrpc responders as Service endpoints, as
+// BENCH_DISCOVERY=1 does, and checks that discovery finds the MQTT 5 one
+// (MQTT 3.1.1 has no Response Topic to answer discovery on).
+func TestDiscoverySmoke(t *testing.T) {
+	defer func(on bool) { discovery = on }(discovery)
+	discovery = true
+	url := mochiURL(t)
+	for _, name := range []string{"mqttrpc-v5", "mqttrpc-v311"} {
+		im := mqttImpls[slices.IndexFunc(mqttImpls, func(im impl) bool { return im.name == name })]
+		if err := roundTrip(im.setup(t, url, 1)(0), []byte("ping"), callTimeout); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	b := connectMQTTRPC(t, url, mqttrpc.V5)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	found := 0
+	for info, err := range mqttrpc.Discover[mqttrpc.ServiceInfo](ctx, b, "bench", "", mqttrpc.Timeout(time.Second)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(info.Endpoints) == 1 && info.Endpoints[0].Name == "echo" {
+			found++
+		}
+	}
+	if found == 0 {
+		t.Fatal("discovery found no bench service with an echo endpoint")
+	}
 }
