@@ -184,8 +184,34 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 			return linkError(err)
 		}
 	}
-	_, err := t.handOff(ctx, func() mqtt.Token { return t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body) })
+	send := func() mqtt.Token { return t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body) }
+	if m.QoS == 0 {
+		return t.handOffQoS0(ctx, send)
+	}
+	_, err := t.handOff(ctx, send)
 	return err
+}
+
+// handOffQoS0 hands a QoS 0 PUBLISH to paho without waiting for its token.
+// paho completes that token once its writer goroutine, two goroutines away,
+// has put the packet in the connection, whose writes never wait and fail
+// only once the connection has: a publish at most once learns nothing from
+// it that up and the connection's own error do not say. Waiting would cost
+// the caller a sleep and a wake-up per publish. A token that paho has
+// already ended (not connected, or the handoff timed out) still counts.
+func (t *v311) handOffQoS0(ctx context.Context, send func() mqtt.Token) error {
+	for {
+		tok := send()
+		select {
+		case <-tok.Done():
+		default:
+			return nil // paho's writer has the packet
+		}
+		err := linkError(tok.Error())
+		if err == nil || !handoffTimedOut(tok.Error()) || ctx.Err() != nil || !t.client.IsConnectionOpen() {
+			return err
+		}
+	}
 }
 
 // handOff calls send, which hands a packet to paho, and waits for its token
