@@ -19,6 +19,11 @@ const (
 
 // serve runs one accepted request through the subscriber's middleware chain
 // and handler, and sends the reply.
+//
+// Its frame, and those of answer and send, stay small (the handler runs in
+// handle, cold paths are functions of their own): a reply's publish is the
+// deepest call of a handler's goroutine, and a few hundred bytes more there
+// made every goroutine grow its stack, a copy per request.
 func (s *Subscription) serve(m *Message) {
 	b := s.b
 	defer b.tasks.done()
@@ -29,7 +34,20 @@ func (s *Subscription) serve(m *Message) {
 		return
 	}
 	defer func() { <-s.running }()
+	ran, resp, err := s.handle(m)
+	switch {
+	case !ran:
+	case m.respond != nil:
+		m.respond.reply(m, resp, err)
+	default:
+		s.answer(m, resp, err)
+	}
+}
 
+// handle runs the chain on m within the request's deadline, or reports false
+// if the deadline has passed while m queued.
+func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) {
+	b := s.b
 	deadline, ok := m.deadline()
 	if ok && !time.Now().Before(deadline) {
 		// Its sender has stopped waiting while it queued: running it now
@@ -37,7 +55,7 @@ func (s *Subscription) serve(m *Message) {
 		b.stats.expired.Add(1)
 		s.opts.endpoint.refuse()
 		b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
-		return
+		return false, nil, nil
 	}
 	ctx := b.handlerCtx
 	if ok {
@@ -49,12 +67,8 @@ func (s *Subscription) serve(m *Message) {
 	if s.opts.timeout > 0 { // the execution timeout may answer first
 		m.respond = &replier{answer: s.answer}
 	}
-	resp, err := s.handler.ServeRPC(ctx, m)
-	if m.respond != nil {
-		m.respond.reply(m, resp, err)
-		return
-	}
-	s.answer(m, resp, err)
+	resp, err = s.handler.ServeRPC(ctx, m)
+	return true, resp, err
 }
 
 // replier sends the one reply to a request whose execution timeout may answer
@@ -183,7 +197,16 @@ func (b *Broker) send(out, req *Message) {
 		ctx, cancel = context.WithTimeout(ctx, b.cfg.requestTimeout)
 		defer cancel()
 	}
-	err := b.t.publish(ctx, out)
+	if err := b.t.publish(ctx, out); err != nil {
+		b.sendFailed(out, req, err)
+	}
+}
+
+// sendFailed sends out again if it failed for want of a connection (see
+// resend), and logs what still fails.
+//
+//go:noinline
+func (b *Broker) sendFailed(out, req *Message, err error) {
 	if errors.Is(err, ErrDisconnected) {
 		err = b.resend(out, req)
 	}

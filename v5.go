@@ -199,26 +199,12 @@ type outgoing5 struct {
 	expiry uint32
 }
 
+// publish sends m. Its frame stays small, the packet being built and the
+// errors named in functions of their own: on a QoS 1 publish paho's calls
+// below it are deep, and a caller waiting for its reply keeps the stack
+// that depth needed.
 func (t *v5) publish(ctx context.Context, m *Message) error {
-	o := &outgoing5{p: paho.Publish{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, Payload: m.Body}}
-	p := &o.p
-	if m.ReplyTo != "" || m.CorrelationID != "" || m.ContentType != "" || m.expiry > 0 || len(m.Headers) > 0 {
-		o.props = paho.PublishProperties{ResponseTopic: m.ReplyTo, ContentType: m.ContentType}
-		p.Properties = &o.props
-		switch {
-		case len(m.correlation) > 0 && string(m.correlation) == m.CorrelationID: // no copy
-			o.props.CorrelationData = m.correlation
-		case m.CorrelationID != "":
-			o.props.CorrelationData = []byte(m.CorrelationID)
-		}
-		if m.expiry > 0 {
-			o.expiry = uint32((m.expiry + time.Second - 1) / time.Second) // round up: never expire early
-			o.props.MessageExpiry = &o.expiry
-		}
-		for k, v := range m.Headers {
-			o.props.User = append(o.props.User, paho.UserProperty{Key: k, Value: v})
-		}
-	}
+	p := newOutgoing5(m)
 	// paho writes the packet on this goroutine and knows no deadline for the
 	// write; the connection never makes it wait, but gathers the packet for
 	// later. Waiting here, within ctx, while the link is backed up keeps
@@ -229,15 +215,46 @@ func (t *v5) publish(ctx context.Context, m *Message) error {
 		}
 	}
 	resp, err := t.cm.Publish(ctx, p)
+	if err != nil || m.QoS > 0 && resp != nil && resp.ReasonCode == reasonNoMatchingSubscribers {
+		return publishError(m, resp, err)
+	}
+	return nil
+}
+
+// newOutgoing5 builds the PUBLISH packet of m.
+func newOutgoing5(m *Message) *paho.Publish {
+	o := &outgoing5{p: paho.Publish{Topic: m.Topic, QoS: m.QoS, Retain: m.Retain, Payload: m.Body}}
+	if m.ReplyTo == "" && m.CorrelationID == "" && m.ContentType == "" && m.expiry <= 0 && len(m.Headers) == 0 {
+		return &o.p
+	}
+	o.props = paho.PublishProperties{ResponseTopic: m.ReplyTo, ContentType: m.ContentType}
+	o.p.Properties = &o.props
+	switch {
+	case len(m.correlation) > 0 && string(m.correlation) == m.CorrelationID: // no copy
+		o.props.CorrelationData = m.correlation
+	case m.CorrelationID != "":
+		o.props.CorrelationData = []byte(m.CorrelationID)
+	}
+	if m.expiry > 0 {
+		o.expiry = uint32((m.expiry + time.Second - 1) / time.Second) // round up: never expire early
+		o.props.MessageExpiry = &o.expiry
+	}
+	for k, v := range m.Headers {
+		o.props.User = append(o.props.User, paho.UserProperty{Key: k, Value: v})
+	}
+	return &o.p
+}
+
+// publishError names the failure of m's publish: paho's err, or the
+// broker's reason code in resp.
+func publishError(m *Message, resp *paho.PublishResponse, err error) error {
 	switch {
 	case err != nil && resp != nil && resp.ReasonCode >= 0x80:
 		return fmt.Errorf("%w: publish to %q: reason code 0x%02x", ErrRefused, m.Topic, resp.ReasonCode)
 	case err != nil:
 		return v5Error(err)
-	case m.QoS > 0 && resp != nil && resp.ReasonCode == reasonNoMatchingSubscribers:
-		return ErrNoResponders
 	}
-	return nil
+	return ErrNoResponders
 }
 
 func (t *v5) subscribe(ctx context.Context, subs []subscription) []error {
