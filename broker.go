@@ -208,8 +208,19 @@ func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts .
 	if err != nil {
 		return err
 	}
-	ctx, cancel := withDefaultTimeout(ctx, b.cfg.requestTimeout)
-	defer cancel()
+	switch _, ok := ctx.Deadline(); {
+	case ok:
+	case m.QoS == 0:
+		// A QoS 0 publish waits only while the connection is down or backed
+		// up: the timer bounding that wait is made only if it comes to it.
+		dc := newDeadlineCtx(ctx, time.Now().Add(b.cfg.requestTimeout))
+		defer dc.stop()
+		ctx = dc
+	default:
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.cfg.requestTimeout)
+		defer cancel()
+	}
 	if err := b.awaitReady(ctx); err != nil {
 		return err
 	}

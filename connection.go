@@ -297,6 +297,11 @@ func (b *Broker) awaitReady(ctx context.Context) error {
 	b.mu.Unlock()
 	select {
 	case <-ready:
+		return nil // without asking ctx for Done, which may make a timer
+	default:
+	}
+	select {
+	case <-ready:
 		return nil
 	case <-b.closed:
 		return ErrClosed
