@@ -200,11 +200,11 @@ func parseURL(rawURL string) (*url.URL, error) {
 // down, and, at QoS 1 and 2, for the broker's acknowledgement; that nobody
 // is subscribed is not an error here.
 func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts ...PublishOption) error {
-	var o publishOptions
-	for _, opt := range opts {
-		o = opt.applyPublish(o)
-	}
-	m, err := newMessage(topicName, body, o)
+	// The message is built in a function of its own, whose options and
+	// temporaries are off the stack by the time the publish makes its
+	// deepest calls: a handler that publishes then fits in its
+	// goroutine's first stack.
+	m, err := newPublish(topicName, body, opts)
 	if err != nil {
 		return err
 	}
@@ -225,9 +225,25 @@ func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts .
 		return err
 	}
 	if err := b.t.publish(ctx, m); err != nil && !errors.Is(err, ErrNoResponders) {
-		return fmt.Errorf("publish %q: %w", topicName, err)
+		return publishError(topicName, err)
 	}
 	return nil
+}
+
+// newPublish builds the message of a Publish call.
+func newPublish(topicName string, body any, opts []PublishOption) (*Message, error) {
+	var o publishOptions
+	for _, opt := range opts {
+		o = opt.applyPublish(o)
+	}
+	return newMessage(topicName, body, o)
+}
+
+// publishError names the topic of a failed Publish.
+//
+//go:noinline
+func publishError(topicName string, err error) error {
+	return fmt.Errorf("publish %q: %w", topicName, err)
 }
 
 // newMessage builds an outgoing message, checking what the caller gave.

@@ -52,9 +52,7 @@ func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) 
 	if ok && !time.Now().Before(deadline) {
 		// Its sender has stopped waiting while it queued: running it now
 		// would only do work nobody reads.
-		b.stats.expired.Add(1)
-		s.opts.endpoint.refuse()
-		b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
+		s.expired(m)
 		return false, nil, nil
 	}
 	ctx := b.handlerCtx
@@ -69,6 +67,15 @@ func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) 
 	}
 	resp, err = s.handler.ServeRPC(ctx, m)
 	return true, resp, err
+}
+
+// expired counts and logs a request whose deadline passed while it queued.
+//
+//go:noinline
+func (s *Subscription) expired(m *Message) {
+	s.b.stats.expired.Add(1)
+	s.opts.endpoint.refuse()
+	s.b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
 }
 
 // replier sends the one reply to a request whose execution timeout may answer

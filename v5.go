@@ -216,7 +216,7 @@ func (t *v5) publish(ctx context.Context, m *Message) error {
 	}
 	resp, err := t.cm.Publish(ctx, p)
 	if err != nil || m.QoS > 0 && resp != nil && resp.ReasonCode == reasonNoMatchingSubscribers {
-		return publishError(m, resp, err)
+		return v5PublishError(m, resp, err)
 	}
 	return nil
 }
@@ -245,9 +245,9 @@ func newOutgoing5(m *Message) *paho.Publish {
 	return &o.p
 }
 
-// publishError names the failure of m's publish: paho's err, or the
+// v5PublishError names the failure of m's publish: paho's err, or the
 // broker's reason code in resp.
-func publishError(m *Message, resp *paho.PublishResponse, err error) error {
+func v5PublishError(m *Message, resp *paho.PublishResponse, err error) error {
 	switch {
 	case err != nil && resp != nil && resp.ReasonCode >= 0x80:
 		return fmt.Errorf("%w: publish to %q: reason code 0x%02x", ErrRefused, m.Topic, resp.ReasonCode)
