@@ -47,6 +47,7 @@ type Broker struct {
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
 	tasks        taskGroup     // goroutines started by the dispatcher
+	handlers     handlerPool   // the goroutines requests are served on
 	restores     taskGroup     // restore goroutines, which Close waits for
 	refusals     chan struct{} // one token per 503 reply being sent
 
@@ -137,6 +138,7 @@ func newBroker(cfg config) *Broker {
 		closeDone:    make(chan struct{}),
 	}
 	b.pending.init()
+	b.handlers.init()
 	b.routes.Store(&routes{})
 	b.notes = newStateNotifier(cfg.stateHandler)
 	b.handlerCtx, b.stopHandlers = context.WithCancel(context.Background())
@@ -330,6 +332,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 		b.log.Warn("mqttrpc: close timed out waiting for handlers; cancelling them")
 	}
 	b.stopHandlers()
+	b.handlers.close()
 	close(b.closed)
 	b.pending.closeAll()
 	disconnectCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)

@@ -84,7 +84,7 @@ func (s *Subscription) accept(m *Message) {
 		<-s.intake
 		return
 	}
-	go s.serve(m) // ends when the handler returns, or at once if Close gave up
+	b.handlers.run(s, m)
 }
 
 // refuse answers m on topic to with an error reply, on a goroutine of its
