@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// deadlineCtx is a handler's context: its parent's, ended at the request's
-// deadline too. It is context.WithDeadline made lazily. Most handlers never
-// wait on their context, so the timer that would end it, three allocations
-// and a place in the runtime's timer heap per request, is only made once
-// something asks for Done, or once the context has ended.
+// deadlineCtx is context.WithDeadline made lazily: its parent's context,
+// ended at deadline too. A handler's context is one, ended at its request's
+// deadline, and so is the bound Publish puts on a QoS 0 publish. Most of
+// them are never waited on, so the timer that would end them, three
+// allocations and a place in the runtime's timer heap per request, is only
+// made once something asks for Done, or once the context has ended.
 type deadlineCtx struct {
 	parent   context.Context
 	deadline time.Time
@@ -84,11 +85,12 @@ func (c *deadlineCtx) Value(key any) any {
 }
 
 func (c *deadlineCtx) String() string {
-	return "mqttrpc.requestContext(deadline " + c.deadline.String() + ")"
+	return "mqttrpc.deadlineCtx(deadline " + c.deadline.String() + ")"
 }
 
-// stop ends the context when its handler returns, as cancelling a
-// context.WithDeadline would, and releases the timer if one was made.
+// stop ends the context once its user returns (a handler, a Publish), as
+// cancelling a context.WithDeadline would, and releases the timer if one
+// was made.
 func (c *deadlineCtx) stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
