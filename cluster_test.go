@@ -112,10 +112,7 @@ func spreadCalls(t *testing.T, callers []*mqttrpc.Broker, v mqttrpc.Version, pre
 func TestNATSClusterTokenReply(t *testing.T) {
 	t.Parallel()
 	nodes := brokertest.NATSCluster(t, 3)
-	urls := make([]string, len(nodes))
-	for i, n := range nodes {
-		urls[i] = n.URL
-	}
+	urls := brokertest.URLs(nodes)
 	const prefix = "fleet"
 	var instances, callers []*mqttrpc.Broker
 	for i := range urls {
@@ -214,10 +211,7 @@ func tokenCall(t *testing.T, cli *mqttrpc.Broker, prefix, id, body string) error
 func TestNATSClusterNodeKill(t *testing.T) {
 	t.Parallel()
 	nodes := brokertest.NATSCluster(t, 3)
-	urls := make([]string, len(nodes))
-	for i, n := range nodes {
-		urls[i] = n.URL
-	}
+	urls := brokertest.URLs(nodes)
 	const (
 		prefix         = "failover"
 		connectTimeout = 10 * time.Second

@@ -26,10 +26,13 @@ func (c *Bridged) Nodes() []*Broker {
 }
 
 // URLs returns the nodes' URLs, hub first.
-func (c *Bridged) URLs() []string {
-	var urls []string
-	for _, n := range c.Nodes() {
-		urls = append(urls, n.URL)
+func (c *Bridged) URLs() []string { return URLs(c.Nodes()) }
+
+// URLs returns the brokers' URLs, in order.
+func URLs(brokers []*Broker) []string {
+	urls := make([]string, len(brokers))
+	for i, b := range brokers {
+		urls[i] = b.URL
 	}
 	return urls
 }
