@@ -157,10 +157,11 @@ func (b *Broker) connectError(err error) {
 // RPC, and refused handler filters are tried again (see resubscribe).
 func (b *Broker) restore(gen int) {
 	<-b.dialed // the first connection can come up before dial has returned
+	wait := backoff(b.cfg.backoffMin, b.cfg.backoffMax)
 	for attempt := 0; b.current(gen); attempt++ {
 		if attempt > 0 {
 			select {
-			case <-time.After(b.cfg.backoffMin << min(attempt-1, 6)):
+			case <-time.After(wait(attempt)):
 			case <-b.handlerCtx.Done():
 				return
 			}
@@ -197,9 +198,10 @@ func (b *Broker) restore(gen int) {
 // the Broker is gone; a filter whose handler was unsubscribed meanwhile is
 // dropped.
 func (b *Broker) resubscribe(gen int, refused []string) {
-	for attempt := 0; len(refused) > 0; attempt++ {
+	wait := backoff(b.cfg.backoffMin, b.cfg.backoffMax)
+	for attempt := 1; len(refused) > 0; attempt++ {
 		select {
-		case <-time.After(min(b.cfg.backoffMin<<min(attempt, 16), b.cfg.backoffMax)):
+		case <-time.After(wait(attempt)):
 		case <-b.closing:
 			return
 		}
