@@ -1,7 +1,6 @@
 package mqttrpc
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +35,7 @@ type Broker struct {
 	lastSubID       int        // the last MQTT 5 Subscription Identifier given out
 	replyTopics     map[string]*replyTopic
 	tokenInboxes    map[string]*tokenInbox // by reply prefix (see TokenReply)
-	idleReplyTopics list.List              // of *replyTopic without users, most recent first
+	idleReplyTopics []*replyTopic          // without users, least recently used first
 	conn            connState
 	connErr         error // the last failed connection attempt, for Connect's error
 
@@ -272,6 +271,7 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 		Topic:         topicName,
 		ReplyTo:       o.replyTo,
 		Body:          payload,
+		given:         body,
 		ContentType:   contentType,
 		CorrelationID: o.correlationID,
 		Headers:       mergeHeaders(o.headers, o.addHeaders),

@@ -44,11 +44,11 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	}
 	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
-	release, err := b.routeReply(ctx, m, r)
+	rt, err := b.routeReply(ctx, m, r)
 	if err != nil {
 		return requestError(topicName, err)
 	}
-	defer release()
+	defer b.releaseReplyTopic(rt)
 	size := gatherBuffer
 	if r.maxReplies > 0 {
 		size = min(size, r.maxReplies)

@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
@@ -44,6 +45,12 @@ type Message struct {
 	// correlation is CorrelationID as it came off the wire, so that a reply
 	// can send the same bytes without converting them back.
 	correlation []byte
+
+	// given is the body an outgoing message was built from. When it is a
+	// []byte, it is Body already in an interface, which
+	// paho.mqtt.golang's Publish takes: boxing Body again would cost an
+	// allocation per publish.
+	given any
 
 	// Set while a handler serves the message.
 	pattern      *topic.Pattern    // the subscriber's pattern, for Param
@@ -95,6 +102,14 @@ func (m *Message) SetReplyHeader(key, value string) {
 		m.replyHeaders = make(map[string]string)
 	}
 	m.replyHeaders[key] = value
+}
+
+// payload returns Body as an interface, reusing given when it holds Body.
+func (m *Message) payload() any {
+	if b, ok := m.given.([]byte); ok && len(b) == len(m.Body) && unsafe.SliceData(b) == unsafe.SliceData(m.Body) {
+		return m.given
+	}
+	return m.Body
 }
 
 // deadline returns when the request's sender stops waiting, if it said.

@@ -1,13 +1,13 @@
 package mqttrpc
 
 import (
-	"container/list"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,11 +40,11 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	}
 	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
-	release, err := b.routeReply(ctx, m, r)
+	rt, err := b.routeReply(ctx, m, r)
 	if err != nil {
 		return nil, requestError(topicName, err)
 	}
-	defer release()
+	defer b.releaseReplyTopic(rt)
 	c := b.pending.add(m.ReplyTo, m.CorrelationID)
 	defer b.pending.remove(m.ReplyTo, c)
 	if err := b.sendRequest(ctx, m); err != nil {
@@ -54,17 +54,15 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 }
 
 // routeReply readies what the reply to m comes through: a token inbox, the
-// caller's own reply topic held until release is called, or the inbox.
-func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (release func(), err error) {
-	release = func() {}
+// inbox, or the caller's own reply topic, which it returns held until
+// releaseReplyTopic. A closure to release it would cost every request an
+// allocation.
+func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (rt *replyTopic, err error) {
 	switch {
 	case r.tokenReply != "":
 		err = b.tokenRequest(ctx, m, r.tokenReply)
 	case r.explicit:
-		var rt *replyTopic
-		if rt, err = b.acquireReplyTopic(ctx, m.ReplyTo); err == nil {
-			release = func() { b.releaseReplyTopic(rt) }
-		}
+		rt, err = b.acquireReplyTopic(ctx, m.ReplyTo)
 	case !b.t.properties(): // the inbox, which MQTT 3.1.1 subscribes only for a body reply
 		err = b.subscribeTokenInbox(ctx, strings.TrimSuffix(b.inbox, "/"))
 	}
@@ -72,10 +70,10 @@ func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (rele
 		m.Body, err = json.Marshal(discoveryRequest{ReplyTo: m.ReplyTo})
 	}
 	if err != nil {
-		release()
+		b.releaseReplyTopic(rt)
 		return nil, err
 	}
-	return release, nil
+	return rt, nil
 }
 
 // sendRequest publishes m once the connection is up, expiring when ctx ends.
@@ -385,9 +383,8 @@ type replyTopic struct {
 	// cleared when a new connection refuses it (see forgetRefused).
 	subscribed atomic.Bool
 
-	users    int           // requests holding or awaiting the turn; guarded by Broker.mu
-	idle     *list.Element // its place in Broker.idleReplyTopics while users == 0
-	evicting bool          // being unsubscribed, with the turn; guarded by Broker.mu
+	users    int  // requests holding or awaiting the turn; guarded by Broker.mu
+	evicting bool // being unsubscribed, with the turn; guarded by Broker.mu
 }
 
 // acquireReplyTopic waits for its turn on the valid reply topic name,
@@ -402,10 +399,8 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 		rt = &replyTopic{name: name, turn: make(chan struct{}, 1)}
 		b.replyTopics[name] = rt
 	}
-	rt.users++
-	if rt.idle != nil {
-		b.idleReplyTopics.Remove(rt.idle)
-		rt.idle = nil
+	if rt.users++; rt.users == 1 {
+		b.idleReplyTopics = slices.DeleteFunc(b.idleReplyTopics, func(idle *replyTopic) bool { return idle == rt })
 	}
 	b.mu.Unlock()
 
@@ -433,8 +428,11 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 	return rt, nil
 }
 
-// releaseReplyTopic ends the turn taken by acquireReplyTopic.
+// releaseReplyTopic ends the turn taken by acquireReplyTopic, if rt is not nil.
 func (b *Broker) releaseReplyTopic(rt *replyTopic) {
+	if rt == nil {
+		return
+	}
 	<-rt.turn
 	b.leaveReplyTopic(rt)
 }
@@ -447,12 +445,13 @@ func (b *Broker) leaveReplyTopic(rt *replyTopic) {
 	if rt.users--; rt.users > 0 || rt.evicting {
 		return
 	}
-	rt.idle = b.idleReplyTopics.PushFront(rt)
-	if b.idleReplyTopics.Len() <= maxIdleReplyTopics {
+	b.idleReplyTopics = append(b.idleReplyTopics, rt)
+	if len(b.idleReplyTopics) <= maxIdleReplyTopics {
 		return
 	}
-	oldest := b.idleReplyTopics.Remove(b.idleReplyTopics.Back()).(*replyTopic)
-	oldest.idle, oldest.evicting = nil, true
+	oldest := b.idleReplyTopics[0]
+	b.idleReplyTopics = slices.Delete(b.idleReplyTopics, 0, 1)
+	oldest.evicting = true
 	oldest.turn <- struct{}{} // free, as it has no users: the next one waits for the unsubscribe
 	if !b.restores.add() {    // closing: the connection goes anyway
 		delete(b.replyTopics, oldest.name)

@@ -147,7 +147,7 @@ func (b *Broker) replyMessage(m *Message, to string, resp *Response, err error) 
 		b.logHandlerError(m, err)
 		return b.errorReply(m, to, remoteErrorFrom(err, b.cfg.errorDetails))
 	}
-	out.Body, out.ContentType = body, contentType
+	out.Body, out.ContentType, out.given = body, contentType, resp.Body
 	if resp.ContentType != "" {
 		out.ContentType = resp.ContentType
 	}

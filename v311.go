@@ -184,7 +184,7 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 			return linkError(err)
 		}
 	}
-	send := func() mqtt.Token { return t.client.Publish(m.Topic, m.QoS, m.Retain, m.Body) }
+	send := func() mqtt.Token { return t.client.Publish(m.Topic, m.QoS, m.Retain, m.payload()) }
 	if m.QoS == 0 {
 		return t.handOffQoS0(ctx, send)
 	}
