@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -113,7 +115,9 @@ func runMatrix(b *testing.B, newCaller func(int) callFunc, lossy bool) {
 
 // runRoundTrips makes b.N round trips shared among callers goroutines. ns/op
 // is wall time per round trip, so with many callers it is the inverse of
-// throughput; rt/s states that throughput directly.
+// throughput; rt/s states that throughput directly. p50-µs and p99-µs are
+// percentiles of the time each round trip took, as its caller saw it: with
+// many callers that includes the wait behind the others.
 func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int, lossy bool) {
 	payload := make([]byte, size)
 	for i := range payload {
@@ -150,12 +154,23 @@ func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int
 	}
 	lost.Store(0)
 
+	// One slot per round trip, made before the timer starts so that recording
+	// allocates nothing while it runs. A lost round trip is recorded too, at
+	// its timeout: that is how long its caller waited.
+	took := make([]time.Duration, b.N)
+	timed := func(i int, call callFunc) error {
+		start := time.Now()
+		err := do(call)
+		took[i] = time.Since(start)
+		return err
+	}
+
 	b.ReportAllocs()
 	cpu0, cpuOK := processCPU()
 	b.ResetTimer()
 	if callers == 1 {
-		for range b.N {
-			if err := do(calls[0]); err != nil {
+		for i := range b.N {
+			if err := timed(i, calls[0]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -165,8 +180,9 @@ func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int
 		var wg sync.WaitGroup
 		for _, call := range calls {
 			wg.Go(func() {
-				for next.Add(1) <= int64(b.N) && firstErr.Load() == nil {
-					if err := do(call); err != nil {
+				// Each round trip's number is its own slot in took.
+				for n := next.Add(1); n <= int64(b.N) && firstErr.Load() == nil; n = next.Add(1) {
+					if err := timed(int(n-1), call); err != nil {
 						firstErr.CompareAndSwap(nil, &err)
 					}
 				}
@@ -179,6 +195,9 @@ func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rt/s")
+	slices.Sort(took)
+	b.ReportMetric(micros(percentile(took, 0.50)), "p50-µs")
+	b.ReportMetric(micros(percentile(took, 0.99)), "p99-µs")
 	if cpu1, ok := processCPU(); ok && cpuOK {
 		// This process only: requester and responder, plus the broker when it
 		// is the embedded one, but not mosquitto, which runs apart.
@@ -188,6 +207,18 @@ func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int
 		b.ReportMetric(float64(lost.Load())/float64(b.N), "lost/op")
 	}
 }
+
+// percentile returns the p-th quantile of sorted by the nearest-rank method:
+// the smallest value that at least p of the values do not exceed.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // errLost is a round trip that got no reply before its deadline.
 var errLost = errors.New("no reply before the deadline")
@@ -229,4 +260,25 @@ func cleanupClose(tb testing.TB, name string, close func(ctx context.Context) er
 			tb.Logf("closing %s: %v", name, err)
 		}
 	})
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 200; i++ {
+		d = append(d, time.Duration(i))
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{0, 1}, {0.5, 100}, {0.99, 198}, {1, 200}} {
+		if got := percentile(d, c.p); got != c.want {
+			t.Errorf("percentile(1…200, %v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if got := percentile(d[:1], 0.99); got != 1 {
+		t.Errorf("percentile of one value = %v, want 1", got)
+	}
+	if got := percentile(nil, 0.99); got != 0 {
+		t.Errorf("percentile of none = %v, want 0", got)
+	}
 }

@@ -1,7 +1,8 @@
 // Command benchtable reads `go test -bench` output on stdin and prints
 // Markdown tables of the median of every metric per benchmark, and, for
-// BenchmarkRoundTrip, how mqttrpc's throughput compares with the same
-// exchange hand-written on the Paho client it is built on.
+// BenchmarkRoundTrip, how mqttrpc's throughput and 99th percentile latency
+// compare with the same exchange hand-written on the Paho client it is
+// built on.
 //
 // Medians rather than means, so that one disturbed run (another process
 // taking a core) does not move the figure.
@@ -140,30 +141,62 @@ func roundTrip(name string) (caseKey, impl string, ok bool) {
 	return strings.Join(rest, " "), impl, impl != ""
 }
 
-func printRoundTrips(w io.Writer, results []*result) {
-	var cases []string
-	byCase := map[string]map[string]*result{}
+// cases is BenchmarkRoundTrip's results by case and implementation, the cases
+// in the order first seen.
+type cases struct {
+	names  []string
+	byCase map[string]map[string]*result
+}
+
+func groupRoundTrips(results []*result) cases {
+	cs := cases{byCase: map[string]map[string]*result{}}
 	for _, r := range results {
 		c, impl, ok := roundTrip(r.name)
 		if !ok {
 			continue
 		}
-		if byCase[c] == nil {
-			byCase[c] = map[string]*result{}
-			cases = append(cases, c)
+		if cs.byCase[c] == nil {
+			cs.byCase[c] = map[string]*result{}
+			cs.names = append(cs.names, c)
 		}
-		byCase[c][impl] = r
+		cs.byCase[c][impl] = r
 	}
-	if len(cases) == 0 {
+	return cs
+}
+
+// has reports whether any result of any case has unit, so that a table of it
+// is left out for output made before the harness reported it.
+func (cs cases) has(unit string) bool {
+	for _, impls := range cs.byCase {
+		for _, r := range impls {
+			if _, ok := r.values[unit]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func printRoundTrips(w io.Writer, results []*result) {
+	cs := groupRoundTrips(results)
+	if len(cs.names) == 0 {
 		return
 	}
+	printRows(w, cs)
+	printThroughput(w, cs)
+	if cs.has("p99-µs") {
+		printLatency(w, cs)
+	}
+}
 
+// printRows prints every implementation of every case with its own medians.
+func printRows(w io.Writer, cs cases) {
 	fmt.Fprintln(w, "## Round trips (medians)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| case | impl | ns/op | rt/s | cpu-ns/op | allocs/op | B/op | lost/op | runs |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
-	for _, c := range cases {
-		impls := byCase[c]
+	fmt.Fprintln(w, "| case | impl | ns/op | rt/s | p50-µs | p99-µs | cpu-ns/op | allocs/op | B/op | lost/op | runs |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, c := range cs.names {
+		impls := cs.byCase[c]
 		names := make([]string, 0, len(impls))
 		for n := range impls {
 			names = append(names, n)
@@ -175,12 +208,17 @@ func printRoundTrips(w io.Writer, results []*result) {
 			if v, ok := r.med("lost/op"); ok {
 				lost = fmt.Sprintf("%.4f", v)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", c, n,
-				num(r, "ns/op"), num(r, "rt/s"), num(r, "cpu-ns/op"), num(r, "allocs/op"), num(r, "B/op"), lost, len(r.values["ns/op"]))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", c, n,
+				num(r, "ns/op"), num(r, "rt/s"), num(r, "p50-µs"), num(r, "p99-µs"),
+				num(r, "cpu-ns/op"), num(r, "allocs/op"), num(r, "B/op"), lost, len(r.values["ns/op"]))
 		}
 	}
 	fmt.Fprintln(w)
+}
 
+// printThroughput compares each pair's round trips per second, case by case,
+// then per broker.
+func printThroughput(w io.Writer, cs cases) {
 	fmt.Fprintln(w, "## mqttrpc vs the raw Paho client (medians)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ratio = mqttrpc rt/s ÷ raw rt/s, the median over runs paired in order (run i of one with run i of the")
@@ -202,19 +240,9 @@ func printRoundTrips(w io.Writer, results []*result) {
 	fmt.Fprintln(w, " paho-rpc rt/s | nats rt/s |")
 	fmt.Fprint(w, "|---|")
 	fmt.Fprintln(w, strings.Repeat("---:|", cols+2))
-	// summary collects each pair's per-case ratios by broker.
-	type key struct {
-		pair   int
-		broker string
-	}
-	summary := map[key][]float64{}
-	var brokers []string
-	for _, c := range cases {
-		impls := byCase[c]
-		broker := caseBroker(c)
-		if !slices.Contains(brokers, broker) {
-			brokers = append(brokers, broker)
-		}
+	var sum summary
+	for _, c := range cs.names {
+		impls := cs.byCase[c]
 		fmt.Fprintf(w, "| %s |", c)
 		for i, p := range pairs {
 			lib, raw := impls[p.lib], impls[p.raw]
@@ -222,7 +250,8 @@ func printRoundTrips(w io.Writer, results []*result) {
 				fmt.Fprintf(w, " %s |", num(lib, "rt/s"))
 			}
 			fmt.Fprintf(w, " %s |", num(raw, "rt/s"))
-			if lib == nil || raw == nil {
+			ratio, lo, hi, ok := pairRatio(lib, raw, "rt/s")
+			if !ok {
 				if p.brief {
 					fmt.Fprint(w, " - |")
 				} else {
@@ -230,47 +259,147 @@ func printRoundTrips(w io.Writer, results []*result) {
 				}
 				continue
 			}
-			ratio, lo, hi := ratios(lib.values["rt/s"], raw.values["rt/s"])
-			summary[key{i, broker}] = append(summary[key{i, broker}], ratio)
-			mark := ""
-			if ratio < 0.95 {
-				mark = " ⚠"
-			}
+			sum.add(i, caseField(c, "broker"), ratio)
+			cell := ratioCell(ratio, lo, hi, ratio < 0.95, p.brief)
 			if p.brief {
-				fmt.Fprintf(w, " %.2f%s |", ratio, mark)
+				fmt.Fprintf(w, " %s |", cell)
 				continue
 			}
 			la, _ := lib.med("allocs/op")
 			ra, _ := raw.med("allocs/op")
-			fmt.Fprintf(w, " %.2f%s (%.2f–%.2f) | %s | %+.0f |", ratio, mark, lo, hi, cpuRatio(lib, raw), la-ra)
+			fmt.Fprintf(w, " %s | %s | %+.0f |", cell, cpuRatio(lib, raw), la-ra)
 		}
 		fmt.Fprintf(w, " %s | %s |\n", num(impls["paho-rpc"], "rt/s"), num(impls["nats"], "rt/s"))
 	}
 	fmt.Fprintln(w)
+	sum.print(w, "## Summary: median over cases of the per-case ratio", "broker", "median ratio")
+}
 
-	if len(summary) == 0 {
+// printLatency compares each pair's 99th percentile round trip, case by case,
+// then per broker and number of callers: a lone caller's tail is a claim of
+// its own, which the load of 64 callers would hide in a summary over both.
+func printLatency(w io.Writer, cs cases) {
+	fmt.Fprintln(w, "## Latency: mqttrpc vs the raw Paho client (medians)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "p99-µs = the 99th percentile of one run's round trips, each timed as its caller saw it (with 64 callers,")
+	fmt.Fprintln(w, "the wait behind the others included); the columns show its median over runs. p99 ratio = mqttrpc p99-µs ÷ raw")
+	fmt.Fprintln(w, "p99-µs, paired in order as above, with its range: below 1 mqttrpc's tail is shorter, above 1 longer.")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "| case |")
+	cols := 0
+	for _, p := range pairs {
+		if p.brief {
+			fmt.Fprintf(w, " %s p99-µs | p99 ratio to %s (≤1 is better) |", p.raw, p.raw)
+			cols += 2
+			continue
+		}
+		fmt.Fprintf(w, " %s p99-µs | %s p99-µs | p99 ratio (≤1 is better) |", p.lib, p.raw)
+		cols += 3
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "|---|")
+	fmt.Fprintln(w, strings.Repeat("---:|", cols))
+	var sum summary
+	for _, c := range cs.names {
+		impls := cs.byCase[c]
+		fmt.Fprintf(w, "| %s |", c)
+		for i, p := range pairs {
+			lib, raw := impls[p.lib], impls[p.raw]
+			if !p.brief {
+				fmt.Fprintf(w, " %s |", num(lib, "p99-µs"))
+			}
+			fmt.Fprintf(w, " %s |", num(raw, "p99-µs"))
+			ratio, lo, hi, ok := pairRatio(lib, raw, "p99-µs")
+			if !ok {
+				fmt.Fprint(w, " - |")
+				continue
+			}
+			sum.add(i, caseField(c, "broker")+", callers="+caseField(c, "callers"), ratio)
+			fmt.Fprintf(w, " %s |", ratioCell(ratio, lo, hi, ratio > 1.05, p.brief))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	sum.print(w, "## Summary: median over cases of the per-case p99 ratio (≤1 is better)", "broker, callers", "median p99 ratio")
+}
+
+// pairRatio returns the paired ratio of unit, lib over raw (see ratios), and
+// whether both sides have it.
+func pairRatio(lib, raw *result, unit string) (med, lo, hi float64, ok bool) {
+	if lib == nil || raw == nil {
+		return 0, 0, 0, false
+	}
+	l, okL := lib.values[unit]
+	r, okR := raw.values[unit]
+	if !okL || !okR {
+		return 0, 0, 0, false
+	}
+	med, lo, hi = ratios(l, r)
+	return med, lo, hi, true
+}
+
+// ratioCell formats a paired ratio, marked ⚠ when worse, with its range
+// unless brief.
+func ratioCell(med, lo, hi float64, worse, brief bool) string {
+	mark := ""
+	if worse {
+		mark = " ⚠"
+	}
+	if brief {
+		return fmt.Sprintf("%.2f%s", med, mark)
+	}
+	return fmt.Sprintf("%.2f%s (%.2f–%.2f)", med, mark, lo, hi)
+}
+
+// summary collects each pair's per-case ratios by group (a broker, say), the
+// groups in the order first seen.
+type summary struct {
+	groups []string
+	ratios map[summaryKey][]float64
+}
+
+type summaryKey struct {
+	pair  int // index in pairs
+	group string
+}
+
+func (s *summary) add(pair int, group string, ratio float64) {
+	if s.ratios == nil {
+		s.ratios = map[summaryKey][]float64{}
+	}
+	if !slices.Contains(s.groups, group) {
+		s.groups = append(s.groups, group)
+	}
+	k := summaryKey{pair, group}
+	s.ratios[k] = append(s.ratios[k], ratio)
+}
+
+// print prints the median, lowest and highest ratio of every pair in every
+// group, nothing when there are none.
+func (s *summary) print(w io.Writer, title, groupCol, ratioCol string) {
+	if len(s.ratios) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "## Summary: median over cases of the per-case ratio")
+	fmt.Fprintln(w, title)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| broker | pair | median ratio | lowest | highest | cases |")
+	fmt.Fprintf(w, "| %s | pair | %s | lowest | highest | cases |\n", groupCol, ratioCol)
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
-	for _, br := range brokers {
+	for _, g := range s.groups {
 		for i, p := range pairs {
-			rs := summary[key{i, br}]
+			rs := s.ratios[summaryKey{i, g}]
 			if len(rs) == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %s ÷ %s | %.2f | %.2f | %.2f | %d |\n", br, p.lib, p.raw, median(rs), slices.Min(rs), slices.Max(rs), len(rs))
+			fmt.Fprintf(w, "| %s | %s ÷ %s | %.2f | %.2f | %.2f | %d |\n", g, p.lib, p.raw, median(rs), slices.Min(rs), slices.Max(rs), len(rs))
 		}
 	}
 	fmt.Fprintln(w)
 }
 
-// caseBroker returns the broker= part of a case, or "" when there is none.
-func caseBroker(c string) string {
+// caseField returns the key= part of a case, or "" when there is none.
+func caseField(c, key string) string {
 	for _, f := range strings.Fields(c) {
-		if v, ok := strings.CutPrefix(f, "broker="); ok {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
 			return v
 		}
 	}
