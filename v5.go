@@ -416,10 +416,44 @@ func (s *lossReportingSession) AddToSession(ctx context.Context, p session.Packe
 	return nil
 }
 
-// ConnectionLost ends the waits of the publishes in flight. Channels of
-// publishes already answered have room (capacity 1, their answer taken), so
-// the empty packet they get goes unread; one with an answer still waiting is
-// full and left alone.
+// PacketReceived forgets a publish once its last acknowledgement has come:
+// the map would otherwise keep a channel for every packet identifier ever
+// used, up to 65,535 of them.
+func (s *lossReportingSession) PacketReceived(recv *packets.ControlPacket, pubs chan<- *packets.Publish) error {
+	id, final := finalAck(recv)
+	var resp chan<- packets.ControlPacket
+	if final {
+		s.mu.Lock()
+		resp = s.inflight[id]
+		s.mu.Unlock()
+	}
+	err := s.State.PacketReceived(recv, pubs)
+	if final {
+		s.mu.Lock()
+		if s.inflight[id] == resp { // not yet taken by the next publish, which paho's state lets have id now
+			delete(s.inflight, id)
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// finalAck returns the packet identifier of the acknowledgement that ends a
+// QoS 1 or 2 publish: a PUBACK, a PUBCOMP, or a PUBREC refusing it.
+func finalAck(recv *packets.ControlPacket) (uint16, bool) {
+	switch p := recv.Content.(type) {
+	case *packets.Puback:
+		return p.PacketID, true
+	case *packets.Pubcomp:
+		return p.PacketID, true
+	case *packets.Pubrec:
+		return p.PacketID, p.ReasonCode >= 0x80
+	}
+	return 0, false
+}
+
+// ConnectionLost ends the waits of the publishes in flight. One whose answer
+// is still waiting in its channel (capacity 1) is left alone.
 func (s *lossReportingSession) ConnectionLost(dp *packets.Disconnect) error {
 	err := s.State.ConnectionLost(dp)
 	s.mu.Lock()
