@@ -1,12 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,21 +188,46 @@ func pendingOnce(tb testing.TB, url string, im pendingImpl, qos byte, pause, res
 	return heapPer, stackPer
 }
 
-// settle waits until no more than want goroutines run: every caller parked
-// waiting for its reply and nothing else at work. A request reaches the
-// responder before the requester has its PUBACK, and a publish still waiting
-// for one holds memory (and a deeper stack) that a pending request does not,
-// so measuring at once would count a varying share of publishes in flight.
-// It gives up after 10 s and says so: the figures then include them.
+// settle waits until no more than want goroutines run and none is inside a
+// QoS 1 or 2 publish: every caller parked waiting for its reply and nothing
+// else at work. A request reaches the responder before the requester has its
+// PUBACK, and a publish still waiting for one holds memory (and a deeper
+// stack) that a pending request does not, so measuring at once would count a
+// varying share of publishes in flight. It gives up after 10 s and says so:
+// the figures then include them.
 func settle(tb testing.TB, want int) {
 	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > want {
+	for runtime.NumGoroutine() > want || publishing() > 0 {
 		if time.Now().After(deadline) {
-			tb.Logf("still %d goroutines beyond the %d waiting callers; measuring anyway", runtime.NumGoroutine()-want, inFlight)
+			tb.Logf("still %d goroutines beyond the %d waiting callers, %d publishing; measuring anyway",
+				runtime.NumGoroutine()-want, inFlight, publishing())
 			return
 		}
 		time.Sleep(10 * time.Millisecond) // poll: the runtime signals no event for this
 	}
+}
+
+// publishing counts the goroutines waiting in paho.golang for the
+// acknowledgement of a publish, or for the quota to send one.
+func publishing() int {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return 0
+	}
+	// debug=1 groups goroutines by stack: a line "N @ 0x..." opens a group
+	// of N, and a line "#\t0x...\tfunction+0x..." names each frame.
+	n, group := 0, 0
+	for line := range strings.Lines(buf.String()) {
+		if count, _, ok := strings.Cut(line, " @ "); ok {
+			group, _ = strconv.Atoi(count)
+			continue
+		}
+		if strings.Contains(line, "paho.(*Client).publishQoS12") {
+			n += group
+			group = 0 // counted once, whatever frames follow
+		}
+	}
+	return n
 }
 
 func writeHeapProfile(tb testing.TB, path string) {
