@@ -90,6 +90,7 @@ run() { # benchtime pattern
 
 rt="^BenchmarkRoundTrip\$/^broker=($BROKERS)\$"
 for pass in $(seq "$COUNT"); do
+	export BENCH_ROTATE=$pass # a different implementation runs first in each pass
 	echo "# pass $pass of $COUNT; load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$raw" >&2
 	for size in $SIZES; do
 		for callers in $CALLERS; do
