@@ -15,6 +15,13 @@ import (
 // The transport reports connection events; the methods here turn them into
 // the Broker's state: ready once connected with every subscription restored.
 
+// Tests set these, before any Broker exists, to run code between reading the
+// handler table and sending the SUBSCRIBE built from it.
+var (
+	testHookRestore     func(*Broker) // in subscribeAll
+	testHookResubscribe func(*Broker) // in subscribeHandlers
+)
+
 // awaitFirstConnection waits for the Broker to be ready, for a failure that
 // retrying cannot mend, or for ctx and the connect timeout to end. Its error
 // carries the last connection error, which says why.
@@ -196,7 +203,8 @@ func (b *Broker) restore(gen int) {
 // has), and a handler left unsubscribed would miss every request until the
 // next reconnect. It ends once none is refused, or when the connection or
 // the Broker is gone; a filter whose handler was unsubscribed meanwhile is
-// dropped.
+// dropped, and unsubscribed again where the broker may have taken it after
+// the handler's UNSUBSCRIBE (see dropUnserved).
 func (b *Broker) resubscribe(gen int, refused []string) {
 	wait := backoff(b.cfg.backoffMin, b.cfg.backoffMax)
 	for attempt := 1; len(refused) > 0; attempt++ {
@@ -215,17 +223,16 @@ func (b *Broker) resubscribe(gen int, refused []string) {
 // subscribeHandlers subscribes the handlers of filters and returns the
 // filters that failed again.
 func (b *Broker) subscribeHandlers(filters []string) (failed []string) {
-	var subs []subscription
-	for _, s := range b.routes.Load().subs {
-		if slices.Contains(filters, s.filter) {
-			subs = append(subs, s.subscription())
-		}
-	}
+	table, subs := b.handlerSubscriptions(filters)
 	if len(subs) == 0 {
 		return nil
 	}
+	if testHookResubscribe != nil {
+		testHookResubscribe(b)
+	}
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
 	defer cancel()
+	var accepted []string
 	for i, err := range b.t.subscribe(ctx, subs) {
 		if err != nil {
 			b.log.Debug("mqttrpc: subscription refused again", "filter", subs[i].filter, "err", err)
@@ -233,8 +240,59 @@ func (b *Broker) subscribeHandlers(filters []string) (failed []string) {
 			continue
 		}
 		b.log.Info("mqttrpc: subscription accepted after a refusal", "filter", subs[i].filter)
+		accepted = append(accepted, subs[i].filter)
 	}
+	b.dropUnserved(table, accepted)
 	return failed
+}
+
+// handlerSubscriptions returns the handler table and what to subscribe for
+// the handlers of filters in it.
+func (b *Broker) handlerSubscriptions(filters []string) (table *routes, subs []subscription) {
+	b.mu.Lock() // for the identifiers
+	defer b.mu.Unlock()
+	table = b.routes.Load()
+	for _, s := range table.subs {
+		if slices.Contains(filters, s.filter) {
+			subs = append(subs, s.subscription())
+		}
+	}
+	return table, subs
+}
+
+// dropUnserved unsubscribes, in the background, those of the handler filters
+// just subscribed from table that no handler serves any more.
+//
+// The SUBSCRIBE was built from table before it was sent, and
+// [Subscription.Unsubscribe] may have run in between: if its UNSUBSCRIBE
+// reached the broker first, the broker keeps the filter for no handler, and
+// its requests come to this Broker to find no handler instead of finding no
+// subscriber, for as long as the connection lasts. Unsubscribe takes the
+// handler out of the table before it sends its UNSUBSCRIBE, so once the
+// SUBACK is in, any removal that the broker can have seen first is in the
+// table read here.
+//
+// A filter still in the table is left alone, whichever Subscription now has
+// it: the table allows one per filter. Only a filter found missing is
+// unsubscribed, and a Subscriber for it that comes after this check and
+// before that UNSUBSCRIBE may have its own SUBSCRIBE undone: the window a
+// failed Subscriber leaves too when it unsubscribes later, here only right
+// after the filter's handler was unsubscribed.
+func (b *Broker) dropUnserved(table *routes, filters []string) {
+	now := b.routes.Load()
+	if now == table {
+		return // the table is replaced on every change
+	}
+	served := make(map[string]bool, len(now.subs))
+	for _, s := range now.subs {
+		served[s.filter] = true
+	}
+	for _, f := range filters {
+		if !served[f] {
+			b.log.Debug("mqttrpc: unsubscribing a filter unsubscribed while it was subscribed again", "filter", f)
+			b.unsubscribeLater(f)
+		}
+	}
 }
 
 // current reports whether gen is the connection that is up now.
@@ -249,8 +307,19 @@ func (b *Broker) current(gen int) bool {
 func (b *Broker) subscribeAll() (refused []string, err error) {
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.connectTimeout)
 	defer cancel()
-	subs, inbox := b.subscriptions()
-	for i, err := range b.t.subscribe(ctx, subs) {
+	table, subs, inbox := b.subscriptions()
+	if testHookRestore != nil {
+		testHookRestore(b)
+	}
+	errs := b.t.subscribe(ctx, subs)
+	var accepted []string
+	for i := inbox + 1; i <= inbox+len(table.subs); i++ { // the handlers follow the inbox
+		if errs[i] == nil {
+			accepted = append(accepted, subs[i].filter)
+		}
+	}
+	b.dropUnserved(table, accepted)
+	for i, err := range errs {
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrRefused) && i != inbox:
@@ -264,9 +333,11 @@ func (b *Broker) subscribeAll() (refused []string, err error) {
 	return refused, nil
 }
 
-// subscriptions lists every filter the Broker needs on a connection, and the
-// index of the reply inbox among them (-1 on MQTT 3.1.1, which has none).
-func (b *Broker) subscriptions() (subs []subscription, inbox int) {
+// subscriptions returns the handler table and lists every filter the Broker
+// needs on a connection: the reply inbox first, at index inbox (-1 on MQTT
+// 3.1.1, which has none), then the handlers in table order, then the reply
+// topics.
+func (b *Broker) subscriptions() (table *routes, subs []subscription, inbox int) {
 	inbox = -1
 	if b.t.properties() {
 		// QoS 2 so that a reply arrives at the QoS its responder chose.
@@ -274,7 +345,8 @@ func (b *Broker) subscriptions() (subs []subscription, inbox int) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, s := range b.routes.Load().subs {
+	table = b.routes.Load()
+	for _, s := range table.subs {
 		subs = append(subs, s.subscription())
 	}
 	for t := range b.replyTopics {
@@ -283,7 +355,7 @@ func (b *Broker) subscriptions() (subs []subscription, inbox int) {
 	for _, ti := range b.tokenInboxes {
 		subs = append(subs, subscription{filter: ti.filter, qos: 2, fresh: true})
 	}
-	return subs, inbox
+	return table, subs, inbox
 }
 
 // awaitReady waits until the Broker is connected with its subscriptions in

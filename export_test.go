@@ -1,5 +1,10 @@
 package mqttrpc
 
+import (
+	"sync"
+	"testing"
+)
+
 // PendingRequests reports how many requests b is waiting on, so tests can
 // prove that every exit path forgets its request.
 func PendingRequests(b *Broker) int { return b.pending.len() }
@@ -28,3 +33,33 @@ func Closing(b *Broker) bool { return b.isClosing() }
 
 // Filters lists the filters b's subscribers are subscribed to.
 func Filters(b *Broker) []string { return b.routes.Load().filters() }
+
+// Hooks run per Broker, so that tests running in parallel stay apart; the
+// package's hooks are set once, before any Broker exists.
+var restoreHooks, resubscribeHooks sync.Map // *Broker to func()
+
+func init() {
+	testHookRestore = func(b *Broker) { runHook(&restoreHooks, b) }
+	testHookResubscribe = func(b *Broker) { runHook(&resubscribeHooks, b) }
+}
+
+func runHook(hooks *sync.Map, b *Broker) {
+	if f, ok := hooks.Load(b); ok {
+		f.(func())()
+	}
+}
+
+// OnRestore makes f run, until t ends, whenever b has read its handler table
+// to subscribe everything on a new connection and has not yet sent the
+// SUBSCRIBE.
+func OnRestore(t testing.TB, b *Broker, f func()) { setHook(t, &restoreHooks, b, f) }
+
+// OnResubscribe makes f run, until t ends, whenever b has read its handler
+// table to subscribe again the handler filters a connection refused and has
+// not yet sent the SUBSCRIBE.
+func OnResubscribe(t testing.TB, b *Broker, f func()) { setHook(t, &resubscribeHooks, b, f) }
+
+func setHook(t testing.TB, hooks *sync.Map, b *Broker, f func()) {
+	hooks.Store(b, f)
+	t.Cleanup(func() { hooks.Delete(b) })
+}

@@ -2,8 +2,10 @@ package mqttrpc_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,4 +185,100 @@ func TestRefusedHandlerIsSubscribedAgain(t *testing.T) {
 			assert.Empty(t, changes, "on the same connection")
 		})
 	}
+}
+
+// TestUnsubscribeWhileResubscribing unsubscribes a handler whose filter a
+// reconnect found refused just as the Broker subscribes it again: after
+// reading its handler table, before its SUBSCRIBE goes out. The broker sees
+// the UNSUBSCRIBE first; the Broker must then take the filter back, or the
+// broker keeps sending it requests that no handler serves.
+func TestUnsubscribeWhileResubscribing(t *testing.T) {
+	t.Parallel()
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+		t.Run("v"+v.String(), func(t *testing.T) {
+			t.Parallel()
+			var refuse atomic.Bool
+			tg := target{broker: nil, version: v}
+			r := newRoute(t, tg, "resubscribed")
+			tg.broker = brokertest.MochiWith(t, embedded.WithSubscribeCheck(func(filter string) bool {
+				return !refuse.Load() || filter != r.topic
+			}))
+			srv, sub, reconnect := servedThroughProxy(t, tg, r)
+			raced := make(chan struct{})
+			mqttrpc.OnResubscribe(t, srv, sync.OnceFunc(func() {
+				refuse.Store(false)
+				assert.NoError(t, sub.Unsubscribe(ctxTimeout(t, 5*time.Second)))
+				close(raced)
+			}))
+
+			refuse.Store(true)
+			reconnect()
+			receive(t, raced)
+			awaitUnserved(t, tg, srv, r)
+		})
+	}
+}
+
+// TestUnsubscribeWhileRestoring is TestUnsubscribeWhileResubscribing for
+// the first SUBSCRIBE on a new connection, which restores every handler.
+func TestUnsubscribeWhileRestoring(t *testing.T) {
+	t.Parallel()
+	for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+		t.Run("v"+v.String(), func(t *testing.T) {
+			t.Parallel()
+			tg := target{broker: brokertest.Mosquitto(t), version: v}
+			r := newRoute(t, tg, "restored")
+			srv, sub, reconnect := servedThroughProxy(t, tg, r)
+			raced := make(chan struct{})
+			mqttrpc.OnRestore(t, srv, sync.OnceFunc(func() {
+				assert.NoError(t, sub.Unsubscribe(ctxTimeout(t, 5*time.Second)))
+				close(raced)
+			}))
+
+			reconnect()
+			receive(t, raced)
+			awaitUnserved(t, tg, srv, r)
+		})
+	}
+}
+
+// servedThroughProxy connects a Broker to tg through a proxy and serves r
+// on it. reconnect cuts the proxy's connection and returns once the Broker
+// is connected again, its subscriptions restored.
+func servedThroughProxy(t *testing.T, tg target, r route) (srv *mqttrpc.Broker, sub *mqttrpc.Subscription, reconnect func()) {
+	t.Helper()
+	proxy := brokertest.NewProxy(t, tg.broker)
+	changes := make(chan mqttrpc.StateChange, 16)
+	srv = connectURL(t, proxy.URL, tg.version, mqttrpc.WithReconnectBackoff(10*time.Millisecond, 100*time.Millisecond),
+		mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { changes <- s }))
+	require.Equal(t, mqttrpc.StateConnected, receive(t, changes).State)
+	sub = subscribe(t, srv, r.topic, mqttrpc.Typed(echo), r.serve(mqttrpc.QoS(1))...)
+	reconnect = func() {
+		t.Helper()
+		proxy.Cut()
+		proxy.Restore()
+		require.Equal(t, mqttrpc.StateDisconnected, receive(t, changes).State)
+		require.Equal(t, mqttrpc.StateConnected, receive(t, changes).State)
+	}
+	return srv, sub, reconnect
+}
+
+// awaitUnserved waits until requests on r no longer reach srv, whose handler
+// on r has been unsubscribed: the broker has no subscriber for them. On MQTT
+// 5 a QoS 1 request then fails at once where the broker says so (mosquitto:
+// ErrNoResponders), and times out where it does not (mochi), instead of
+// being answered 404 by srv.
+func awaitUnserved(t *testing.T, tg target, srv *mqttrpc.Broker, r route) {
+	t.Helper()
+	cli := connect(t, tg)
+	want := mqttrpc.ErrTimeout
+	if tg.version == mqttrpc.V5 && tg.broker.Name == "mosquitto" {
+		want = mqttrpc.ErrNoResponders
+	}
+	unserved := func() bool {
+		before := srv.Stats().Unroutable
+		_, err := cli.Request(context.Background(), r.topic, "hi", r.call(mqttrpc.QoS(1), mqttrpc.Timeout(500*time.Millisecond))...)
+		return errors.Is(err, want) && srv.Stats().Unroutable == before
+	}
+	require.Eventually(t, unserved, 10*time.Second, 10*time.Millisecond, "the broker keeps a subscription no handler serves")
 }
