@@ -94,13 +94,21 @@ func (f *discoverFlags) parse(cmd, help string, min, max int, want string, args 
 	if _, err := f.conn.protocol(); err != nil {
 		return "", "", err
 	}
-	if f.prefix == "" || strings.ContainsAny(f.prefix, "+#") || strings.HasPrefix(f.prefix, "$") {
-		return "", "", usagef("--prefix %q: want a topic without wildcards that does not start with '$'", f.prefix)
+	if err := checkPrefix(f.prefix); err != nil {
+		return "", "", err
 	}
 	if _, err := mqttrpc.DiscoveryTopic(f.prefix, mqttrpc.VerbPing, name, id); err != nil {
 		return "", "", usageError{err.Error()}
 	}
 	return name, id, nil
+}
+
+// checkPrefix checks a discovery prefix of --prefix.
+func checkPrefix(prefix string) error {
+	if prefix == "" || strings.ContainsAny(prefix, "+#") || strings.HasPrefix(prefix, "$") {
+		return usagef("--prefix %q: want a topic without wildcards that does not start with '$'", prefix)
+	}
+	return nil
 }
 
 // connect connects to the broker with the discovery prefix of --prefix.
