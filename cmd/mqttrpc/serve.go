@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,9 @@ Answers requests on PATTERN, an MQTT topic filter whose wildcard levels may
 be named: devices/{id}/reboot subscribes to devices/+/reboot. Runs until
 SIGINT or SIGTERM, then stops taking requests, lets running ones finish and
 exits (a second signal exits at once).
+
+PATTERN is served as an endpoint of a service, so that ls, ping, info, stats
+and docs find it, and stats counts its requests.
 
 What to answer, exactly one of:
       --echo                reply with the request's body
@@ -41,6 +45,17 @@ Flags:
                             default), json (checked, application/json) or bytes
       --drain D             how long to wait for running requests on exit (default 10s)
   -v, --verbose             log each request served on stderr
+
+Discovery flags:
+      --service NAME        the service's name: letters, digits, '-' and '_'
+                            (default mqttrpc-serve)
+      --service-version V   its semantic version (default 0.0.0)
+      --description TEXT    what it does, for ls and info
+      --endpoint NAME       the endpoint's name (default "default")
+      --prefix P            discovery topic prefix (default mqttrpc/srv)
+      --no-discovery        serve PATTERN alone, unseen by discovery: for a broker that
+                            refuses the discovery topics, or, on MQTT 3.1.1, a PATTERN
+                            that overlaps them
 ` + connHelp
 
 // serveFlags are the flags of the serve command.
@@ -57,7 +72,26 @@ type serveFlags struct {
 	bodyType    string
 	drain       time.Duration
 	verbose     bool
+
+	service     mqttrpc.ServiceConfig
+	endpoint    string
+	prefix      string
+	noDiscovery bool
 }
+
+// The service and endpoint serve registers unless told otherwise: a name
+// that says what started it, the lowest semantic version for a server that
+// has no release of its own, and nats micro's name for a service's one
+// endpoint.
+const (
+	defaultService  = "mqttrpc-serve"
+	defaultVersion  = "0.0.0"
+	defaultEndpoint = "default"
+)
+
+// discoveryFlags are the flags that describe the service, which
+// --no-discovery leaves without a use.
+var discoveryFlags = []string{"service", "service-version", "description", "endpoint", "prefix"}
 
 // runServe is the serve command.
 func runServe(ctx context.Context, args []string, s streams) error {
@@ -75,18 +109,55 @@ func runServe(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 
-	b, err := f.conn.connect(ctx, mqttrpc.WithLogger(f.logger(s)))
+	b, err := f.conn.connect(ctx, mqttrpc.WithLogger(f.logger(s)), mqttrpc.WithDiscoveryPrefix(f.prefix))
 	if err != nil {
 		return err
 	}
-	sub, err := b.Subscriber(ctx, pattern, h, opts...)
+	sub, svc, err := f.subscribe(ctx, b, pattern, h, opts)
 	if err != nil {
 		closeBroker(b)
 		return err
 	}
-	fmt.Fprintf(s.stderr, "mqttrpc: serving %s (filter %s) on %s\n", sub.Pattern(), sub.Filter(), b.Server())
+	fmt.Fprintf(s.stderr, "mqttrpc: serving %s (filter %s)%s on %s\n", sub.Pattern(), sub.Filter(), f.as(svc), b.Server())
 	<-ctx.Done()
 	return drain(b, f.drain)
+}
+
+// subscribe subscribes h to pattern as the endpoint of the service the
+// flags describe, which it starts, or with --no-discovery as a plain
+// Subscriber and a nil Service.
+func (f *serveFlags) subscribe(ctx context.Context, b *mqttrpc.Broker, pattern string, h mqttrpc.Handler, opts []mqttrpc.SubscribeOption) (*mqttrpc.Subscription, *mqttrpc.Service, error) {
+	if f.noDiscovery {
+		sub, err := b.Subscriber(ctx, pattern, h, opts...)
+		return sub, nil, err
+	}
+	svc, err := b.Service(ctx, f.service)
+	if errors.Is(err, mqttrpc.ErrRefused) { // an ACL that allows PATTERN alone
+		return nil, nil, withoutDiscoveryHint(err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := svc.Endpoint(ctx, f.endpoint, pattern, h, opts...)
+	if errors.Is(err, mqttrpc.ErrFeatureNotSupported) { // PATTERN overlaps discovery's filters
+		return nil, nil, withoutDiscoveryHint(err)
+	}
+	return sub, svc, err
+}
+
+// withoutDiscoveryHint adds to err, which discovery caused, how to serve
+// without it, as serve did before discovery was its default.
+func withoutDiscoveryHint(err error) error {
+	return fmt.Errorf("%w (--no-discovery serves PATTERN without discovery)", err)
+}
+
+// as says, for the line that tells serving has begun, which endpoint of
+// which service instance serves; nothing without a service.
+func (f *serveFlags) as(svc *mqttrpc.Service) string {
+	if svc == nil {
+		return ""
+	}
+	return fmt.Sprintf(" as endpoint %s of service %s %s, instance %s,", f.endpoint, svc.Name(), f.service.Version, svc.ID())
 }
 
 // parse parses the command line into f and returns the pattern.
@@ -104,15 +175,38 @@ func (f *serveFlags) parse(args []string, s streams) (string, error) {
 	stringFlags(fs, &f.bodyType, typeText, "type")
 	fs.DurationVar(&f.drain, "drain", 10*time.Second, "")
 	boolFlags(fs, &f.verbose, "v", "verbose")
+	stringFlags(fs, &f.service.Name, defaultService, "service")
+	stringFlags(fs, &f.service.Version, defaultVersion, "service-version")
+	stringFlags(fs, &f.service.Description, "", "description")
+	stringFlags(fs, &f.endpoint, defaultEndpoint, "endpoint")
+	stringFlags(fs, &f.prefix, mqttrpc.DefaultDiscoveryPrefix, "prefix")
+	boolFlags(fs, &f.noDiscovery, "no-discovery")
 	pos, err := parseArgs(fs, args, serveHelp, s.stdout)
 	if err != nil {
 		return "", err
 	}
 	f.replySet = isSet(fs, "reply")
+	if err := f.checkDiscovery(fs); err != nil {
+		return "", err
+	}
 	if len(pos) != 1 {
 		return "", usagef("want one PATTERN, got %d arguments", len(pos))
 	}
 	return pos[0], nil
+}
+
+// checkDiscovery checks the discovery flags that can be checked before
+// connecting; Broker.Service checks the service's name and version.
+func (f *serveFlags) checkDiscovery(fs *flag.FlagSet) error {
+	if !f.noDiscovery {
+		return checkPrefix(f.prefix)
+	}
+	for _, name := range discoveryFlags {
+		if isSet(fs, name) {
+			return usagef("--%s describes the service that --no-discovery leaves out", name)
+		}
+	}
+	return nil
 }
 
 // isSet reports whether the flag name was given.

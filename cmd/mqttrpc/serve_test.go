@@ -1,9 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
 )
 
 // TestServe_execEnvironment runs a command that prints what its
@@ -57,4 +62,135 @@ func TestServe_fixedReply(t *testing.T) {
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, `{"ok":true}`+"\n", r.stdout)
 	assert.Contains(t, r.stderr, "content-type: application/json")
+}
+
+// instanceRE finds the instance id in the line serve writes once serving.
+var instanceRE = regexp.MustCompile(`, instance ([0-9a-f]{16}), on `)
+
+// instanceOf returns the instance id in serve's stderr.
+func instanceOf(t *testing.T, stderr string) string {
+	t.Helper()
+	m := instanceRE.FindStringSubmatch(stderr)
+	require.NotNil(t, m, "no instance id in %q", stderr)
+	return m[1]
+}
+
+// TestServe_discovery serves PATTERN as an endpoint of a named service, and
+// finds it with ls, info, stats and docs on each broker: its identity, its
+// endpoint with the pattern and the serving options, and the requests it
+// served.
+func TestServe_discovery(t *testing.T) {
+	for name, url := range brokers(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			base, prefix := topic("devices"), topic("srv")
+			conn := []string{"-s", url, "--prefix", prefix}
+			stderr := serve(t, append([]string{base + "/{id}/reboot", "--echo", "-q", "1",
+				"--service", "devices", "--service-version", "1.4.2", "--description", "reboots devices",
+				"--endpoint", "reboot"}, conn...)...)
+			id := instanceOf(t, stderr)
+			assert.Contains(t, stderr, " as endpoint reboot of service devices 1.4.2, instance "+id+", on ")
+			discover := func(args ...string) string {
+				t.Helper()
+				r := cli(t, "", append(args, conn...)...)
+				require.Equal(t, exitOK, r.code, "%q: %s", args, r.stderr)
+				return r.stdout
+			}
+
+			assert.Regexp(t, `^devices +1\.4\.2 +`+id+` +reboots devices\n$`, discover("ls"))
+
+			var infos []mqttrpc.ServiceInfo
+			require.NoError(t, json.Unmarshal([]byte(discover("info", "devices", "--json")), &infos))
+			require.Len(t, infos, 1)
+			require.Len(t, infos[0].Endpoints, 1)
+			e := infos[0].Endpoints[0]
+			assert.Equal(t, "reboot", e.Name)
+			assert.Equal(t, base+"/{id}/reboot", e.Pattern)
+			assert.Equal(t, base+"/+/reboot", e.Filter)
+			assert.Equal(t, byte(1), e.QoS)
+
+			for _, device := range []string{"1", "2"} {
+				r := cli(t, "", "call", base+"/"+device+"/reboot", "now", "-s", url)
+				require.Equal(t, result{exitOK, "now\n", ""}, r)
+			}
+			assert.Regexp(t, `(?m)^ +reboot +`+base+`/\{id\}/reboot +2 +0 +`, discover("stats", "devices", id))
+
+			j := discover("docs", "devices", "--json")
+			var doc asyncDoc
+			require.NoError(t, json.Unmarshal([]byte(j), &doc))
+			assert.Equal(t, base+"/{id}/reboot", doc.Channels["devices.reboot"]["address"])
+			assert.Contains(t, doc.Operations, "devices.reboot")
+			requireValidAsyncAPI(t, map[string][]byte{"serve.json": []byte(j)})
+		})
+	}
+}
+
+// TestServe_discoveryDefaults: without the discovery flags, serve is found
+// as endpoint "default" of service mqttrpc-serve 0.0.0, on MQTT 3.1.1 too.
+func TestServe_discoveryDefaults(t *testing.T) {
+	for name, url := range brokers(t) {
+		for _, version := range []string{"5", "3.1.1"} {
+			t.Run(name+"/"+version, func(t *testing.T) {
+				tp := topic("echo")
+				conn := []string{"-s", url, "-V", version}
+				id := instanceOf(t, serve(t, append([]string{tp, "--echo", "-r", tp + "/replies"}, conn...)...))
+
+				r := cli(t, "", append([]string{"ls"}, conn...)...)
+				require.Equal(t, exitOK, r.code, r.stderr)
+				assert.Regexp(t, `^mqttrpc-serve +0\.0\.0 +`+id+` +-\n$`, r.stdout)
+
+				r = cli(t, "", append([]string{"info", "mqttrpc-serve", id}, conn...)...)
+				require.Equal(t, exitOK, r.code, r.stderr)
+				assert.Regexp(t, `(?m)^ +default +`+tp+` +`, r.stdout)
+			})
+		}
+	}
+}
+
+// TestServe_noDiscovery serves with --no-discovery: calls are answered,
+// and discovery finds nobody.
+func TestServe_noDiscovery(t *testing.T) {
+	url := mochi(t)
+	tp := topic("hidden")
+	stderr := serve(t, tp, "--reply", "here", "--no-discovery", "-s", url)
+	assert.NotContains(t, stderr, "instance")
+
+	assert.Equal(t, result{exitOK, "here\n", ""}, cli(t, "", "call", tp, "-s", url))
+	r := cli(t, "", "ls", "-s", url, "--timeout", "200ms")
+	assert.Equal(t, exitTimeout, r.code, r.stderr)
+}
+
+// TestServe_badService: a service the library rejects exits 2, saying
+// which part is wrong, and serves nothing.
+func TestServe_badService(t *testing.T) {
+	url := mochi(t)
+	tests := []struct {
+		flag, value, wantErr string
+	}{
+		{"--service", "my service", `name "my service": use letters, digits, '-' and '_'`},
+		{"--service-version", "1.0", `version "1.0" is not a semantic version such as 1.0.0`},
+		{"--endpoint", "re/boot", `endpoint name "re/boot": use letters, digits, '-' and '_'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			tp := topic("bad")
+			r := cli(t, "", "serve", tp, "--echo", tt.flag, tt.value, "-s", url)
+			assert.Equal(t, exitUsage, r.code, r.stderr)
+			assert.Equal(t, "mqttrpc: invalid service: "+tt.wantErr+"\n", r.stderr)
+			assert.Empty(t, r.stdout)
+		})
+	}
+}
+
+// TestServe_overlapsDiscovery: on MQTT 3.1.1 a pattern that overlaps the
+// discovery filters is refused, with the way out; --no-discovery serves it.
+func TestServe_overlapsDiscovery(t *testing.T) {
+	url := mochi(t)
+	args := []string{"serve", "{site}/{device}/{cmd}", "--echo", "-V", "3.1.1", "-r", "replies", "-s", url}
+	r := cli(t, "", args...)
+	assert.Equal(t, exitUsage, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `overlaps "mqttrpc/srv/+"`)
+	assert.Contains(t, r.stderr, "(--no-discovery serves PATTERN without discovery)\n")
+
+	serve(t, append(args[1:], "--no-discovery")...)
 }

@@ -32,6 +32,8 @@ func TestUsage(t *testing.T) {
 		{"serve two answers", []string{"serve", "t", "--echo", "--reply", "x", "-s", nowhere}, "exactly one of"},
 		{"serve no answer", []string{"serve", "t", "-s", nowhere}, "exactly one of"},
 		{"serve bad pattern", []string{"serve", "a/#/b", "--echo", "-s", url}, "invalid topic"},
+		{"serve --service with --no-discovery", []string{"serve", "t", "--echo", "--no-discovery", "--service", "x", "-s", nowhere}, "--service describes"},
+		{"serve wildcard prefix", []string{"serve", "t", "--echo", "--prefix", "srv/+", "-s", nowhere}, "--prefix"},
 		{"bench without topic", []string{"bench", "-s", nowhere}, "want one TOPIC"},
 		{"bench no callers", []string{"bench", "t", "--callers", "0", "-s", nowhere}, "--callers 0"},
 		{"broker argument", []string{"broker", "x"}, "want no arguments"},
