@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -193,4 +194,46 @@ func TestServe_overlapsDiscovery(t *testing.T) {
 	assert.Contains(t, r.stderr, "(--no-discovery serves PATTERN without discovery)\n")
 
 	serve(t, append(args[1:], "--no-discovery")...)
+}
+
+// TestServe_discoveryRefused: a broker that refuses the discovery
+// subscriptions, as mosquitto's dynamic security plugin does for a role
+// that may subscribe to anything else, fails serve with the way out, and
+// --no-discovery serves.
+func TestServe_discoveryRefused(t *testing.T) {
+	plugin, ok := dynsecPlugin()
+	if !ok {
+		t.Skip("mosquitto dynamic security plugin not installed")
+	}
+	conf := `{
+  "roles": [{"rolename": "no-discovery", "acls": [{"acltype": "subscribePattern", "topic": "mqttrpc/srv/#", "allow": false}]}],
+  "groups": [{"groupname": "anonymous", "roles": [{"rolename": "no-discovery"}]}],
+  "anonymousGroup": "anonymous",
+  "defaultACLAccess": {"publishClientSend": true, "publishClientReceive": true, "subscribe": true, "unsubscribe": true}
+}`
+	url := "mqtt://" + mosquittoWith(t, "user root\n"+ // read the test's files as the test does
+		"plugin "+plugin+"\nplugin_opt_config_file "+writeFile(t, "dynamic-security.json", conf)+"\n")
+	tp := topic("acl")
+
+	r := cli(t, "", "serve", tp, "--echo", "-s", url)
+	assert.Equal(t, exitConnection, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "refused by the MQTT broker")
+	assert.Contains(t, r.stderr, "(--no-discovery serves PATTERN without discovery)\n")
+
+	serve(t, tp, "--echo", "--no-discovery", "-s", url)
+	assert.Equal(t, result{exitOK, "here\n", ""}, cli(t, "", "call", tp, "here", "-s", url))
+}
+
+// dynsecPlugin returns the path of mosquitto's dynamic security plugin.
+func dynsecPlugin() (string, bool) {
+	for _, pattern := range []string{
+		"/usr/lib/*/mosquitto_dynamic_security.so",
+		"/usr/lib/mosquitto_dynamic_security.so",
+		"/usr/local/lib/mosquitto_dynamic_security.so",
+	} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return m[0], true
+		}
+	}
+	return "", false
 }
