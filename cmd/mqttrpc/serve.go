@@ -54,8 +54,8 @@ Discovery flags:
       --endpoint NAME       the endpoint's name (default "default")
       --prefix P            discovery topic prefix (default mqttrpc/srv)
       --no-discovery        serve PATTERN alone, unseen by discovery: for a broker that
-                            refuses the discovery topics, or, on MQTT 3.1.1, a PATTERN
-                            that overlaps them
+                            refuses the discovery topics, or a PATTERN that overlaps
+                            them on MQTT 3.1.1 or a broker without Subscription Identifiers
 ` + connHelp
 
 // serveFlags are the flags of the serve command.
