@@ -13,7 +13,7 @@ import (
 const (
 	exitOK           = 0   // the reply came (every reply, with --count); an instance answered discovery; serve and broker stopped on a signal
 	exitRemoteError  = 1   // the handler answered with an error reply: its code and message are on stderr
-	exitUsage        = 2   // bad flags or arguments, a topic, pattern or service the library rejects, discovery on MQTT 3.1.1
+	exitUsage        = 2   // bad flags or arguments, a topic, pattern or service the library rejects
 	exitTimeout      = 3   // no reply before the timeout; no instance answered discovery within it
 	exitNoResponders = 4   // the MQTT 5 broker said that nobody subscribes to the topic (QoS 1 and 2)
 	exitConnection   = 5   // no connection to the MQTT broker, or the broker refused the client or a packet
