@@ -53,11 +53,11 @@ var commands = []command{
 	{"serve", "answer requests: echo, a fixed reply, or a shell command", runServe},
 	{"bench", "measure round trips: throughput and latency percentiles", runBench},
 	{"broker", "run an embedded MQTT broker for local development", runBroker},
-	{"ls", "list the service instances that answer discovery (MQTT 5)", lsCommand.run},
-	{"ping", "ping service instances and print their round trips (MQTT 5)", pingCommand.run},
-	{"info", "print a service's endpoints: patterns, metadata, schemas (MQTT 5)", infoCommand.run},
-	{"stats", "print a service's request, error and timing statistics (MQTT 5)", statsCommand.run},
-	{"docs", "print the AsyncAPI document of the services (MQTT 5)", docsCommand.run},
+	{"ls", "list the service instances that answer discovery", lsCommand.run},
+	{"ping", "ping service instances and print their round trips", pingCommand.run},
+	{"info", "print a service's endpoints: patterns, metadata, schemas", infoCommand.run},
+	{"stats", "print a service's request, error and timing statistics", statsCommand.run},
+	{"docs", "print the AsyncAPI document of the services", docsCommand.run},
 }
 
 // run runs the command args name and returns the process's exit code. It
