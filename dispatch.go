@@ -6,7 +6,7 @@ import "time"
 // runs on the transport's receiving goroutine and never blocks: replies go to
 // the pending-request table, requests to a handler goroutine.
 func (b *Broker) deliver(m *Message) {
-	m.received = time.Now()
+	m.received = time.Since(epoch)
 	if m.Retain && (b.isInbox(m.Topic) || b.isReplyTopic(m.Topic)) {
 		// Retained on a reply topic: left there by an earlier reply, it
 		// would answer whichever request waits now.

@@ -34,9 +34,10 @@ type Message struct {
 	// its sender will wait for the reply. Zero means none.
 	expiry time.Duration
 
-	// received is when the message arrived: a request's deadline counts
-	// from here, not from when a handler became free.
-	received time.Time
+	// received is when the message arrived, as time since epoch (0 for an
+	// outgoing message): a request's deadline counts from here, not from when
+	// a handler became free.
+	received time.Duration
 
 	// subID is the MQTT 5 Subscription Identifier the message came through;
 	// 0 if none.
@@ -104,6 +105,11 @@ func (m *Message) SetReplyHeader(key, value string) {
 	m.replyHeaders[key] = value
 }
 
+// epoch is what receipt times count from. A Duration since it takes 8 bytes
+// of every Message where a time.Time would take 24, and it keeps the
+// monotonic clock's reading.
+var epoch = time.Now()
+
 // payload returns Body as an interface, reusing given when it holds Body.
 func (m *Message) payload() any {
 	if b, ok := m.given.([]byte); ok && len(b) == len(m.Body) && unsafe.SliceData(b) == unsafe.SliceData(m.Body) {
@@ -114,8 +120,8 @@ func (m *Message) payload() any {
 
 // deadline returns when the request's sender stops waiting, if it said.
 func (m *Message) deadline() (time.Time, bool) {
-	if m.expiry <= 0 || m.received.IsZero() {
+	if m.expiry <= 0 || m.received == 0 {
 		return time.Time{}, false
 	}
-	return m.received.Add(m.expiry), true
+	return epoch.Add(m.received + m.expiry), true
 }
