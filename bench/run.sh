@@ -89,8 +89,10 @@ run() { # benchtime pattern
 }
 
 rt="^BenchmarkRoundTrip\$/^broker=($BROKERS)\$"
+IFS='|' read -ra impls <<<"$IMPLS"
 for pass in $(seq "$COUNT"); do
-	export BENCH_ROTATE=$pass # a different implementation runs first in each pass
+	# Each selected implementation in turn runs first (see startingAt).
+	export BENCH_FIRST=${impls[(pass - 1) % ${#impls[@]}]}
 	echo "# pass $pass of $COUNT; load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$raw" >&2
 	for size in $SIZES; do
 		for callers in $CALLERS; do
