@@ -22,13 +22,16 @@ import (
 // pairs compares each mqttrpc transport with the raw client under it: on
 // MQTT 5 with a bare paho.Client (what a user would otherwise write) and, in
 // brief, with autopaho (the layer mqttrpc runs on).
-var pairs = []struct {
-	lib, raw string
-	brief    bool // only the raw client's rt/s and the ratio: lib's columns are already shown
-}{
+var pairs = []pair{
 	{"mqttrpc-v5", "paho-v5", false},
 	{"mqttrpc-v5", "autopaho-v5", true},
 	{"mqttrpc-v311", "paho-v311", false},
+}
+
+// pair is an mqttrpc implementation and the raw client it is compared with.
+type pair struct {
+	lib, raw string
+	brief    bool // only the raw client's rt/s and the ratio: lib's columns are already shown
 }
 
 // result holds every value seen for one benchmark, by unit.
@@ -226,20 +229,12 @@ func printThroughput(w io.Writer, cs cases) {
 	fmt.Fprintln(w, "the same code on autopaho; cpu ratio = mqttrpc cpu-ns/op ÷ raw")
 	fmt.Fprintln(w, "cpu-ns/op (medians; this process only, so without mosquitto's share); Δallocs = mqttrpc allocs/op − raw allocs/op.")
 	fmt.Fprintln(w)
-	fmt.Fprint(w, "| case |")
-	cols := 0
-	for _, p := range pairs {
+	printHeader(w, func(p pair) []string {
 		if p.brief {
-			fmt.Fprintf(w, " %s rt/s | ratio to %s |", p.raw, p.raw)
-			cols += 2
-			continue
+			return []string{p.raw + " rt/s", "ratio to " + p.raw}
 		}
-		fmt.Fprintf(w, " %s rt/s | %s rt/s | ratio | cpu ratio | Δallocs |", p.lib, p.raw)
-		cols += 5
-	}
-	fmt.Fprintln(w, " paho-rpc rt/s | nats rt/s |")
-	fmt.Fprint(w, "|---|")
-	fmt.Fprintln(w, strings.Repeat("---:|", cols+2))
+		return []string{p.lib + " rt/s", p.raw + " rt/s", "ratio", "cpu ratio", "Δallocs"}
+	}, "paho-rpc rt/s", "nats rt/s")
 	var sum summary
 	for _, c := range cs.names {
 		impls := cs.byCase[c]
@@ -285,20 +280,12 @@ func printLatency(w io.Writer, cs cases) {
 	fmt.Fprintln(w, "the wait behind the others included); the columns show its median over runs. p99 ratio = mqttrpc p99-µs ÷ raw")
 	fmt.Fprintln(w, "p99-µs, paired in order as above, with its range: below 1 mqttrpc's tail is shorter, above 1 longer.")
 	fmt.Fprintln(w)
-	fmt.Fprint(w, "| case |")
-	cols := 0
-	for _, p := range pairs {
+	printHeader(w, func(p pair) []string {
 		if p.brief {
-			fmt.Fprintf(w, " %s p99-µs | p99 ratio to %s (≤1 is better) |", p.raw, p.raw)
-			cols += 2
-			continue
+			return []string{p.raw + " p99-µs", "p99 ratio to " + p.raw + " (≤1 is better)"}
 		}
-		fmt.Fprintf(w, " %s p99-µs | %s p99-µs | p99 ratio (≤1 is better) |", p.lib, p.raw)
-		cols += 3
-	}
-	fmt.Fprintln(w)
-	fmt.Fprint(w, "|---|")
-	fmt.Fprintln(w, strings.Repeat("---:|", cols))
+		return []string{p.lib + " p99-µs", p.raw + " p99-µs", "p99 ratio (≤1 is better)"}
+	})
 	var sum summary
 	for _, c := range cs.names {
 		impls := cs.byCase[c]
@@ -321,6 +308,19 @@ func printLatency(w io.Writer, cs cases) {
 	}
 	fmt.Fprintln(w)
 	sum.print(w, "## Summary: median over cases of the per-case p99 ratio (≤1 is better)", "broker, callers", "median p99 ratio")
+}
+
+// printHeader writes the head of a table of cases: the case, then the
+// columns cells names for each pair, then tail; every column but the first
+// aligned right.
+func printHeader(w io.Writer, cells func(p pair) []string, tail ...string) {
+	cols := []string{"case"}
+	for _, p := range pairs {
+		cols = append(cols, cells(p)...)
+	}
+	cols = append(cols, tail...)
+	fmt.Fprintf(w, "| %s |\n", strings.Join(cols, " | "))
+	fmt.Fprintln(w, "|---|"+strings.Repeat("---:|", len(cols)-1))
 }
 
 // pairRatio returns the paired ratio of unit, lib over raw (see ratios), and
