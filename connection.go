@@ -283,12 +283,9 @@ func (b *Broker) dropUnserved(table *routes, filters []string) {
 	if now == table {
 		return // the table is replaced on every change
 	}
-	served := make(map[string]bool, len(now.subs))
-	for _, s := range now.subs {
-		served[s.filter] = true
-	}
+	served := now.filters()
 	for _, f := range filters {
-		if !served[f] {
+		if !slices.Contains(served, f) {
 			b.log.Debug("mqttrpc: unsubscribing a filter unsubscribed while it was subscribed again", "filter", f)
 			b.unsubscribeLater(f)
 		}
