@@ -31,17 +31,13 @@ type Broker struct {
 	notes    *stateNotifier // nil without a state handler
 	services serviceRegistry
 
+	conn *connection
+
 	mu              sync.Mutex // guards what follows
 	lastSubID       int        // the last MQTT 5 Subscription Identifier given out
 	replyTopics     map[string]*replyTopic
 	tokenInboxes    map[string]*tokenInbox // by reply prefix (see TokenReply)
 	idleReplyTopics []*replyTopic          // without users, least recently used first
-	conn            connState
-	connErr         error // the last failed connection attempt, for Connect's error
-
-	server     string        // the server of the current or last connection, redacted
-	refused    chan struct{} // closed when connecting failed for good: Connect stops waiting
-	refuseOnce sync.Once
 
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
@@ -55,24 +51,6 @@ type Broker struct {
 	closed       chan struct{} // closed when Close ends waiting requests
 	closeStarted atomic.Bool
 	closeDone    chan struct{} // closed when Close has finished
-}
-
-// connState tracks the connection and whether its subscriptions are restored.
-// ready is closed while both hold; it is replaced when the connection drops.
-type connState struct {
-	up    bool
-	gen   int // counts connections, so a stale restore cannot mark a newer one ready
-	ready chan struct{}
-}
-
-// isReady reports whether ready is closed.
-func (c *connState) isReady() bool {
-	select {
-	case <-c.ready:
-		return true
-	default:
-		return false
-	}
 }
 
 // Connect connects to the MQTT broker at rawURL and returns once the
@@ -128,10 +106,9 @@ func newBroker(cfg config) *Broker {
 		inbox:        cfg.inboxPrefix + "/" + randomToken() + "/",
 		replyTopics:  make(map[string]*replyTopic),
 		tokenInboxes: make(map[string]*tokenInbox),
-		conn:         connState{ready: make(chan struct{})},
+		conn:         newConnection(),
 		refusals:     make(chan struct{}, maxRefusals),
 		dialed:       make(chan struct{}),
-		refused:      make(chan struct{}),
 		closing:      make(chan struct{}),
 		closed:       make(chan struct{}),
 		closeDone:    make(chan struct{}),
@@ -370,12 +347,7 @@ func (b *Broker) unsubscribeLater(filter string) {
 
 // isClosing reports whether Close has started.
 func (b *Broker) isClosing() bool {
-	select {
-	case <-b.closing:
-		return true
-	default:
-		return false
-	}
+	return isClosed(b.closing)
 }
 
 // randomToken returns a fresh token from writeToken.

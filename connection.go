@@ -28,32 +28,23 @@ var (
 func (b *Broker) awaitFirstConnection(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.connectTimeout)
 	defer cancel()
-	b.mu.Lock()
-	ready := b.conn.ready // not replaced before it is first closed
-	b.mu.Unlock()
+	ready := b.conn.readyChan() // not replaced before it is first closed
 	var err error
 	select {
 	case <-ready:
 		return nil
-	case <-b.refused:
+	case <-b.conn.refused:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return errors.Join(err, b.connErr)
+	return errors.Join(err, b.conn.lastError())
 }
 
 // connectFailed records why connecting failed. A failure that retrying cannot
 // mend (credentials, authorization, certificate, a refused reply inbox) ends
 // Connect's wait at once; the Broker still retries in the background.
 func (b *Broker) connectFailed(err error) {
-	b.mu.Lock()
-	b.connErr = err
-	b.mu.Unlock()
-	if permanent(err) {
-		b.refuseOnce.Do(func() { close(b.refused) })
-	}
+	b.conn.failed(err, permanent(err))
 }
 
 func permanent(err error) bool {
@@ -93,15 +84,11 @@ func (b *Broker) events() events {
 // runs on the transport's goroutine, which must not block, so the restore
 // runs on its own goroutine.
 func (b *Broker) connectionUp(server *url.URL) {
-	b.mu.Lock()
-	b.conn.up = true
-	b.conn.gen++
-	gen := b.conn.gen
-	b.connErr = nil
+	var redacted string
 	if server != nil {
-		b.server = server.Redacted()
+		redacted = server.Redacted()
 	}
-	b.mu.Unlock()
+	gen := b.conn.connected(redacted)
 	b.log.Info("mqttrpc: connected", "server", b.Server(), "version", b.cfg.version.String(), "client_id", b.cfg.clientID)
 	if b.restores.add() { // fails once Close has waited for restores
 		go func() { // ends when the subscriptions are restored, or the connection or Broker is gone
@@ -112,14 +99,7 @@ func (b *Broker) connectionUp(server *url.URL) {
 }
 
 func (b *Broker) connectionDown() {
-	b.mu.Lock()
-	b.conn.up = false
-	wasReady := b.conn.isReady()
-	if wasReady {
-		b.conn.ready = make(chan struct{})
-	}
-	lost := b.server
-	b.mu.Unlock()
+	wasReady, lost := b.conn.lost()
 	b.stats.disconnects.Add(1)
 	b.log.Warn("mqttrpc: connection lost; reconnecting", "server", lost)
 	if wasReady {
@@ -131,9 +111,7 @@ func (b *Broker) connectionDown() {
 // last connected to while it reconnects, with any password masked. With
 // [WithServers] it changes when the Broker moves to another server.
 func (b *Broker) Server() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.server
+	return b.conn.serverURL()
 }
 
 // Servers returns the URLs of every server the Broker may connect to, in the
@@ -182,14 +160,7 @@ func (b *Broker) restore(gen int) {
 			}
 			continue
 		}
-		b.mu.Lock()
-		ready := b.conn.gen == gen && b.conn.up && !b.conn.isReady()
-		if ready {
-			close(b.conn.ready)
-		}
-		server := b.server // of connection gen, which is still up
-		b.mu.Unlock()
-		if ready {
+		if ready, server := b.conn.markReady(gen); ready {
 			b.setState(StateChange{State: StateConnected, Server: server})
 		}
 		b.resubscribe(gen, refused)
@@ -294,9 +265,7 @@ func (b *Broker) dropUnserved(table *routes, filters []string) {
 
 // current reports whether gen is the connection that is up now.
 func (b *Broker) current(gen int) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.conn.gen == gen && b.conn.up && b.handlerCtx.Err() == nil
+	return b.conn.isCurrent(gen) && b.handlerCtx.Err() == nil
 }
 
 // subscribeAll subscribes every filter the Broker needs on a connection, in
@@ -363,9 +332,7 @@ func (b *Broker) awaitReady(ctx context.Context) error {
 		return ErrClosed
 	default:
 	}
-	b.mu.Lock()
-	ready := b.conn.ready
-	b.mu.Unlock()
+	ready := b.conn.readyChan()
 	select {
 	case <-ready:
 		return nil // without asking ctx for Done, which may make a timer

@@ -59,9 +59,7 @@ func (b *Broker) State() ConnState {
 		return StateClosed
 	default:
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.conn.isReady() {
+	if isClosed(b.conn.readyChan()) {
 		return StateConnected
 	}
 	return StateDisconnected
