@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -240,23 +239,6 @@ func requestError(topicName string, err error) error {
 		err = ErrTimeout
 	}
 	return fmt.Errorf("request %q: %w", topicName, err)
-}
-
-// replyError returns the *RemoteError a reply carries in __stat and __stMsg,
-// or nil if it reports success (or nothing).
-func replyError(m *Message) error {
-	stat, ok := m.Headers[headerStatus]
-	if !ok {
-		return nil
-	}
-	code, err := strconv.Atoi(stat)
-	if err == nil && code >= 200 && code < 300 {
-		return nil
-	}
-	if err != nil {
-		code = StatusInternalError
-	}
-	return &RemoteError{Code: code, Message: m.Headers[headerStatusMessage]}
 }
 
 // pendingTable is the one table of requests waiting for a reply, keyed by the

@@ -4,17 +4,10 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
-)
-
-// Reserved user properties of an error reply.
-const (
-	headerStatus        = "__stat"
-	headerStatusMessage = "__stMsg"
 )
 
 // serve runs one accepted request through the subscriber's middleware chain
@@ -177,7 +170,7 @@ func (b *Broker) errorReply(m *Message, to string, re *RemoteError) *Message {
 		CorrelationID: m.CorrelationID,
 		correlation:   m.correlation,
 		QoS:           m.QoS,
-		Headers:       map[string]string{headerStatus: strconv.Itoa(re.Code), headerStatusMessage: re.Message},
+		Headers:       statusHeaders(re),
 	}
 }
 
