@@ -3,7 +3,6 @@ package mqttrpc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -66,31 +65,31 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 		opt(&cfg)
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, opError("connect", "", err)
 	}
 	servers, err := parseURLs(append([]string{rawURL}, cfg.servers...))
 	if err != nil {
-		return nil, err
+		return nil, opError("connect", "", err)
 	}
 	if cfg.clientID == "" {
 		cfg.clientID = "mqttrpc-" + randomToken()
 	}
 	if err := topic.ValidName(cfg.inboxPrefix); err != nil {
-		return nil, fmt.Errorf("%w: inbox prefix %q: %w", ErrInvalidTopic, cfg.inboxPrefix, err)
+		return nil, opError("connect", "", fail(ErrInvalidTopic, "inbox prefix %q: %w", cfg.inboxPrefix, err))
 	}
 	b := newBroker(cfg)
 	for _, u := range servers {
 		b.urls = append(b.urls, u.Redacted())
 	}
 	if b.t, err = dial(servers, &b.cfg, b.events()); err != nil {
-		return nil, err
+		return nil, opError("connect", redactedList(servers), err)
 	}
 	close(b.dialed)
 	if err := b.awaitFirstConnection(ctx); err != nil {
 		b.stopHandlers()
 		_ = b.t.disconnect(context.Background())
 		b.notes.close(b.Server())
-		return nil, fmt.Errorf("mqttrpc: connect %s: %w", redactedList(servers), err)
+		return nil, opError("connect", redactedList(servers), err)
 	}
 	return b, nil
 }
@@ -131,7 +130,7 @@ func parseURLs(rawURLs []string) ([]*url.URL, error) {
 			return nil, err
 		}
 		if seen[u.Host] {
-			return nil, fmt.Errorf("mqttrpc: broker URL %q: %s is given twice", u.Redacted(), u.Host)
+			return nil, fail(ErrInvalidArgument, "broker URL %q: %s is given twice", u.Redacted(), u.Host)
 		}
 		seen[u.Host] = true
 		servers = append(servers, u)
@@ -158,13 +157,13 @@ var defaultPorts = map[string]string{
 func parseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("mqttrpc: broker URL: %w", err)
+		return nil, fail(ErrInvalidArgument, "broker URL: %w", err)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("mqttrpc: broker URL %q has no host", rawURL)
+		return nil, fail(ErrInvalidArgument, "broker URL %q has no host", rawURL)
 	}
 	if _, ok := defaultPorts[u.Scheme]; !ok {
-		return nil, fmt.Errorf("mqttrpc: broker URL %q: unknown scheme %q; use mqtt, mqtts, ws or wss", u.Redacted(), u.Scheme)
+		return nil, fail(ErrInvalidArgument, "broker URL %q: unknown scheme %q; use mqtt, mqtts, ws or wss", u.Redacted(), u.Scheme)
 	}
 	if u.Port() == "" {
 		u.Host += ":" + defaultPorts[u.Scheme]
@@ -184,7 +183,7 @@ func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts .
 	// goroutine's first stack.
 	m, err := newPublish(topicName, body, opts)
 	if err != nil {
-		return err
+		return publishError(topicName, err)
 	}
 	switch _, ok := ctx.Deadline(); {
 	case ok:
@@ -200,7 +199,7 @@ func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts .
 		defer cancel()
 	}
 	if err := b.awaitReady(ctx); err != nil {
-		return err
+		return publishError(topicName, err)
 	}
 	if err := b.t.publish(ctx, m); err != nil && !errors.Is(err, ErrNoResponders) {
 		return publishError(topicName, err)
@@ -221,16 +220,16 @@ func newPublish(topicName string, body any, opts []PublishOption) (*Message, err
 //
 //go:noinline
 func publishError(topicName string, err error) error {
-	return fmt.Errorf("publish %q: %w", topicName, err)
+	return opError("publish", topicName, err)
 }
 
 // newMessage builds an outgoing message, checking what the caller gave.
 func newMessage(topicName string, body any, o publishOptions) (*Message, error) {
 	if err := topic.ValidName(topicName); err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", ErrInvalidTopic, topicName, err)
+		return nil, failWith(ErrInvalidTopic, err)
 	}
 	if o.qos > 2 {
-		return nil, fmt.Errorf("mqttrpc: invalid QoS %d", o.qos)
+		return nil, fail(ErrInvalidArgument, "QoS %d", o.qos)
 	}
 	payload, contentType, err := encode(body)
 	if err != nil {
@@ -241,7 +240,7 @@ func newMessage(topicName string, body any, o publishOptions) (*Message, error) 
 	}
 	if o.replyTo != "" {
 		if err := topic.ValidReplyTopic(o.replyTo); err != nil {
-			return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTo, err)
+			return nil, fail(ErrInvalidTopic, "reply topic %q: %w", o.replyTo, err)
 		}
 	}
 	return &Message{

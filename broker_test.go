@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/mqttrpc/mqttrpc"
 )
@@ -16,10 +17,13 @@ func TestConnectRejectsBadOptions(t *testing.T) {
 		mqttrpc.WithReconnectBackoff(time.Second, time.Millisecond),
 		mqttrpc.WithVersion(3),
 		mqttrpc.WithLogger(nil))
-	assert.ErrorContains(t, err, "request timeout 0s is not positive")
-	assert.ErrorContains(t, err, "maximum 1ms is below its minimum 1s")
-	assert.ErrorContains(t, err, "unknown MQTT version 3")
-	assert.ErrorContains(t, err, "nil logger")
+	require.ErrorIs(t, err, mqttrpc.ErrInvalidArgument)
+	var oe *mqttrpc.OpError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "connect", oe.Op)
+	joined, ok := oe.Cause.(interface{ Unwrap() []error })
+	require.True(t, ok, "every bad option is reported, not only the first")
+	assert.Len(t, joined.Unwrap(), 4)
 
 	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1:1", mqttrpc.WithInboxPrefix("a/+"))
 	assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic)

@@ -2,7 +2,6 @@ package mqttrpc
 
 import (
 	"encoding/json"
-	"fmt"
 )
 
 // Content types written by [encode], the same as FastStream's, so that a
@@ -26,7 +25,7 @@ func encode(body any) ([]byte, string, error) {
 	}
 	data, err := json.Marshal(body)
 	if err != nil {
-		return nil, "", fmt.Errorf("mqttrpc: encode %T: %w", body, err)
+		return nil, "", fail(ErrEncoding, "encode %T: %w", body, err)
 	}
 	return data, contentTypeJSON, nil
 }
@@ -43,7 +42,7 @@ func decode(payload []byte, v any) error {
 		return nil
 	}
 	if err := json.Unmarshal(payload, v); err != nil {
-		return fmt.Errorf("mqttrpc: decode into %T: %w", v, err)
+		return fail(ErrEncoding, "decode into %T: %w", v, err)
 	}
 	return nil
 }

@@ -37,7 +37,24 @@ func (b *Broker) awaitFirstConnection(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	return errors.Join(err, b.conn.lastError())
+	return firstConnectionError(err, b.conn.lastError())
+}
+
+// firstConnectionError says why Connect gave up: waitErr, the end of its
+// wait (nil if connecting was refused for good), caused by last, the last
+// attempt's error.
+func firstConnectionError(waitErr, last error) error {
+	switch {
+	case waitErr == nil && errors.Is(last, ErrRefused):
+		return last
+	case waitErr == nil:
+		return failWith(ErrRefused, last) // a permanent failure: a certificate, a TLS alert
+	case last == nil:
+		return waitErr
+	case errors.Is(waitErr, context.DeadlineExceeded):
+		return failWith(ErrTimeout, last)
+	}
+	return failWith(waitErr, last)
 }
 
 // connectFailed records why connecting failed. A failure that retrying cannot
@@ -45,6 +62,12 @@ func (b *Broker) awaitFirstConnection(ctx context.Context) error {
 // Connect's wait at once; the Broker still retries in the background.
 func (b *Broker) connectFailed(err error) {
 	b.conn.failed(err, permanent(err))
+}
+
+// refusedByBroker reports whether the broker refused a subscription: with
+// a failure reason code, or for a feature it lacks.
+func refusedByBroker(err error) bool {
+	return errors.Is(err, ErrRefused) || errors.Is(err, ErrFeatureNotSupported)
 }
 
 func permanent(err error) bool {
@@ -288,12 +311,12 @@ func (b *Broker) subscribeAll() (refused []string, err error) {
 	for i, err := range errs {
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrRefused) && i != inbox:
+		case refusedByBroker(err) && i != inbox:
 			b.log.Error("mqttrpc: subscription refused; serving the others", "filter", subs[i].filter, "err", err)
 			b.forgetRefused(subs[i].filter)
 			refused = append(refused, subs[i].filter)
 		default:
-			return nil, fmt.Errorf("subscribe %q: %w", subs[i].filter, err)
+			return nil, fmt.Errorf("subscribe %q: %w", subs[i].filter, err) // the cause of a connect error
 		}
 	}
 	return refused, nil
@@ -348,7 +371,7 @@ func (b *Broker) awaitReady(ctx context.Context) error {
 		case b.isClosing():
 			return ErrClosed
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return fmt.Errorf("%w: %w", ErrTimeout, ErrDisconnected) // both: retrying later may help
+			return failWith(ErrTimeout, ErrDisconnected) // both: retrying later may help
 		}
 		return ctx.Err()
 	}

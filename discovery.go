@@ -3,7 +3,6 @@ package mqttrpc
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"iter"
 	"slices"
 	"strings"
@@ -40,10 +39,10 @@ func WithoutDiscovery() Option {
 
 func validDiscoveryPrefix(prefix string) error {
 	if err := topic.ValidName(prefix); err != nil {
-		return fmt.Errorf("discovery prefix %q: %w", prefix, err)
+		return fail(ErrInvalidTopic, "discovery prefix %q: %w", prefix, err)
 	}
 	if strings.HasPrefix(prefix, "$") {
-		return fmt.Errorf("discovery prefix %q starts with '$', which MQTT reserves for brokers", prefix)
+		return fail(ErrInvalidTopic, "discovery prefix %q starts with '$', which MQTT reserves for brokers", prefix)
 	}
 	return nil
 }
@@ -128,7 +127,7 @@ func (r *serviceRegistry) add(ctx context.Context, b *Broker, svc *Service) erro
 				r.release(ctx, a)
 			}
 			r.forget(svc)
-			return fmt.Errorf("discovery: %w", err)
+			return err // Subscriber's error names the discovery filter
 		}
 		added = append(added, f)
 	}
@@ -258,11 +257,11 @@ func (b *Broker) serveDiscovery(_ context.Context, m *Message) (*Response, error
 func DiscoveryTopic(prefix, verb, name, id string) (string, error) {
 	switch {
 	case id != "" && name == "":
-		return "", fmt.Errorf("%w: an instance id needs its service name", ErrInvalidService)
+		return "", fail(ErrInvalidService, "an instance id needs its service name")
 	case name != "" && !nameRE.MatchString(name):
-		return "", fmt.Errorf("%w: service name %q: use letters, digits, '-' and '_'", ErrInvalidService, name)
+		return "", fail(ErrInvalidService, "service name %q: use letters, digits, '-' and '_'", name)
 	case id != "" && !nameRE.MatchString(id):
-		return "", fmt.Errorf("%w: instance id %q: use letters, digits, '-' and '_'", ErrInvalidService, id)
+		return "", fail(ErrInvalidService, "instance id %q: use letters, digits, '-' and '_'", id)
 	}
 	t := prefix + "/" + verb
 	for _, level := range []string{name, id} {
@@ -321,7 +320,7 @@ func Discover[T ServicePing | ServiceInfo | ServiceStats](ctx context.Context, b
 					}
 					continue
 				}
-				err = fmt.Errorf("mqttrpc: discovery reply on %q: %w", t, err)
+				err = opError("discover", t, err)
 			}
 			if !yield(nil, err) {
 				return

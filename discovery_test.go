@@ -260,7 +260,7 @@ func TestServiceErrors(t *testing.T) {
 		_, err = svc.Endpoint(ctx, "e", uniqueTopic(t, "y"), mqttrpc.Typed(echo))
 		assert.ErrorIs(t, err, mqttrpc.ErrInvalidService, "the name is taken")
 		_, err = svc.Endpoint(ctx, "f", r.topic, mqttrpc.Typed(echo))
-		assert.ErrorContains(t, err, "already has a handler")
+		assert.ErrorIs(t, err, mqttrpc.ErrHandlerExists)
 		assert.Len(t, svc.Info().Endpoints, 1, "a failed endpoint leaves nothing behind")
 		require.NoError(t, sub.Unsubscribe(ctx))
 		assert.Empty(t, svc.Info().Endpoints)
@@ -274,9 +274,9 @@ func TestServiceErrors(t *testing.T) {
 			assert.ErrorIs(t, err, mqttrpc.ErrInvalidService)
 		}
 		_, err = mqttrpc.Connect(ctx, tg.broker.URL, mqttrpc.WithDiscoveryPrefix("$SRV"))
-		assert.ErrorContains(t, err, "reserves")
+		assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic, "'$' is the broker's")
 		_, err = mqttrpc.Connect(ctx, tg.broker.URL, mqttrpc.WithDiscoveryPrefix("a/+"))
-		assert.Error(t, err)
+		assert.ErrorIs(t, err, mqttrpc.ErrInvalidTopic)
 	})
 }
 

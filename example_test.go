@@ -174,7 +174,7 @@ func ExampleBroker_Close() {
 	// Output:
 	// <nil>
 	// <nil>
-	// mqttrpc: broker closed
+	// mqttrpc: request "rpc/echo": broker closed
 }
 
 func ExampleWithStateHandler() {
@@ -326,7 +326,7 @@ func ExampleMiddleware() {
 	reply, _ := b.Request(ctx, "admin/reboot", nil, mqttrpc.Headers(map[string]string{"token": "s3cret"}))
 	fmt.Println(string(reply.Body))
 	// Output:
-	// mqttrpc: remote error 403: forbidden
+	// mqttrpc: request "admin/reboot": remote error 403: forbidden
 	// ok
 }
 

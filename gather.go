@@ -46,7 +46,7 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	defer cancel()
 	rt, err := b.routeReply(ctx, m, r)
 	if err != nil {
-		return requestError(topicName, err)
+		return opError("gather", topicName, err)
 	}
 	defer b.releaseReplyTopic(rt)
 	size := gatherBuffer
@@ -56,7 +56,7 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, size)
 	defer b.pending.remove(m.ReplyTo, c)
 	if err := b.sendRequest(ctx, m); err != nil {
-		return requestError(topicName, err)
+		return opError("gather", topicName, err)
 	}
 	for n := 0; r.maxReplies == 0 || n < r.maxReplies; n++ {
 		select {

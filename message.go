@@ -62,7 +62,7 @@ type Message struct {
 // Decode stores the body in the value v points to. A *string or *[]byte
 // receives the bytes as they are; any other type is decoded from JSON.
 func (m *Message) Decode(v any) error {
-	return decode(m.Body, v)
+	return opError("decode", m.Topic, decode(m.Body, v))
 }
 
 // Header returns the value of the user property key, or "" if there is none.

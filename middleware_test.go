@@ -32,7 +32,9 @@ func TestRecoverPanics(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, StatusInternalError, re.Code)
 	assert.Equal(t, msgInternal, re.Message, "the panic value is not sent")
-	assert.ErrorContains(t, re.Unwrap(), "secret value")
+	var p panicked
+	require.ErrorAs(t, re.Unwrap(), &p)
+	assert.Equal(t, "secret value", p.value, "the cause keeps the panic value")
 	assert.Contains(t, logs.String(), "secret value", "it is logged")
 	assert.Equal(t, int32(1), counted.Load())
 
@@ -103,13 +105,15 @@ func TestDeduplicateMiddleware(t *testing.T) {
 	assert.Equal(t, int32(1), dups.Load())
 }
 
+var errFailedOnce = errors.New("failed once")
+
 func TestDeduplicateWaitsForTheFirstCopy(t *testing.T) {
 	gate := make(chan struct{})
 	var calls atomic.Int32
 	h := deduplicate(8, func() {})(HandlerFunc(func(context.Context, *Message) (*Response, error) {
 		calls.Add(1)
 		<-gate
-		return nil, errors.New("failed once")
+		return nil, errFailedOnce
 	}))
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
@@ -122,8 +126,8 @@ func TestDeduplicateWaitsForTheFirstCopy(t *testing.T) {
 	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
 	close(gate)
 	wg.Wait()
-	assert.ErrorContains(t, <-errs, "failed once")
-	assert.ErrorContains(t, <-errs, "failed once", "the repeat shares the first copy's outcome")
+	assert.ErrorIs(t, <-errs, errFailedOnce)
+	assert.ErrorIs(t, <-errs, errFailedOnce, "the repeat shares the first copy's outcome")
 	assert.Equal(t, int32(1), calls.Load())
 }
 

@@ -97,7 +97,7 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("nil logger"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("mqttrpc: invalid options: %w", err)
+		return failWith(ErrInvalidArgument, err)
 	}
 	return nil
 }

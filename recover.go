@@ -20,9 +20,15 @@ func recoverPanics(log *slog.Logger, counted func()) Middleware {
 				}
 				counted()
 				log.Error("mqttrpc: handler panicked", "topic", m.Topic, "panic", v, "stack", string(debug.Stack()))
-				resp, err = nil, &RemoteError{Code: StatusInternalError, Message: msgInternal, cause: fmt.Errorf("panic: %v", v)}
+				resp, err = nil, &RemoteError{Code: StatusInternalError, Message: msgInternal, cause: panicked{v}}
 			}()
 			return next.ServeRPC(ctx, m)
 		})
 	}
 }
+
+// panicked is the cause of the error reply to a handler that panicked with
+// value.
+type panicked struct{ value any }
+
+func (p panicked) Error() string { return fmt.Sprintf("panic: %v", p.value) }

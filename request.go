@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -35,7 +33,7 @@ import (
 func (b *Broker) Request(ctx context.Context, topicName string, body any, opts ...RequestOption) (*Message, error) {
 	m, r, err := b.newRequest(topicName, body, opts)
 	if err != nil {
-		return nil, err
+		return nil, requestError(topicName, err)
 	}
 	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
@@ -92,10 +90,10 @@ func awaitReply(ctx context.Context, topicName string, c call) (*Message, error)
 	select {
 	case reply := <-c.reply:
 		if reply == nil { // see pendingTable.closeAll
-			return nil, ErrClosed
+			return nil, requestError(topicName, ErrClosed)
 		}
 		if err := replyError(reply); err != nil {
-			return nil, err
+			return nil, requestError(topicName, err)
 		}
 		return reply, nil
 	case <-ctx.Done():
@@ -125,14 +123,14 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 		o = opt.applyRequest(o)
 	}
 	if o.maxReplies < 0 {
-		return nil, replyRoute{}, fmt.Errorf("mqttrpc: request %q: MaxReplies %d < 0", topicName, o.maxReplies)
+		return nil, replyRoute{}, fail(ErrInvalidArgument, "MaxReplies %d < 0", o.maxReplies)
 	}
 	m, err := newMessage(topicName, body, o.publishOptions)
 	if err != nil {
 		return nil, replyRoute{}, err
 	}
 	if o.replyTo == "" && o.tokenReply == "" && !o.bodyReply && !b.t.properties() {
-		return nil, replyRoute{}, fmt.Errorf("%w: MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", ErrFeatureNotSupported, b.cfg.version)
+		return nil, replyRoute{}, fail(ErrFeatureNotSupported, "MQTT %s has no Response Topic; pass mqttrpc.TokenReply or mqttrpc.ReplyTo", b.cfg.version)
 	}
 	// The Correlation Data's bytes go on the wire as they are: a string given
 	// by the caller is converted once (in publish), a generated ID never is.
@@ -229,16 +227,12 @@ func (b *Broker) requestContext(ctx context.Context, timeout time.Duration) (con
 	return withDefaultTimeout(ctx, b.cfg.requestTimeout)
 }
 
-// requestError names the request in err and turns a deadline into ErrTimeout.
+// requestError names the request in err. A function of its own, out of
+// line, so that Request's frame stays small.
+//
+//go:noinline
 func requestError(topicName string, err error) error {
-	switch {
-	case errors.Is(err, ErrClosed):
-		return ErrClosed
-	case errors.Is(err, ErrTimeout): // keeps ErrDisconnected, if it is there too
-	case errors.Is(err, context.DeadlineExceeded):
-		err = ErrTimeout
-	}
-	return fmt.Errorf("request %q: %w", topicName, err)
+	return opError("request", topicName, err)
 }
 
 // pendingTable is the one table of requests waiting for a reply, keyed by the
@@ -373,7 +367,7 @@ type replyTopic struct {
 // subscribing to it if needed. The caller ends the turn with releaseReplyTopic.
 func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopic, error) {
 	if b.isInbox(name) {
-		return nil, fmt.Errorf("%w: reply topic %q is inside the Broker's own inbox", ErrInvalidTopic, name)
+		return nil, fail(ErrInvalidTopic, "reply topic %q is inside the Broker's own inbox", name)
 	}
 	b.mu.Lock()
 	rt, ok := b.replyTopics[name]

@@ -240,10 +240,10 @@ func TestHandlerErrors(t *testing.T) {
 			}), "x", 500, "internal error", "internal error: panic: boom"},
 			{"undecodable payload", mqttrpc.Typed(func(_ context.Context, p point) (point, error) {
 				return p, nil
-			}), "not json", 400, "payload does not decode", "payload does not decode: mqttrpc: decode into *mqttrpc_test.point: invalid character 'o' in literal null (expecting 'u')"},
+			}), "not json", 400, "payload does not decode", "payload does not decode: payload encoding: decode into *mqttrpc_test.point: invalid character 'o' in literal null (expecting 'u')"},
 			{"unencodable reply", mqttrpc.Typed(func(context.Context, string) (func(), error) {
 				return func() {}, nil
-			}), "x", 500, "internal error", "internal error: mqttrpc: encode func(): json: unsupported type: func()"},
+			}), "x", 500, "internal error", "internal error: payload encoding: encode func(): json: unsupported type: func()"},
 			{"deadline passed", mqttrpc.Typed(func(ctx context.Context, _ string) (string, error) {
 				ctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond) // a query with its own deadline
 				defer cancel()

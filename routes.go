@@ -2,7 +2,6 @@ package mqttrpc
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
@@ -81,14 +80,14 @@ func (b *Broker) addSubscription(s *Subscription) ([]subscription, error) {
 	for _, other := range old.subs {
 		switch {
 		case other.filter == s.filter:
-			return nil, fmt.Errorf("filter %q already has a handler", s.filter)
+			return nil, ErrHandlerExists
 		case answers(s, other):
 			return nil, loopError(s, other)
 		case answers(other, s):
 			return nil, loopError(other, s)
 		case !ids && topic.Overlap(other.filter, s.filter):
-			return nil, fmt.Errorf("%w: filter %q overlaps %q, and without MQTT 5 Subscription Identifiers a message cannot be routed to one of them",
-				ErrFeatureNotSupported, s.filter, other.filter)
+			return nil, fail(ErrFeatureNotSupported, "filter %q overlaps %q, and without MQTT 5 Subscription Identifiers a message cannot be routed to one of them",
+				s.filter, other.filter)
 		}
 	}
 	r := &routes{subs: append(slices.Clone(old.subs), s), byID: old.byID}
@@ -149,8 +148,8 @@ func (b *Broker) removeSubscription(s *Subscription) bool {
 // loopError says why a handler whose replies go to another's filter is
 // refused.
 func loopError(from, to *Subscription) error {
-	return fmt.Errorf("%w: the handler on %q replies to %q, which the handler on %q serves: they would answer each other's replies",
-		ErrInvalidTopic, from.filter, from.opts.replyTopic, to.filter)
+	return fail(ErrInvalidTopic, "the handler on %q replies to %q, which the handler on %q serves: they would answer each other's replies",
+		from.filter, from.opts.replyTopic, to.filter)
 }
 
 func answers(a, b *Subscription) bool {

@@ -81,11 +81,11 @@ func TestFailoverToNextServer(t *testing.T) {
 func TestServersAreChecked(t *testing.T) {
 	t.Parallel()
 	_, err := mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1:1", mqttrpc.WithServers("::bad"))
-	assert.ErrorContains(t, err, "broker URL")
+	assert.ErrorIs(t, err, mqttrpc.ErrInvalidArgument)
 	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithServers("tcp://127.0.0.1:1883"))
-	assert.ErrorContains(t, err, "given twice")
+	assert.ErrorIs(t, err, mqttrpc.ErrInvalidArgument, "the same server twice")
 	_, err = mqttrpc.Connect(context.Background(), "mqtt://127.0.0.1", mqttrpc.WithServers("http://127.0.0.1:8080"))
-	assert.ErrorContains(t, err, "unknown scheme")
+	assert.ErrorIs(t, err, mqttrpc.ErrInvalidArgument, "an unknown scheme")
 }
 
 // TestFirstServerDown: Connect moves past a server that refuses, at once.

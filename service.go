@@ -12,17 +12,6 @@ import (
 	"time"
 )
 
-// Errors of services; compare with [errors.Is].
-var (
-	// ErrInvalidService is returned by [Broker.Service] for a configuration
-	// that cannot be announced (a missing or malformed name or version), and
-	// by [Service.Endpoint] for an endpoint name that is malformed or taken.
-	ErrInvalidService = errors.New("mqttrpc: invalid service")
-
-	// ErrServiceStopped is returned by [Service.Endpoint] after [Service.Stop].
-	ErrServiceStopped = errors.New("mqttrpc: service stopped")
-)
-
 // ServiceConfig is who a service is: what [Broker.Service] announces to
 // discovery.
 type ServiceConfig struct {
@@ -54,7 +43,7 @@ func (c *ServiceConfig) validate() error {
 		errs = append(errs, fmt.Errorf("version %q is not a semantic version such as 1.0.0", c.Version))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidService, err)
+		return failWith(ErrInvalidService, err)
 	}
 	return nil
 }
@@ -98,7 +87,7 @@ type Service struct {
 // discovery subscription.
 func (b *Broker) Service(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, opError("service", cfg.Name, err)
 	}
 	cfg.Metadata = maps.Clone(cfg.Metadata)
 	if cfg.Metadata == nil {
@@ -106,7 +95,7 @@ func (b *Broker) Service(ctx context.Context, cfg ServiceConfig) (*Service, erro
 	}
 	svc := &Service{b: b, cfg: cfg, id: randomToken(), started: time.Now().UTC()}
 	if err := b.services.add(ctx, b, svc); err != nil {
-		return nil, fmt.Errorf("mqttrpc: service %q: %w", cfg.Name, err)
+		return nil, opError("service", cfg.Name, err)
 	}
 	return svc, nil
 }
@@ -129,7 +118,7 @@ func (s *Service) Name() string { return s.cfg.Name }
 // Go types' names.
 func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
 	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("%w: endpoint name %q: use letters, digits, '-' and '_'", ErrInvalidService, name)
+		return nil, opError("service", s.cfg.Name, fail(ErrInvalidService, "endpoint name %q: use letters, digits, '-' and '_'", name))
 	}
 	ep := &endpoint{service: s.cfg.Name, name: name}
 	ep.reset()
@@ -137,10 +126,10 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 	switch {
 	case s.stopped:
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %q", ErrServiceStopped, s.cfg.Name)
+		return nil, opError("service", s.cfg.Name, ErrServiceStopped)
 	case slices.ContainsFunc(s.endpoints, func(e *endpoint) bool { return e.name == name && s.live(e) }):
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: service %q already has an endpoint %q", ErrInvalidService, s.cfg.Name, name)
+		return nil, opError("service", s.cfg.Name, fail(ErrInvalidService, "it already has an endpoint %q", name))
 	}
 	s.endpoints = append(slices.DeleteFunc(s.endpoints, func(e *endpoint) bool { return !s.live(e) }), ep)
 	s.mu.Unlock()

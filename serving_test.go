@@ -94,8 +94,7 @@ func TestOverlappingFiltersRunOnce(t *testing.T) {
 			base := uniqueTopic(t, "devices")
 			subscribe(t, srv, base+"/{id}/reboot", &counter{}, mqttrpc.NoReply())
 			_, err := srv.Subscriber(ctxTimeout(t, 5*time.Second), base+"/#", &counter{}, mqttrpc.NoReply())
-			require.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported)
-			assert.ErrorContains(t, err, "overlaps")
+			require.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported, "the filters overlap")
 			subscribe(t, srv, base+"/{id}/status", &counter{}, mqttrpc.NoReply()) // disjoint filters are fine
 		})
 	}

@@ -1,7 +1,6 @@
 package mqttrpc
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
@@ -17,7 +16,7 @@ import (
 //
 // On MQTT 5 a broker says in its CONNACK whether it offers shared
 // subscriptions: where it does not, [Broker.Subscriber] fails with
-// [ErrFeatureNotSupported] (wrapping [ErrRefused]). MQTT 3.1.1 has no such
+// [ErrFeatureNotSupported]. MQTT 3.1.1 has no such
 // notice, and brokers that take "$share/..." for a plain topic accept the
 // subscription and never deliver a request to it: NATS (2.9 and 2.15) and
 // RabbitMQ 3.10 do so, and ejabberd disconnects the client (0x9E). mosquitto,
@@ -34,9 +33,9 @@ func Shared(group string) SubscribeOption {
 func sharedPattern(pattern, group string) (string, error) {
 	switch {
 	case group == "" || strings.ContainsAny(group, "/+#"):
-		return "", fmt.Errorf("%w: shared subscription group %q must be non-empty, without '/', '+' or '#'", ErrInvalidTopic, group)
+		return "", fail(ErrInvalidTopic, "shared subscription group %q must be non-empty, without '/', '+' or '#'", group)
 	case topic.IsShared(pattern):
-		return "", fmt.Errorf("%w: pattern %q is already shared; drop mqttrpc.Shared(%q) or the prefix", ErrInvalidTopic, pattern, group)
+		return "", fail(ErrInvalidTopic, "pattern %q is already shared; drop mqttrpc.Shared(%q) or the prefix", pattern, group)
 	}
 	return "$share/" + group + "/" + pattern, nil
 }
@@ -77,8 +76,7 @@ type serverFeatures struct {
 }
 
 // refuses returns why a broker with features f cannot take filter, or nil.
-// The error wraps ErrFeatureNotSupported, and ErrRefused: the broker has
-// said no in advance.
+// The error is ErrFeatureNotSupported: the broker has said no in advance.
 func (f serverFeatures) refuses(filter string) error {
 	missing := ""
 	switch {
@@ -89,5 +87,5 @@ func (f serverFeatures) refuses(filter string) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("%w: subscribe to %q: the broker's CONNACK says %s 0: %w", ErrFeatureNotSupported, filter, missing, ErrRefused)
+	return fail(ErrFeatureNotSupported, "filter %q: the broker's CONNACK says %s 0", filter, missing)
 }

@@ -50,7 +50,7 @@ func Errorf(code int, format string, args ...any) *RemoteError {
 
 // Error returns the status code and message.
 func (e *RemoteError) Error() string {
-	return "mqttrpc: remote error " + strconv.Itoa(e.Code) + ": " + e.Message
+	return "remote error " + strconv.Itoa(e.Code) + ": " + e.Message
 }
 
 // Unwrap returns the local cause of an error reply built by the Broker

@@ -3,7 +3,6 @@ package mqttrpc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
@@ -73,11 +72,11 @@ type Subscription struct {
 func (b *Broker) Subscriber(ctx context.Context, pattern string, h Handler, opts ...SubscribeOption) (*Subscription, error) {
 	s, err := b.newSubscription(pattern, h, opts)
 	if err != nil {
-		return nil, err
+		return nil, opError("subscribe", pattern, err)
 	}
 	subs, err := b.addSubscription(s)
 	if err != nil {
-		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
+		return nil, opError("subscribe", pattern, err)
 	}
 	ctx, cancel := withDefaultTimeout(ctx, b.cfg.connectTimeout)
 	defer cancel()
@@ -86,17 +85,17 @@ func (b *Broker) Subscriber(ctx context.Context, pattern string, h Handler, opts
 		if !errors.Is(err, ErrClosed) { // a restore may have subscribed it meanwhile
 			b.unsubscribeLater(s.filter)
 		}
-		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
+		return nil, opError("subscribe", pattern, err)
 	}
 	// Raised subscriptions first: on a broker that sends one copy with the
 	// highest identifier, the more specific pattern must already have it.
 	errs := b.t.subscribe(ctx, subs)
 	if err := errs[len(errs)-1]; err != nil {
 		b.removeSubscription(s)
-		if !errors.Is(err, ErrRefused) { // the broker may have taken it
+		if !refusedByBroker(err) { // the broker may have taken it
 			b.unsubscribeLater(s.filter)
 		}
-		return nil, fmt.Errorf("mqttrpc: subscribe %q: %w", pattern, err)
+		return nil, opError("subscribe", pattern, err)
 	}
 	for i, err := range errs[:len(errs)-1] {
 		if err != nil {
@@ -121,7 +120,7 @@ func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOpti
 	}
 	p, err := topic.ParsePattern(filterPattern)
 	if err != nil {
-		return nil, fmt.Errorf("%w: pattern %q: %w", ErrInvalidTopic, pattern, err)
+		return nil, failWith(ErrInvalidTopic, err)
 	}
 	reply, err := validateSubscriber(p, h, o)
 	if err != nil {
@@ -148,11 +147,11 @@ func validateSubscriber(p topic.Pattern, h Handler, o subscribeOptions) (reply *
 	if o.replyTopic != "" {
 		t, err := topic.ParseTemplate(o.replyTopic, p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: reply topic %q: %w", ErrInvalidTopic, o.replyTopic, err)
+			return nil, fail(ErrInvalidTopic, "reply topic %q: %w", o.replyTopic, err)
 		}
 		if topic.Overlap(filter, t.Filter()) {
-			return nil, fmt.Errorf("%w: reply topic %q matches the filter %q: the handler would answer its own replies forever",
-				ErrInvalidTopic, o.replyTopic, filter)
+			return nil, fail(ErrInvalidTopic, "reply topic %q matches the filter %q: the handler would answer its own replies forever",
+				o.replyTopic, filter)
 		}
 		reply = &t
 	}
@@ -162,17 +161,17 @@ func validateSubscriber(p topic.Pattern, h Handler, o subscribeOptions) (reply *
 func validateLimits(filter string, h Handler, o subscribeOptions) error {
 	switch {
 	case h == nil:
-		return fmt.Errorf("mqttrpc: subscribe %q: nil handler", filter)
+		return fail(ErrInvalidArgument, "nil handler")
 	case o.qos > 2:
-		return fmt.Errorf("mqttrpc: subscribe %q: invalid QoS %d", filter, o.qos)
+		return fail(ErrInvalidArgument, "QoS %d", o.qos)
 	case o.concurrency < 1:
-		return fmt.Errorf("mqttrpc: subscribe %q: concurrency %d < 1", filter, o.concurrency)
+		return fail(ErrInvalidArgument, "concurrency %d < 1", o.concurrency)
 	case o.queue < 0:
-		return fmt.Errorf("mqttrpc: subscribe %q: queue limit %d < 0", filter, o.queue)
+		return fail(ErrInvalidArgument, "queue limit %d < 0", o.queue)
 	case o.endpoint == nil && (o.metadata != nil || o.requestSchema != "" || o.responseSchema != ""):
-		return fmt.Errorf("%w: subscribe %q: EndpointMetadata and EndpointSchema are for Service.Endpoint", ErrInvalidService, filter)
+		return fail(ErrInvalidService, "EndpointMetadata and EndpointSchema are for Service.Endpoint")
 	case o.timeout < 0, o.maxPayload < 0, o.dedup < 0:
-		return fmt.Errorf("mqttrpc: subscribe %q: negative execution timeout, payload limit or deduplication size", filter)
+		return fail(ErrInvalidArgument, "negative execution timeout, payload limit or deduplication size")
 	}
 	return nil
 }
@@ -200,7 +199,7 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 		return nil
 	}
 	if err := s.b.t.unsubscribe(ctx, s.filter); err != nil {
-		return fmt.Errorf("mqttrpc: unsubscribe %q: %w", s.filter, err)
+		return opError("unsubscribe", s.filter, err)
 	}
 	return nil
 }

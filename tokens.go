@@ -2,7 +2,6 @@ package mqttrpc
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync/atomic"
 
@@ -63,13 +62,13 @@ type tokenInbox struct {
 // reply prefix is subscribed.
 func (b *Broker) tokenRequest(ctx context.Context, m *Message, prefix string) error {
 	if m.ReplyTo != "" {
-		return fmt.Errorf("%w: ReplyTo and TokenReply both given", ErrInvalidTopic)
+		return fail(ErrInvalidTopic, "ReplyTo and TokenReply both given")
 	}
 	if err := topic.ValidName(prefix); err != nil {
-		return fmt.Errorf("%w: token reply prefix %q: %w", ErrInvalidTopic, prefix, err)
+		return fail(ErrInvalidTopic, "token reply prefix %q: %w", prefix, err)
 	}
 	if b.isInbox(prefix + "/") {
-		return fmt.Errorf("%w: token reply prefix %q is inside the Broker's own inbox", ErrInvalidTopic, prefix)
+		return fail(ErrInvalidTopic, "token reply prefix %q is inside the Broker's own inbox", prefix)
 	}
 	token := randomToken()
 	m.Topic += "/" + token

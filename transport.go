@@ -3,7 +3,6 @@ package mqttrpc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"time"
 
@@ -64,7 +63,7 @@ func dial(servers []*url.URL, cfg *config, ev events) (transport, error) {
 	case V311:
 		return dialV311(servers, cfg, ev)
 	}
-	return nil, fmt.Errorf("mqttrpc: unknown MQTT version %d", cfg.version)
+	return nil, fail(ErrInvalidArgument, "unknown MQTT version %d", cfg.version)
 }
 
 // stallTimeout is how long a connection may take no byte of what there is to
@@ -92,8 +91,10 @@ func linkError(err error) error {
 		errors.Is(err, ErrNoResponders), errors.Is(err, ErrClosed), errors.Is(err, ErrFeatureNotSupported),
 		errors.Is(err, ErrInvalidTopic), errors.Is(err, context.Canceled):
 		return err
+	case err == context.DeadlineExceeded:
+		return ErrTimeout
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w", ErrTimeout)
+		return failWith(ErrTimeout, err)
 	}
-	return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	return failWith(ErrDisconnected, err)
 }

@@ -2,7 +2,6 @@ package mqttrpc
 
 import (
 	"context"
-	"fmt"
 	"reflect"
 )
 
@@ -91,8 +90,8 @@ func Call[Out any](ctx context.Context, b *Broker, topicName string, body any, o
 	if err != nil {
 		return out, err
 	}
-	if err := reply.Decode(&out); err != nil {
-		return out, fmt.Errorf("mqttrpc: reply from %q: %w", topicName, err)
+	if err := decode(reply.Body, &out); err != nil {
+		return out, opError("decode", topicName, err)
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package mqttrpc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"strings"
@@ -177,7 +176,7 @@ func (t *v311) publish(ctx context.Context, m *Message) error {
 	// paho.golang does on MQTT 5. paho still says the connection is open
 	// while it calls the connection-lost handler; up is false by then.
 	if !t.up.Load() || !t.client.IsConnectionOpen() {
-		return fmt.Errorf("%w: publish to %q", ErrDisconnected, m.Topic)
+		return ErrDisconnected
 	}
 	// The connection never makes paho's writer wait, but gathers packets
 	// for later; waiting here, within ctx, while the link is backed up
@@ -265,7 +264,7 @@ func (t *v311) subscribePacket(ctx context.Context, subs []subscription, errs []
 	codes := tok.(*mqtt.SubscribeToken).Result() // complete: paho writes it no more
 	for i, s := range subs {
 		if code, ok := codes[s.filter]; !ok || code > 2 { // 0x80, or a code 3.1.1 does not define (mochi sends 0x91)
-			errs[i] = fmt.Errorf("%w: subscribe to %q: return code 0x%02x", ErrRefused, s.filter, code)
+			errs[i] = fail(ErrRefused, "return code 0x%02x", code)
 		}
 	}
 }
@@ -310,7 +309,7 @@ func v311ConnectError(err error) error {
 		packets.ErrorRefusedNotAuthorised,
 	} {
 		if errors.Is(err, refusal) {
-			return fmt.Errorf("%w: %w", ErrRefused, err)
+			return failWith(ErrRefused, err)
 		}
 	}
 	return err

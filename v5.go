@@ -62,7 +62,7 @@ func dialV5(servers []*url.URL, cfg *config, ev events) (transport, error) {
 	}
 	cm, err := autopaho.NewConnection(context.Background(), cc)
 	if err != nil {
-		return nil, fmt.Errorf("mqttrpc: %w", err)
+		return nil, failWith(ErrInvalidArgument, err)
 	}
 	t.cm = cm
 	return t, nil
@@ -250,7 +250,7 @@ func newOutgoing5(m *Message) *paho.Publish {
 func v5PublishError(m *Message, resp *paho.PublishResponse, err error) error {
 	switch {
 	case err != nil && resp != nil && resp.ReasonCode >= 0x80:
-		return fmt.Errorf("%w: publish to %q: reason code 0x%02x", ErrRefused, m.Topic, resp.ReasonCode)
+		return fail(ErrRefused, "reason code 0x%02x", resp.ReasonCode)
 	case err != nil:
 		return v5Error(err)
 	}
@@ -323,10 +323,10 @@ func (t *v5) subscribePacket(ctx context.Context, subs []subscription, packet []
 	for j, i := range packet {
 		switch {
 		case sa != nil && j < len(sa.Reasons) && featureRefusal(sa.Reasons[j]) != "":
-			errs[i] = fmt.Errorf("%w: subscribe to %q: the broker refuses %s (reason code 0x%02x): %w",
-				ErrFeatureNotSupported, subs[i].filter, featureRefusal(sa.Reasons[j]), sa.Reasons[j], ErrRefused)
+			errs[i] = fail(ErrFeatureNotSupported, "the broker refuses %s (reason code 0x%02x)",
+				featureRefusal(sa.Reasons[j]), sa.Reasons[j])
 		case sa != nil && j < len(sa.Reasons) && sa.Reasons[j] >= 0x80:
-			errs[i] = fmt.Errorf("%w: subscribe to %q: reason code 0x%02x", ErrRefused, subs[i].filter, sa.Reasons[j])
+			errs[i] = fail(ErrRefused, "reason code 0x%02x", sa.Reasons[j])
 		case sa == nil && err != nil:
 			errs[i] = v5Error(err)
 		}
@@ -355,7 +355,7 @@ func v5ConnectError(err error) error {
 	reason := (&packets.Connack{ReasonCode: ce.ReasonCode}).Reason()
 	switch ce.ReasonCode {
 	case 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C: // protocol, client ID, credentials, authorization, banned, auth method
-		return fmt.Errorf("%w: CONNACK reason 0x%02x (%s): %w", ErrRefused, ce.ReasonCode, reason, err)
+		return fail(ErrRefused, "CONNACK reason 0x%02x (%s): %w", ce.ReasonCode, reason, err)
 	}
 	return fmt.Errorf("CONNACK reason 0x%02x (%s): %w", ce.ReasonCode, reason, err)
 }
@@ -365,7 +365,7 @@ func v5ConnectError(err error) error {
 // features it lacks; everything else is the connection's (see linkError).
 func v5Error(err error) error {
 	if errors.Is(err, paho.ErrInvalidArguments) {
-		return fmt.Errorf("%w: %w", ErrFeatureNotSupported, err)
+		return failWith(ErrFeatureNotSupported, err)
 	}
 	return linkError(err)
 }

@@ -177,7 +177,7 @@ func TestServe_badService(t *testing.T) {
 			tp := topic("bad")
 			r := cli(t, "", "serve", tp, "--echo", tt.flag, tt.value, "-s", url)
 			assert.Equal(t, exitUsage, r.code, r.stderr)
-			assert.Equal(t, "mqttrpc: invalid service: "+tt.wantErr+"\n", r.stderr)
+			assert.Regexp(t, `^mqttrpc: service "[^"]+": invalid service: `+regexp.QuoteMeta(tt.wantErr)+"\n$", r.stderr)
 			assert.Empty(t, r.stdout)
 		})
 	}
