@@ -80,6 +80,9 @@ func newRoutingSetup(tb testing.TB, v mqttrpc.Version) *routingSetup {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Registered before connectMQTTRPC's, so it runs after: cleanups run
+	// last first, and each Broker says goodbye while the server is there.
+	tb.Cleanup(func() { _ = srv.Close() })
 	s := &routingSetup{srv: srv, responder: connectMQTTRPC(tb, srv.URL(), v), reply: "rep/" + token()}
 	s.handler = mqttrpc.HandlerFunc(echoV5)
 	if v == mqttrpc.V311 {
@@ -90,9 +93,6 @@ func newRoutingSetup(tb testing.TB, v mqttrpc.Version) *routingSetup {
 		})
 		s.opts = []mqttrpc.SubscribeOption{mqttrpc.NoReply()}
 	}
-	// Registered after connectMQTTRPC's, so it runs first: the Broker says
-	// goodbye to the server before the server goes.
-	tb.Cleanup(func() { _ = srv.Close() })
 	return s
 }
 
