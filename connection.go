@@ -246,8 +246,8 @@ func (b *Broker) handlerSubscriptions(filters []string) (table *routes, subs []s
 	b.mu.Lock() // for the identifiers
 	defer b.mu.Unlock()
 	table = b.routes.Load()
-	for _, s := range table.subs {
-		if slices.Contains(filters, s.filter) {
+	for _, f := range filters {
+		if s := table.get(f); s != nil {
 			subs = append(subs, s.subscription())
 		}
 	}
@@ -277,9 +277,8 @@ func (b *Broker) dropUnserved(table *routes, filters []string) {
 	if now == table {
 		return // the table is replaced on every change
 	}
-	served := now.filters()
 	for _, f := range filters {
-		if !slices.Contains(served, f) {
+		if !now.serves(f) {
 			b.log.Debug("mqttrpc: unsubscribing a filter unsubscribed while it was subscribed again", "filter", f)
 			b.unsubscribeLater(f)
 		}
@@ -302,7 +301,7 @@ func (b *Broker) subscribeAll() (refused []string, err error) {
 	}
 	errs := b.t.subscribe(ctx, subs)
 	var accepted []string
-	for i := inbox + 1; i <= inbox+len(table.subs); i++ { // the handlers follow the inbox
+	for i := inbox + 1; i <= inbox+table.len(); i++ { // the handlers follow the inbox
 		if errs[i] == nil {
 			accepted = append(accepted, subs[i].filter)
 		}
@@ -335,7 +334,7 @@ func (b *Broker) subscriptions() (table *routes, subs []subscription, inbox int)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	table = b.routes.Load()
-	for _, s := range table.subs {
+	for _, s := range table.sorted() {
 		subs = append(subs, s.subscription())
 	}
 	for t := range b.replyTopics {

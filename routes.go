@@ -4,14 +4,26 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/mqttrpc/mqttrpc/internal/pmap"
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
 // routes is the handler table as the dispatcher reads it: replaced whole on
 // every change, under Broker.mu, and read without a lock.
+//
+// Replacing it whole does not copy it: its parts are persistent (see
+// [topic.Tree] and [pmap.Map]), so a new table shares all but the nodes on
+// the changed filter's path with the old one, and costs O(levels × log n)
+// to make however many handlers there are. A reader holding a table sees
+// it as it was made, and a changed table is a different pointer, which
+// dropUnserved relies on.
 type routes struct {
-	subs []*Subscription       // most specific filter first
-	byID map[int]*Subscription // by every Subscription Identifier given out
+	tree topic.Tree[*Subscription] // by filter
+	// replies has the subscriptions whose replies a handler could take for
+	// requests, by their reply topic's filter: those with a ReplyTopic
+	// that reply (see answers).
+	replies topic.Tree[*Subscription]
+	byID    pmap.Map[int, *Subscription] // by every Subscription Identifier given out
 }
 
 // match returns the subscription that serves m: the most specific whose
@@ -20,44 +32,88 @@ type routes struct {
 // a retained message (sent to a new subscription only), a message no other
 // subscription matches, and, where filters cannot overlap, any message.
 func (r *routes) match(m *Message) (s, owner *Subscription) {
-	owner = r.byID[m.subID]
+	owner, _ = r.byID.Get(m.subID)
 	var pending *Subscription
-	for _, s := range r.subs {
-		if !topic.Match(s.filter, m.Topic) {
-			continue
+	r.tree.Match(m.Topic, func(c *Subscription) bool { // most specific first
+		if c.active.Load() || m.subID == 0 || c == owner && m.Retain {
+			s = c
+			return false
 		}
-		if s.active.Load() || m.subID == 0 || s == owner && m.Retain {
-			return s, owner
+		if c == owner {
+			pending = c
 		}
-		if s == owner {
-			pending = s
-		}
+		return true
+	})
+	if s != nil {
+		return s, owner
 	}
 	return pending, owner
 }
 
 // has reports whether s is in the table.
 func (r *routes) has(s *Subscription) bool {
-	return slices.Contains(r.subs, s)
+	return slices.Contains(r.tree.Get(s.filter), s)
 }
 
-// filters lists the filters of every subscription.
+// serves reports whether a subscription in the table has filter.
+func (r *routes) serves(filter string) bool {
+	return r.get(filter) != nil
+}
+
+// get returns the subscription with filter, or nil.
+func (r *routes) get(filter string) *Subscription {
+	for _, s := range r.tree.Get(filter) { // those equal but for $share/group/
+		if s.filter == filter {
+			return s
+		}
+	}
+	return nil
+}
+
+// len returns the number of subscriptions.
+func (r *routes) len() int { return r.tree.Len() }
+
+// sorted returns every subscription, the most specific filter first: the
+// order in which a broker that tags a message with the highest identifier
+// must learn of them.
+func (r *routes) sorted() []*Subscription {
+	out := make([]*Subscription, 0, r.tree.Len())
+	r.tree.All(func(s *Subscription) bool {
+		out = append(out, s)
+		return true
+	})
+	slices.SortFunc(out, moreSpecific)
+	return out
+}
+
+// filters lists the filters of every subscription, the most specific first.
 func (r *routes) filters() []string {
-	out := make([]string, len(r.subs))
-	for i, s := range r.subs {
+	subs := r.sorted()
+	out := make([]string, len(subs))
+	for i, s := range subs {
 		out[i] = s.filter
 	}
 	return out
 }
 
-// moreSpecific orders subscriptions for routes.subs: by filter, and between
-// filters that tie (one shared, one not), the later one first, which has the
-// higher identifier.
+// moreSpecific orders subscriptions most specific first: by filter, and
+// between filters that tie (one shared, one not), the later one first,
+// which has the higher identifier.
 func moreSpecific(a, b *Subscription) int {
 	if c := topic.Compare(b.filter, a.filter); c != 0 {
 		return c
 	}
 	return cmp.Compare(b.id, a.id)
+}
+
+// overlapping returns the subscriptions whose filters overlap filter.
+func (r *routes) overlapping(filter string) []*Subscription {
+	var out []*Subscription
+	r.tree.Overlapping(filter, func(s *Subscription) bool {
+		out = append(out, s)
+		return true
+	})
+	return out
 }
 
 // addSubscription puts s in the handler table and returns what to subscribe:
@@ -69,6 +125,11 @@ func moreSpecific(a, b *Subscription) int {
 // tagged with the highest identifier tags it with the winner's. Without
 // identifiers, a filter that overlaps another is refused: nothing would tell
 // which handler a message is for, and some brokers send it once per filter.
+//
+// b.mu is held only while the table is read and replaced, which takes time
+// in the number of levels and of the filters s overlaps, not of handlers:
+// concurrent callers each send their SUBSCRIBE without waiting for
+// another's SUBACK.
 func (b *Broker) addSubscription(s *Subscription) ([]subscription, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -77,52 +138,77 @@ func (b *Broker) addSubscription(s *Subscription) ([]subscription, error) {
 	}
 	old := b.routes.Load()
 	ids := b.t.subscriptionIDs()
-	for _, other := range old.subs {
-		switch {
-		case other.filter == s.filter:
-			return nil, ErrHandlerExists
-		case answers(s, other):
-			return nil, loopError(s, other)
-		case answers(other, s):
-			return nil, loopError(other, s)
-		case !ids && topic.Overlap(other.filter, s.filter):
-			return nil, fail(ErrFeatureNotSupported, "filter %q overlaps %q, and without MQTT 5 Subscription Identifiers a message cannot be routed to one of them",
-				s.filter, other.filter)
-		}
+	if err := old.conflict(s, ids); err != nil {
+		return nil, err
 	}
-	r := &routes{subs: append(slices.Clone(old.subs), s), byID: old.byID}
+	r := &routes{tree: old.tree.Insert(s.filter, s), replies: old.replies, byID: old.byID}
+	if replies(s) {
+		r.replies = old.replies.Insert(s.reply.Filter(), s)
+	}
 	var raised []*Subscription
 	if ids {
-		raised = raise(old.subs, s)
-		r.byID = make(map[int]*Subscription, len(old.byID)+len(raised)+1)
-		for id, sub := range old.byID {
-			r.byID[id] = sub
-		}
+		raised = old.raise(s)
 		for _, sub := range append([]*Subscription{s}, raised...) {
 			b.lastSubID++
 			sub.id = b.lastSubID
-			r.byID[sub.id] = sub
+			r.byID = r.byID.Set(sub.id, sub)
 		}
 	}
-	slices.SortStableFunc(r.subs, moreSpecific)
 	b.routes.Store(r)
 	return subscriptionsOf(append(raised, s)), nil
 }
 
+// conflict returns why s cannot join the table, or nil. Where several
+// subscriptions conflict with s, it names the first in table order, most
+// specific first, as a scan of the whole table would.
+func (r *routes) conflict(s *Subscription, ids bool) error {
+	var others []*Subscription
+	if other := r.get(s.filter); other != nil {
+		others = append(others, other)
+	}
+	if replies(s) { // answers(s, other)
+		others = append(others, r.overlapping(s.reply.Filter())...)
+	}
+	if !s.opts.noReply { // answers(other, s)
+		r.replies.Overlapping(s.filter, func(o *Subscription) bool {
+			others = append(others, o)
+			return true
+		})
+	}
+	if !ids {
+		others = append(others, r.overlapping(s.filter)...)
+	}
+	slices.SortFunc(others, moreSpecific)
+	for _, other := range others {
+		switch {
+		case other.filter == s.filter:
+			return ErrHandlerExists
+		case answers(s, other):
+			return loopError(s, other)
+		case answers(other, s):
+			return loopError(other, s)
+		case !ids && topic.Overlap(other.filter, s.filter):
+			return fail(ErrFeatureNotSupported, "filter %q overlaps %q, and without MQTT 5 Subscription Identifiers a message cannot be routed to one of them",
+				s.filter, other.filter)
+		}
+	}
+	return nil
+}
+
 // raise returns the subscriptions more specific than s that overlap s or one
-// another of them, least specific first.
-func raise(subs []*Subscription, s *Subscription) []*Subscription {
+// another of them, least specific first. It follows overlaps out from s, so
+// it costs as much as the filters it finds.
+func (r *routes) raise(s *Subscription) []*Subscription {
 	var out []*Subscription
-	for changed := true; changed; {
-		changed = false
-		for _, sub := range subs {
-			if slices.Contains(out, sub) || topic.Compare(sub.filter, s.filter) <= 0 {
-				continue
-			}
-			if topic.Overlap(sub.filter, s.filter) || slices.ContainsFunc(out, func(o *Subscription) bool {
-				return topic.Overlap(sub.filter, o.filter)
-			}) {
-				out, changed = append(out, sub), true
+	seen := map[*Subscription]bool{}
+	for next := []string{s.filter}; len(next) > 0; {
+		f := next[len(next)-1]
+		next = next[:len(next)-1]
+		for _, sub := range r.overlapping(f) {
+			if !seen[sub] && topic.Compare(sub.filter, s.filter) > 0 {
+				seen[sub] = true
+				out = append(out, sub)
+				next = append(next, sub.filter)
 			}
 		}
 	}
@@ -136,15 +222,18 @@ func (b *Broker) removeSubscription(s *Subscription) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old := b.routes.Load()
-	i := slices.Index(old.subs, s)
-	if i < 0 {
+	tree, ok := old.tree.Delete(s.filter, s)
+	if !ok {
 		return false
 	}
-	b.routes.Store(&routes{subs: slices.Delete(slices.Clone(old.subs), i, i+1), byID: old.byID})
+	r := &routes{tree: tree, replies: old.replies, byID: old.byID}
+	if replies(s) {
+		r.replies, _ = old.replies.Delete(s.reply.Filter(), s)
+	}
+	b.routes.Store(r)
 	return true
 }
 
-// answers reports whether b serves the replies a sends to its reply topic.
 // loopError says why a handler whose replies go to another's filter is
 // refused.
 func loopError(from, to *Subscription) error {
@@ -152,6 +241,12 @@ func loopError(from, to *Subscription) error {
 		from.filter, from.opts.replyTopic, to.filter)
 }
 
+// answers reports whether b serves the replies a sends to its reply topic.
 func answers(a, b *Subscription) bool {
-	return a.reply != nil && !a.opts.noReply && !b.opts.noReply && topic.Overlap(b.filter, a.reply.Filter())
+	return replies(a) && !b.opts.noReply && topic.Overlap(b.filter, a.reply.Filter())
+}
+
+// replies reports whether s sends replies to a ReplyTopic of its own.
+func replies(s *Subscription) bool {
+	return s.reply != nil && !s.opts.noReply
 }
