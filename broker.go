@@ -62,7 +62,7 @@ type Broker struct {
 func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
-		opt(&cfg)
+		cfg = opt.applyConfig(cfg)
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, opError("connect", "", err)

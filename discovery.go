@@ -27,14 +27,14 @@ const (
 // [DefaultDiscoveryPrefix]. It must be a topic without wildcards, and not
 // start with '$', which MQTT reserves for brokers.
 func WithDiscoveryPrefix(prefix string) Option {
-	return func(c *config) { c.discovery = prefix }
+	return configFunc(func(c *config) { c.discovery = prefix })
 }
 
 // WithoutDiscovery makes the Broker's services answer no discovery request:
 // they subscribe to no discovery topic, and keep their statistics for
 // [Service.Stats] alone. [Discover] still asks other services.
 func WithoutDiscovery() Option {
-	return func(c *config) { c.noDiscovery = true }
+	return configFunc(func(c *config) { c.noDiscovery = true })
 }
 
 func validDiscoveryPrefix(prefix string) error {
@@ -212,7 +212,10 @@ func (r *serviceRegistry) list() []*Service {
 
 type internalOption struct{}
 
-func (internalOption) applySubscribe(o *subscribeOptions) { o.internal = true }
+func (internalOption) applySubscribe(o subscribeOptions) subscribeOptions {
+	o.internal = true
+	return o
+}
 
 // serveDiscovery answers a discovery request with one reply per service of
 // the Broker it names, sent as each is ready.

@@ -103,10 +103,26 @@ func (c *config) validate() error {
 }
 
 // Option configures [Connect].
-type Option func(*config)
+type Option interface {
+	applyConfig(config) config
+}
+
+// Every option, of Connect and of each call, is a value whose method returns
+// the settings with its own applied. By value: through a pointer, the
+// settings of Publish and Request would escape to the heap on every call.
+// Where that cost is no concern, a function does the work:
+
+type configFunc func(*config)
+
+func (f configFunc) applyConfig(c config) config {
+	f(&c)
+	return c
+}
+
+type subscribeFunc func(*subscribeOptions)
 
 // WithVersion selects the MQTT protocol version; the default is [V5].
-func WithVersion(v Version) Option { return func(c *config) { c.version = v } }
+func WithVersion(v Version) Option { return configFunc(func(c *config) { c.version = v }) }
 
 // WithServers adds servers to try after the one given to [Connect], in the
 // order given: the nodes of a broker cluster, or brokers bridged together.
@@ -122,17 +138,17 @@ func WithVersion(v Version) Option { return func(c *config) { c.version = v } }
 // and its reply topics). Requests in flight when the connection moves fail
 // with [ErrDisconnected] or time out; they are not sent again.
 func WithServers(urls ...string) Option {
-	return func(c *config) { c.servers = append(c.servers, urls...) }
+	return configFunc(func(c *config) { c.servers = append(c.servers, urls...) })
 }
 
 // WithClientID sets the MQTT client identifier; the default is "mqttrpc-"
 // followed by random characters. Two clients with one ID knock each other off
 // the broker, so set it only to something unique.
-func WithClientID(id string) Option { return func(c *config) { c.clientID = id } }
+func WithClientID(id string) Option { return configFunc(func(c *config) { c.clientID = id }) }
 
 // WithCredentials sets the username and password sent in CONNECT.
 func WithCredentials(username, password string) Option {
-	return func(c *config) { c.username, c.password = username, password }
+	return configFunc(func(c *config) { c.username, c.password = username, password })
 }
 
 // WithSessionExpiry asks the MQTT broker to keep the client's session for d
@@ -145,48 +161,50 @@ func WithCredentials(username, password string) Option {
 // clean and keeps nothing: the Broker subscribes again on every connection
 // either way.
 func WithSessionExpiry(d time.Duration) Option {
-	return func(c *config) { c.sessionExpiry = d }
+	return configFunc(func(c *config) { c.sessionExpiry = d })
 }
 
 // WithKeepAlive sets the MQTT keep-alive interval; the default is 30 s.
-func WithKeepAlive(d time.Duration) Option { return func(c *config) { c.keepAlive = d } }
+func WithKeepAlive(d time.Duration) Option { return configFunc(func(c *config) { c.keepAlive = d }) }
 
 // WithTLSConfig sets the TLS configuration for mqtts:// (and wss://) URLs;
 // the default is the system roots with the URL's host as server name.
-func WithTLSConfig(cfg *tls.Config) Option { return func(c *config) { c.tls = cfg } }
+func WithTLSConfig(cfg *tls.Config) Option { return configFunc(func(c *config) { c.tls = cfg }) }
 
 // WithLogger sets where the Broker logs connection changes and handler
 // failures it cannot return to anyone; the default discards them.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+func WithLogger(l *slog.Logger) Option { return configFunc(func(c *config) { c.logger = l }) }
 
 // WithInboxPrefix sets the topic prefix of the reply inbox; the default is
 // "mqttrpc/inbox". Each Broker subscribes to <prefix>/<random token>/+, so
 // an ACL can confine each client to its own prefix.
-func WithInboxPrefix(prefix string) Option { return func(c *config) { c.inboxPrefix = prefix } }
+func WithInboxPrefix(prefix string) Option {
+	return configFunc(func(c *config) { c.inboxPrefix = prefix })
+}
 
 // WithRequestTimeout sets the timeout of a [Broker.Request] or
 // [Broker.Publish] whose context has no deadline; the default is 5 s.
 func WithRequestTimeout(d time.Duration) Option {
-	return func(c *config) { c.requestTimeout = d }
+	return configFunc(func(c *config) { c.requestTimeout = d })
 }
 
 // WithConnectTimeout bounds how long [Connect] waits for the first connection
 // when its context has no earlier deadline; the default is 10 s.
 func WithConnectTimeout(d time.Duration) Option {
-	return func(c *config) { c.connectTimeout = d }
+	return configFunc(func(c *config) { c.connectTimeout = d })
 }
 
 // WithReconnectBackoff sets the wait between reconnection attempts: it starts
 // at min and doubles up to max. The default is 100 ms up to 5 s, short because
 // RPC callers are waiting.
 func WithReconnectBackoff(min, max time.Duration) Option {
-	return func(c *config) { c.backoffMin, c.backoffMax = min, max }
+	return configFunc(func(c *config) { c.backoffMin, c.backoffMax = min, max })
 }
 
 // WithMiddleware adds middleware to every subscriber of the Broker, outside
 // each subscriber's own (see [Middleware] for the whole order).
 func WithMiddleware(mw ...Middleware) Option {
-	return func(c *config) { c.middleware = append(c.middleware, mw...) }
+	return configFunc(func(c *config) { c.middleware = append(c.middleware, mw...) })
 }
 
 // WithErrorDetails makes error replies carry the text of the errors behind
@@ -194,7 +212,7 @@ func WithMiddleware(mw ...Middleware) Option {
 // By default an error that is not a *[RemoteError] is answered with a generic
 // message ("internal error") and its text only goes to the log, as it may
 // name internal types and values. Turn it on while developing.
-func WithErrorDetails() Option { return func(c *config) { c.errorDetails = true } }
+func WithErrorDetails() Option { return configFunc(func(c *config) { c.errorDetails = true }) }
 
 // publishOptions are the settings shared by [Broker.Publish], [Broker.Request]
 // and [Broker.Subscriber].
@@ -250,7 +268,9 @@ type RequestOption interface {
 }
 
 // SubscribeOption configures [Broker.Subscriber].
-type SubscribeOption interface{ applySubscribe(*subscribeOptions) }
+type SubscribeOption interface {
+	applySubscribe(subscribeOptions) subscribeOptions
+}
 
 // MessageOption configures the message sent by [Broker.Publish] or
 // [Broker.Request].
@@ -268,12 +288,9 @@ type QoSOption interface {
 
 type qosOption byte
 
-// Options for Publish and Request pass their settings by value: through a
-// pointer, the settings would escape to the heap on every call.
-
-func (q qosOption) applyPublish(o publishOptions) publishOptions { o.qos = byte(q); return o }
-func (q qosOption) applyRequest(o requestOptions) requestOptions { o.qos = byte(q); return o }
-func (q qosOption) applySubscribe(o *subscribeOptions)           { o.qos = byte(q) }
+func (q qosOption) applyPublish(o publishOptions) publishOptions       { o.qos = byte(q); return o }
+func (q qosOption) applyRequest(o requestOptions) requestOptions       { o.qos = byte(q); return o }
+func (q qosOption) applySubscribe(o subscribeOptions) subscribeOptions { o.qos = byte(q); return o }
 
 // QoS sets the MQTT quality of service: of the message for [Broker.Publish]
 // and [Broker.Request], of the subscription for [Broker.Subscriber]. The
@@ -408,9 +425,10 @@ func Retain() PublishOption {
 	return retainOption{}
 }
 
-type subscribeFunc func(*subscribeOptions)
-
-func (f subscribeFunc) applySubscribe(o *subscribeOptions) { f(o) }
+func (f subscribeFunc) applySubscribe(o subscribeOptions) subscribeOptions {
+	f(&o)
+	return o
+}
 
 // NoReply makes the subscriber send no reply: what the handler returns is
 // dropped, and its errors are only logged.

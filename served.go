@@ -30,7 +30,7 @@ type Served struct {
 // subscriber's queue full, the Broker closing) are counted in [Stats]
 // instead, and discovery requests not at all.
 func WithServedHook(fn func(ctx context.Context, s Served)) Option {
-	return func(c *config) { c.servedHook = fn }
+	return configFunc(func(c *config) { c.servedHook = fn })
 }
 
 // StatusCode returns the status a handler's caller is answered with when the

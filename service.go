@@ -356,7 +356,10 @@ type EndpointStats struct {
 // endpointOption marks a subscription as serving endpoint e.
 type endpointOption struct{ e *endpoint }
 
-func (o endpointOption) applySubscribe(so *subscribeOptions) { so.endpoint = o.e }
+func (o endpointOption) applySubscribe(so subscribeOptions) subscribeOptions {
+	so.endpoint = o.e
+	return so
+}
 
 // EndpointMetadata sets an endpoint's metadata, which discovery's INFO
 // reports. Only [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.

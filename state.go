@@ -49,7 +49,7 @@ type StateChange struct {
 // the Broker's own, so fn may take its time; a change is dropped, and
 // logged, if 64 are already waiting for fn.
 func WithStateHandler(fn func(StateChange)) Option {
-	return func(c *config) { c.stateHandler = fn }
+	return configFunc(func(c *config) { c.stateHandler = fn })
 }
 
 // State returns the Broker's current connection state.

@@ -109,7 +109,7 @@ func (b *Broker) Subscriber(ctx context.Context, pattern string, h Handler, opts
 func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOption) (*Subscription, error) {
 	o := subscribeOptions{concurrency: 64, queue: 1024}
 	for _, opt := range opts {
-		opt.applySubscribe(&o)
+		o = opt.applySubscribe(o)
 	}
 	filterPattern := pattern
 	if o.shared != nil {
