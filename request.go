@@ -44,11 +44,19 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	}
 	defer b.releaseReplyTopic(rt)
 	c := b.pending.add(m.ReplyTo, m.CorrelationID)
-	defer b.pending.remove(m.ReplyTo, c)
-	if err := b.sendRequest(ctx, m); err != nil {
+	defer b.endCall(m.ReplyTo, c, rt)
+	if err := b.sendRequest(ctx, m, rt); err != nil {
 		return nil, requestError(topicName, err)
 	}
-	return awaitReply(ctx, topicName, c)
+	return awaitReply(ctx, topicName, c, rt)
+}
+
+// endCall forgets c, and tells rt if a reply came that the request did not
+// wait for.
+func (b *Broker) endCall(replyTopic string, c call, rt *replyTopic) {
+	if b.pending.remove(replyTopic, c) {
+		rt.answered()
+	}
 }
 
 // routeReply readies what the reply to m comes through: a token inbox, the
@@ -75,24 +83,35 @@ func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (rt *
 }
 
 // sendRequest publishes m once the connection is up, expiring when ctx ends.
-func (b *Broker) sendRequest(ctx context.Context, m *Message) error {
+// rt, the caller's reply topic if any, learns whether m may have gone out.
+func (b *Broker) sendRequest(ctx context.Context, m *Message, rt *replyTopic) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
 	}
 	if err := b.awaitReady(ctx); err != nil {
 		return err
 	}
-	return b.t.publish(ctx, m)
+	rt.sending()
+	err := b.t.publish(ctx, m)
+	if err != nil && m.QoS == 0 && !errors.Is(err, ErrDisconnected) {
+		// At QoS 0 a publish fails before the packet is handed over (the
+		// link is backed up, or the context ended), or as the connection
+		// fails, when it may have been written: only then is a reply owed.
+		// At QoS 1 and 2 it may fail waiting for the acknowledgement.
+		rt.answered()
+	}
+	return err
 }
 
 // awaitReply waits for the reply to c. Like newRequest, it keeps its locals
 // out of Request's frame, which is on the stack while Request publishes.
-func awaitReply(ctx context.Context, topicName string, c call) (*Message, error) {
+func awaitReply(ctx context.Context, topicName string, c call, rt *replyTopic) (*Message, error) {
 	select {
 	case reply := <-c.reply:
 		if reply == nil { // see pendingTable.closeAll
 			return nil, ErrClosed
 		}
+		rt.answered()
 		if err := replyError(reply); err != nil {
 			return nil, err
 		}
@@ -310,21 +329,25 @@ func (p *pendingTable) closeAll() {
 	}
 }
 
-// remove forgets c on every exit of a request: reply, timeout, cancel, close.
-func (p *pendingTable) remove(replyTopic string, c call) {
+// remove forgets c on every exit of a request: reply, timeout, cancel,
+// close. It reports whether a reply had come that the request did not wait
+// for.
+func (p *pendingTable) remove(replyTopic string, c call) (replied bool) {
 	p.mu.Lock()
 	if p.calls[replyTopic].reply == c.reply {
 		delete(p.calls, replyTopic)
 	}
 	p.mu.Unlock()
 	if c.multi {
-		return // a Gather's channel: made to its size, and closed on Close
+		return false // a Gather's channel: made to its size, and closed on Close
 	}
 	select {
-	case <-c.reply: // a reply or a close the request did not wait for
+	case m := <-c.reply: // a reply or a close the request did not wait for
+		replied = m != nil
 	default:
 	}
 	replyChans.Put(c.reply)
+	return replied
 }
 
 // Results of [pendingTable.deliver].
