@@ -207,38 +207,23 @@ func (b *Broker) awaitOwedReply(ctx context.Context, rt *replyTopic) error {
 	}
 }
 
-// fenceRetry paces fence's attempts while the connection fails under them.
-const fenceRetry = 10 * time.Millisecond
-
 // fence returns once the broker has answered a packet sent now, and the
 // connection that went on: the broker handles a client's packets in order,
 // so by then it has had every request sent before on that connection. The
 // packet is an UNSUBSCRIBE of a filter in the Broker's inbox that nothing
-// subscribes: it changes nothing, and every broker answers it.
+// subscribes: it changes nothing, and every broker answers it. Like a
+// publish, it fails with ErrDisconnected if the connection fails under it.
 func (b *Broker) fence(ctx context.Context) (gen int, err error) {
-	for {
-		if err := b.awaitReady(ctx); err != nil {
-			return 0, err
-		}
-		b.mu.Lock()
-		gen = b.conn.gen
-		b.mu.Unlock()
-		err := b.t.unsubscribe(ctx, b.inbox+"fence")
-		if err == nil {
-			return gen, nil
-		}
-		if ctx.Err() != nil {
-			return 0, err
-		}
-		// The connection failed under the fence: try on the next one.
-		select {
-		case <-time.After(fenceRetry):
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-b.closed:
-			return 0, ErrClosed
-		}
+	if err := b.awaitReady(ctx); err != nil {
+		return 0, err
 	}
+	b.mu.Lock()
+	gen = b.conn.gen
+	b.mu.Unlock()
+	if err := b.t.unsubscribe(ctx, b.inbox+"fence"); err != nil {
+		return 0, err
+	}
+	return gen, nil
 }
 
 // payOwedReply reports whether name is a reply topic that owes a reply,
