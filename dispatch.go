@@ -25,6 +25,10 @@ func (b *Broker) deliver(m *Message) {
 	}
 	// A message on a reply topic is never a request, even where a handler's
 	// filter matches it too: answering replies is how RPC loops start.
+	if b.payOwedReply(m.Topic) {
+		b.dropReply(m, "late: its request ended without it")
+		return
+	}
 	if b.isInbox(m.Topic) || b.isReplyTopic(m.Topic) {
 		b.dropReply(m, "no request is waiting")
 		return

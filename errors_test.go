@@ -104,9 +104,11 @@ func TestCallErrors(t *testing.T) {
 			awaitState(t, states, mqttrpc.StateConnected)
 			topic := uniqueTopic(t, "dropped")
 			// Subscribed to the reply topic first, so that the Request below
-			// only publishes.
-			_, err := b.Request(ctxTimeout(t, 5*time.Second), topic, "x", mqttrpc.ReplyTo(topic+"/reply"), mqttrpc.Timeout(50*time.Millisecond))
-			require.ErrorIs(t, err, mqttrpc.ErrTimeout, "nobody answers")
+			// only publishes. A Gather leaves the topic owing no reply, which
+			// the Request would wait for first on MQTT 3.1.1.
+			for _, err := range b.Gather(ctxTimeout(t, 5*time.Second), topic, "x", mqttrpc.ReplyTo(topic+"/reply"), mqttrpc.Timeout(50*time.Millisecond)) {
+				require.NoError(t, err, "nobody answers")
+			}
 			for _, call := range []string{"Request", "Publish"} {
 				proxy.Stall() // the packet leaves, its acknowledgement never comes
 				c := mqttrpc.ConnOf(b)

@@ -55,7 +55,7 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	}
 	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, size)
 	defer b.pending.remove(m.ReplyTo, c)
-	if err := b.sendRequest(ctx, m); err != nil {
+	if err := b.sendRequest(ctx, m, nil); err != nil {
 		return opError("gather", topicName, err)
 	}
 	for n := 0; r.maxReplies == 0 || n < r.maxReplies; n++ {

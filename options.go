@@ -406,9 +406,20 @@ func Timeout(d time.Duration) RequestOption {
 // refuse it there, the next request on the topic subscribes again, and fails
 // with [ErrRefused] while it is refused. Requests sharing one reply topic
 // are sent one at a time, each taking the next message on it as its reply.
-// On MQTT 3.1.1, where nothing in a reply says which request it answers, a
-// reply that comes late answers the next request: prefer [TokenReply] there,
-// which cannot.
+//
+// On MQTT 3.1.1 nothing in a reply says which request it answers, so a
+// request that ends without its reply (timeout, cancel, lost connection)
+// after it may have been published leaves the topic owing that reply: the
+// next message on it with no request waiting is dropped as the late reply
+// (counted in [Stats].DroppedReplies), and the next request waits for it
+// before it is published, so a call gets its own reply or an error, never
+// another call's. An owed reply is waited for as long as its request was
+// given to run, and at least the Broker's request timeout (see
+// [WithRequestTimeout]), counted from when the broker acknowledges a packet
+// sent after the request: not while the link is stalled, and anew after a
+// reconnect. A reply lost for good costs the topic that long; one later
+// than that, or a second reply to one request, can still answer the next
+// call. [TokenReply] ties each reply to its request by topic instead.
 //
 // On [Broker.Publish] it only sets the MQTT 5 Response Topic: a request whose
 // reply someone else will receive.

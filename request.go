@@ -5,10 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
+	"errors"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -43,11 +42,19 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	}
 	defer b.releaseReplyTopic(rt)
 	c := b.pending.add(m.ReplyTo, m.CorrelationID)
-	defer b.pending.remove(m.ReplyTo, c)
-	if err := b.sendRequest(ctx, m); err != nil {
+	defer b.endCall(m.ReplyTo, c, rt)
+	if err := b.sendRequest(ctx, m, rt); err != nil {
 		return nil, requestError(topicName, err)
 	}
-	return awaitReply(ctx, topicName, c)
+	return awaitReply(ctx, topicName, c, rt)
+}
+
+// endCall forgets c, and tells rt if a reply came that the request did not
+// wait for.
+func (b *Broker) endCall(replyTopic string, c call, rt *replyTopic) {
+	if b.pending.remove(replyTopic, c) {
+		rt.answered()
+	}
 }
 
 // routeReply readies what the reply to m comes through: a token inbox, the
@@ -74,24 +81,35 @@ func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (rt *
 }
 
 // sendRequest publishes m once the connection is up, expiring when ctx ends.
-func (b *Broker) sendRequest(ctx context.Context, m *Message) error {
+// rt, the caller's reply topic if any, learns whether m may have gone out.
+func (b *Broker) sendRequest(ctx context.Context, m *Message, rt *replyTopic) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		m.expiry = time.Until(deadline)
 	}
 	if err := b.awaitReady(ctx); err != nil {
 		return err
 	}
-	return b.t.publish(ctx, m)
+	rt.sending()
+	err := b.t.publish(ctx, m)
+	if err != nil && m.QoS == 0 && !errors.Is(err, ErrDisconnected) {
+		// At QoS 0 a publish fails before the packet is handed over (the
+		// link is backed up, or the context ended), or as the connection
+		// fails, when it may have been written: only then is a reply owed.
+		// At QoS 1 and 2 it may fail waiting for the acknowledgement.
+		rt.answered()
+	}
+	return err
 }
 
 // awaitReply waits for the reply to c. Like newRequest, it keeps its locals
 // out of Request's frame, which is on the stack while Request publishes.
-func awaitReply(ctx context.Context, topicName string, c call) (*Message, error) {
+func awaitReply(ctx context.Context, topicName string, c call, rt *replyTopic) (*Message, error) {
 	select {
 	case reply := <-c.reply:
 		if reply == nil { // see pendingTable.closeAll
 			return nil, requestError(topicName, ErrClosed)
 		}
+		rt.answered()
 		if err := replyError(reply); err != nil {
 			return nil, requestError(topicName, err)
 		}
@@ -288,21 +306,25 @@ func (p *pendingTable) closeAll() {
 	}
 }
 
-// remove forgets c on every exit of a request: reply, timeout, cancel, close.
-func (p *pendingTable) remove(replyTopic string, c call) {
+// remove forgets c on every exit of a request: reply, timeout, cancel,
+// close. It reports whether a reply had come that the request did not wait
+// for.
+func (p *pendingTable) remove(replyTopic string, c call) (replied bool) {
 	p.mu.Lock()
 	if p.calls[replyTopic].reply == c.reply {
 		delete(p.calls, replyTopic)
 	}
 	p.mu.Unlock()
 	if c.multi {
-		return // a Gather's channel: made to its size, and closed on Close
+		return false // a Gather's channel: made to its size, and closed on Close
 	}
 	select {
-	case <-c.reply: // a reply or a close the request did not wait for
+	case m := <-c.reply: // a reply or a close the request did not wait for
+		replied = m != nil
 	default:
 	}
 	replyChans.Put(c.reply)
+	return replied
 }
 
 // Results of [pendingTable.deliver].
@@ -342,115 +364,4 @@ func (p *pendingTable) len() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.calls)
-}
-
-// maxIdleReplyTopics bounds the explicit reply topics (see [ReplyTo]) that
-// stay subscribed while no request uses them; beyond it, the least recently
-// used is unsubscribed.
-const maxIdleReplyTopics = 32
-
-// replyTopic is an explicit reply topic: subscribed on first use, lent to
-// one request at a time, and kept for the next while it is among the most
-// recently used.
-type replyTopic struct {
-	name string
-	turn chan struct{} // capacity 1: whoever sent into it owns the topic
-	// subscribed is set by the owner of turn once it has subscribed, and
-	// cleared when a new connection refuses it (see forgetRefused).
-	subscribed atomic.Bool
-
-	users    int  // requests holding or awaiting the turn; guarded by Broker.mu
-	evicting bool // being unsubscribed, with the turn; guarded by Broker.mu
-}
-
-// acquireReplyTopic waits for its turn on the valid reply topic name,
-// subscribing to it if needed. The caller ends the turn with releaseReplyTopic.
-func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopic, error) {
-	if b.isInbox(name) {
-		return nil, fail(ErrInvalidTopic, "reply topic %q is inside the Broker's own inbox", name)
-	}
-	b.mu.Lock()
-	rt, ok := b.replyTopics[name]
-	if !ok {
-		rt = &replyTopic{name: name, turn: make(chan struct{}, 1)}
-		b.replyTopics[name] = rt
-	}
-	if rt.users++; rt.users == 1 {
-		b.idleReplyTopics = slices.DeleteFunc(b.idleReplyTopics, func(idle *replyTopic) bool { return idle == rt })
-	}
-	b.mu.Unlock()
-
-	select {
-	case rt.turn <- struct{}{}:
-	case <-ctx.Done():
-		b.leaveReplyTopic(rt)
-		return nil, ctx.Err()
-	case <-b.closed:
-		b.leaveReplyTopic(rt)
-		return nil, ErrClosed
-	}
-	if rt.subscribed.Load() {
-		return rt, nil
-	}
-	err := b.awaitReady(ctx)
-	if err == nil {
-		err = b.t.subscribe(ctx, []subscription{{filter: name, qos: 2, fresh: true}})[0]
-	}
-	if err != nil {
-		b.releaseReplyTopic(rt)
-		return nil, err
-	}
-	rt.subscribed.Store(true)
-	return rt, nil
-}
-
-// releaseReplyTopic ends the turn taken by acquireReplyTopic, if rt is not nil.
-func (b *Broker) releaseReplyTopic(rt *replyTopic) {
-	if rt == nil {
-		return
-	}
-	<-rt.turn
-	b.leaveReplyTopic(rt)
-}
-
-// leaveReplyTopic counts a user out of rt, and unsubscribes the least
-// recently used idle reply topic when too many are idle.
-func (b *Broker) leaveReplyTopic(rt *replyTopic) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if rt.users--; rt.users > 0 || rt.evicting {
-		return
-	}
-	b.idleReplyTopics = append(b.idleReplyTopics, rt)
-	if len(b.idleReplyTopics) <= maxIdleReplyTopics {
-		return
-	}
-	oldest := b.idleReplyTopics[0]
-	b.idleReplyTopics = slices.Delete(b.idleReplyTopics, 0, 1)
-	oldest.evicting = true
-	oldest.turn <- struct{}{} // free, as it has no users: the next one waits for the unsubscribe
-	if !b.restores.add() {    // closing: the connection goes anyway
-		delete(b.replyTopics, oldest.name)
-		return
-	}
-	go b.evictReplyTopic(oldest) // ends when the broker answers, or at the request timeout
-}
-
-// evictReplyTopic unsubscribes rt, whose turn it holds, and forgets it
-// unless a request has come for it meanwhile.
-func (b *Broker) evictReplyTopic(rt *replyTopic) {
-	defer b.restores.done()
-	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
-	defer cancel()
-	if err := b.t.unsubscribe(ctx, rt.name); err != nil {
-		b.log.Debug("mqttrpc: unsubscribing an idle reply topic", "topic", rt.name, "err", err)
-	}
-	rt.subscribed.Store(false)
-	b.mu.Lock()
-	rt.evicting = false
-	if rt.users == 0 {
-		delete(b.replyTopics, rt.name)
-	}
-	b.mu.Unlock()
-	<-rt.turn
 }

@@ -121,3 +121,10 @@ func isClosed(ch <-chan struct{}) bool {
 		return false
 	}
 }
+
+// generation returns the number of the current or last connection.
+func (c *connection) generation() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
