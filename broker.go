@@ -2,13 +2,16 @@ package mqttrpc
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqttrpc/mqttrpc/internal/tasks"
+
+	"github.com/mqttrpc/mqttrpc/internal/ids"
 
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
@@ -40,9 +43,9 @@ type Broker struct {
 
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
-	tasks        taskGroup     // goroutines started by the dispatcher
+	tasks        tasks.Group   // goroutines started by the dispatcher
 	handlers     handlerPool   // the goroutines requests are served on
-	restores     taskGroup     // restore goroutines, which Close waits for
+	restores     tasks.Group   // restore goroutines, which Close waits for
 	refusals     chan struct{} // one token per 503 reply being sent
 
 	dialed       chan struct{} // closed once t is set: events may come before
@@ -72,7 +75,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Broker, error
 		return nil, opError("connect", "", err)
 	}
 	if cfg.clientID == "" {
-		cfg.clientID = "mqttrpc-" + randomToken()
+		cfg.clientID = "mqttrpc-" + ids.Token()
 	}
 	if err := topic.ValidName(cfg.inboxPrefix); err != nil {
 		return nil, opError("connect", "", fail(ErrInvalidTopic, "inbox prefix %q: %w", cfg.inboxPrefix, err))
@@ -102,7 +105,7 @@ func newBroker(cfg config) *Broker {
 	b := &Broker{
 		cfg:          cfg,
 		log:          cfg.logger,
-		inbox:        cfg.inboxPrefix + "/" + randomToken() + "/",
+		inbox:        cfg.inboxPrefix + "/" + ids.Token() + "/",
 		replyTopics:  make(map[string]*replyTopic),
 		tokenInboxes: make(map[string]*tokenInbox),
 		conn:         newConnection(),
@@ -171,100 +174,6 @@ func parseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// Publish publishes body to topic without waiting for any reply: for events,
-// and for handlers that reply by themselves. The body is encoded as a
-// request's is (see [Broker.Request]). It waits for the connection if it is
-// down, and, at QoS 1 and 2, for the broker's acknowledgement; that nobody
-// is subscribed is not an error here.
-func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts ...PublishOption) error {
-	// The message is built in a function of its own, whose options and
-	// temporaries are off the stack by the time the publish makes its
-	// deepest calls: a handler that publishes then fits in its
-	// goroutine's first stack.
-	m, err := newPublish(topicName, body, opts)
-	if err != nil {
-		return publishError(topicName, err)
-	}
-	switch _, ok := ctx.Deadline(); {
-	case ok:
-	case m.QoS == 0:
-		// A QoS 0 publish waits only while the connection is down or backed
-		// up: the timer bounding that wait is made only if it comes to it.
-		dc := newDeadlineCtx(ctx, time.Now().Add(b.cfg.requestTimeout))
-		defer dc.stop()
-		ctx = dc
-	default:
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, b.cfg.requestTimeout)
-		defer cancel()
-	}
-	if err := b.awaitReady(ctx); err != nil {
-		return publishError(topicName, err)
-	}
-	if err := b.t.publish(ctx, m); err != nil && !errors.Is(err, ErrNoResponders) {
-		return publishError(topicName, err)
-	}
-	return nil
-}
-
-// newPublish builds the message of a Publish call.
-func newPublish(topicName string, body any, opts []PublishOption) (*Message, error) {
-	var o publishOptions
-	for _, opt := range opts {
-		o = opt.applyPublish(o)
-	}
-	return newMessage(topicName, body, o)
-}
-
-// publishError names the topic of a failed Publish.
-//
-//go:noinline
-func publishError(topicName string, err error) error {
-	return opError("publish", topicName, err)
-}
-
-// newMessage builds an outgoing message, checking what the caller gave.
-func newMessage(topicName string, body any, o publishOptions) (*Message, error) {
-	if err := topic.ValidName(topicName); err != nil {
-		return nil, failWith(ErrInvalidTopic, err)
-	}
-	if o.qos > 2 {
-		return nil, fail(ErrInvalidArgument, "QoS %d", o.qos)
-	}
-	payload, contentType, err := encode(body)
-	if err != nil {
-		return nil, err
-	}
-	if o.contentType != "" {
-		contentType = o.contentType
-	}
-	if o.replyTo != "" {
-		if err := topic.ValidReplyTopic(o.replyTo); err != nil {
-			return nil, fail(ErrInvalidTopic, "reply topic %q: %w", o.replyTo, err)
-		}
-	}
-	return &Message{
-		Topic:         topicName,
-		ReplyTo:       o.replyTo,
-		Body:          payload,
-		given:         body,
-		ContentType:   contentType,
-		CorrelationID: o.correlationID,
-		Headers:       mergeHeaders(o.headers, o.addHeaders),
-		QoS:           o.qos,
-		Retain:        o.retain,
-	}, nil
-}
-
-// withDefaultTimeout bounds a context that has no deadline by d, so no call
-// waits forever.
-func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, d)
-}
-
 // Close shuts the Broker down gracefully, in the order that loses nothing:
 // it unsubscribes the handlers and answers requests still arriving with
 // [StatusServiceUnavailable], waits for running handlers to finish and send
@@ -302,7 +211,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	var err error
 	select {
-	case <-b.tasks.wait():
+	case <-b.tasks.Wait():
 	case <-ctx.Done():
 		err = ctx.Err()
 		b.log.Warn("mqttrpc: close timed out waiting for handlers; cancelling them")
@@ -317,7 +226,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	// Subscribe, once the connection is closed under it, blocks for its write
 	// timeout. The cancelled handler context makes a restore stop soon.
 	select {
-	case <-b.restores.wait():
+	case <-b.restores.Wait():
 	case <-disconnectCtx.Done():
 	}
 	if derr := b.t.disconnect(disconnectCtx); derr != nil && err == nil {
@@ -331,11 +240,11 @@ func (b *Broker) shutdown(ctx context.Context) error {
 // Subscriber that failed must not leave it subscribed, whether or not its
 // caller is still waiting. Close waits for it.
 func (b *Broker) unsubscribeLater(filter string) {
-	if !b.restores.add() {
+	if !b.restores.Add() {
 		return
 	}
 	go func() { // ends when the broker answers, or at the request timeout
-		defer b.restores.done()
+		defer b.restores.Done()
 		ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
 		defer cancel()
 		if err := b.t.unsubscribe(ctx, filter); err != nil {
@@ -347,13 +256,6 @@ func (b *Broker) unsubscribeLater(filter string) {
 // isClosing reports whether Close has started.
 func (b *Broker) isClosing() bool {
 	return isClosed(b.closing)
-}
-
-// randomToken returns a fresh token from writeToken.
-func randomToken() string {
-	var sb strings.Builder
-	writeToken(&sb)
-	return sb.String()
 }
 
 // isInbox reports whether name is one of this Broker's reply topics.

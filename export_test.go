@@ -23,9 +23,7 @@ func ReplyTopics(b *Broker) int {
 // refusals. Once a test's last message has been dispatched and Busy is 0,
 // every handler that message could start has run.
 func Busy(b *Broker) int {
-	b.tasks.mu.Lock()
-	defer b.tasks.mu.Unlock()
-	return b.tasks.n
+	return b.tasks.Running()
 }
 
 // Closing reports whether Close has started on b.

@@ -125,3 +125,36 @@ func (m *Message) deadline() (time.Time, bool) {
 	}
 	return epoch.Add(m.received + m.expiry), true
 }
+
+// newMessage builds an outgoing message, checking what the caller gave.
+func newMessage(topicName string, body any, o publishOptions) (*Message, error) {
+	if err := topic.ValidName(topicName); err != nil {
+		return nil, failWith(ErrInvalidTopic, err)
+	}
+	if o.qos > 2 {
+		return nil, fail(ErrInvalidArgument, "QoS %d", o.qos)
+	}
+	payload, contentType, err := encode(body)
+	if err != nil {
+		return nil, err
+	}
+	if o.contentType != "" {
+		contentType = o.contentType
+	}
+	if o.replyTo != "" {
+		if err := topic.ValidReplyTopic(o.replyTo); err != nil {
+			return nil, fail(ErrInvalidTopic, "reply topic %q: %w", o.replyTo, err)
+		}
+	}
+	return &Message{
+		Topic:         topicName,
+		ReplyTo:       o.replyTo,
+		Body:          payload,
+		given:         body,
+		ContentType:   contentType,
+		CorrelationID: o.correlationID,
+		Headers:       mergeHeaders(o.headers, o.addHeaders),
+		QoS:           o.qos,
+		Retain:        o.retain,
+	}, nil
+}

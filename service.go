@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mqttrpc/mqttrpc/internal/ids"
 )
 
 // ServiceConfig is who a service is: what [Broker.Service] announces to
@@ -93,7 +95,7 @@ func (b *Broker) Service(ctx context.Context, cfg ServiceConfig) (*Service, erro
 	if cfg.Metadata == nil {
 		cfg.Metadata = map[string]string{}
 	}
-	svc := &Service{b: b, cfg: cfg, id: randomToken(), started: time.Now().UTC()}
+	svc := &Service{b: b, cfg: cfg, id: ids.Token(), started: time.Now().UTC()}
 	if err := b.services.add(ctx, b, svc); err != nil {
 		return nil, opError("service", cfg.Name, err)
 	}

@@ -74,32 +74,6 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	return nil
 }
 
-// addMulti adds a Gather waiting on replyTopic, with room for size replies.
-func (p *pendingTable) addMulti(replyTopic, correlationID string, size int) call {
-	c := call{correlationID: correlationID, reply: make(chan *Message, size), multi: true}
-	p.mu.Lock()
-	if p.closed {
-		close(c.reply)
-	} else {
-		p.calls[replyTopic] = c
-	}
-	p.mu.Unlock()
-	return c
-}
-
-// deliverMulti hands m to the Gather c, under p.mu, which it unlocks: the
-// send must not race with closeAll closing the channel. It never blocks; a
-// full buffer drops m.
-func (p *pendingTable) deliverMulti(c call, m *Message) int {
-	defer p.mu.Unlock()
-	select {
-	case c.reply <- m:
-		return answered
-	default:
-		return overflow
-	}
-}
-
 type maxRepliesOption int
 
 func (n maxRepliesOption) applyRequest(o requestOptions) requestOptions {

@@ -2,14 +2,13 @@ package mqttrpc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/mqttrpc/mqttrpc/internal/ids"
 )
 
 // Request publishes body to topic as a request and waits for its reply.
@@ -165,34 +164,6 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, bodyReply: o.bodyReply}, nil
 }
 
-// uuidLen is the length of a UUID as text: 8-4-4-4-12 hex digits.
-const uuidLen = 36
-
-// newCorrelationID returns a random (version 4) UUID string from crypto/rand.
-func newCorrelationID() string {
-	var id [uuidLen]byte
-	writeUUID(id[:])
-	return string(id[:])
-}
-
-// writeUUID writes a random (version 4) UUID from crypto/rand as text into
-// id, which is uuidLen bytes long.
-func writeUUID(id []byte) {
-	var u [16]byte
-	rand.Read(u[:])         // crypto/rand.Read never fails (Go 1.24+)
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	hex.Encode(id[0:8], u[0:4])
-	id[8] = '-'
-	hex.Encode(id[9:13], u[4:6])
-	id[13] = '-'
-	hex.Encode(id[14:18], u[6:8])
-	id[18] = '-'
-	hex.Encode(id[19:23], u[8:10])
-	id[23] = '-'
-	hex.Encode(id[24:36], u[10:16])
-}
-
 // newRequestIDs returns a reply topic in the inbox with a fresh random token
 // and, if withID, a random (version 4) UUID as text for Correlation Data,
 // both from crypto/rand and both in one allocation: per request, the
@@ -200,35 +171,20 @@ func writeUUID(id []byte) {
 // string) share one buffer, which nothing writes to after this returns.
 // Without withID, id is nil; callers that need only an ID ignore the topic.
 func (b *Broker) newRequestIDs(withID bool) (topic string, id []byte) {
-	n := len(b.inbox) + tokenLen
+	n := len(b.inbox) + ids.TokenLen
 	size := n
 	if withID {
-		size += uuidLen
+		size += ids.UUIDLen
 	}
 	buf := make([]byte, size)
 	copy(buf, b.inbox)
-	var token [tokenLen / 2]byte
-	rand.Read(token[:]) // crypto/rand.Read never fails (Go 1.24+)
-	hex.Encode(buf[len(b.inbox):n], token[:])
+	ids.WriteToken(buf[len(b.inbox):n])
 	topic = unsafe.String(unsafe.SliceData(buf), n)
 	if withID {
 		id = buf[n:size:size] // capacity capped: an append can never write into buf
-		writeUUID(id)
+		ids.WriteUUID(id)
 	}
 	return topic, id
-}
-
-// tokenLen is the length of a token written by writeToken.
-const tokenLen = 16
-
-// writeToken writes 64 random bits from crypto/rand as 16 hex digits:
-// unguessable, so no other client can predict a reply topic.
-func writeToken(sb *strings.Builder) {
-	var token [tokenLen / 2]byte
-	rand.Read(token[:]) // crypto/rand.Read never fails (Go 1.24+)
-	var digits [tokenLen]byte
-	hex.Encode(digits[:], token[:])
-	sb.Write(digits[:])
 }
 
 // requestContext bounds ctx by the Timeout option or, when neither gives a
@@ -253,115 +209,11 @@ func requestError(topicName string, err error) error {
 	return opError("request", topicName, err)
 }
 
-// pendingTable is the one table of requests waiting for a reply, keyed by the
-// topic the reply will arrive on.
-type pendingTable struct {
-	mu     sync.Mutex
-	calls  map[string]call
-	closed bool
-}
-
-// call is one request waiting for its reply, or one [Broker.Gather] waiting
-// for all of them.
-type call struct {
-	correlationID string
-	reply         chan *Message // capacity 1, so delivering never blocks; nil means closed
-	multi         bool          // a Gather: it stays until removed, and its channel is closed on Close
-}
-
-func (p *pendingTable) init() { p.calls = make(map[string]call) }
-
-// replyChans keeps the reply channels of finished requests for new ones: a
-// channel of pointers costs two allocations. A channel goes back only from
-// remove, after which nothing can send to it (every send happens under
-// pendingTable.mu while its call is in the table, or before add returns it).
-var replyChans = sync.Pool{New: func() any { return make(chan *Message, 1) }}
-
-func (p *pendingTable) add(replyTopic, correlationID string) call {
-	c := call{correlationID: correlationID, reply: replyChans.Get().(chan *Message)}
-	p.mu.Lock()
-	if p.closed {
-		c.reply <- nil
-	} else {
-		p.calls[replyTopic] = c
+// withDefaultTimeout bounds a context that has no deadline by d, so no call
+// waits forever.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
-	p.mu.Unlock()
-	return c
-}
-
-// closeAll ends every waiting request, and every later one, with a nil
-// reply, which Request reports as ErrClosed. Waiters need no third select
-// case for Close, which would cost each of them memory while it waits.
-func (p *pendingTable) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for topic, c := range p.calls {
-		if c.multi {
-			close(c.reply) // deliver sends to it under mu only
-		} else {
-			c.reply <- nil // never blocks: deliver removes a call before sending to it
-		}
-		delete(p.calls, topic)
-	}
-}
-
-// remove forgets c on every exit of a request: reply, timeout, cancel,
-// close. It reports whether a reply had come that the request did not wait
-// for.
-func (p *pendingTable) remove(replyTopic string, c call) (replied bool) {
-	p.mu.Lock()
-	if p.calls[replyTopic].reply == c.reply {
-		delete(p.calls, replyTopic)
-	}
-	p.mu.Unlock()
-	if c.multi {
-		return false // a Gather's channel: made to its size, and closed on Close
-	}
-	select {
-	case m := <-c.reply: // a reply or a close the request did not wait for
-		replied = m != nil
-	default:
-	}
-	replyChans.Put(c.reply)
-	return replied
-}
-
-// Results of [pendingTable.deliver].
-const (
-	noCall   = iota // no request waits on the message's topic
-	answered        // the waiting request got the message
-	mismatch        // a request waits there, but for other Correlation Data
-	overflow        // a Gather waits there, with its buffer full
-)
-
-// deliver hands m to the request waiting on m.Topic. The first matching reply
-// wins and ends the call; a reply whose Correlation Data differs from the
-// request's is refused, while one without any is accepted (responders that
-// do not echo Correlation Data, and all of MQTT 3.1.1).
-func (p *pendingTable) deliver(m *Message) int {
-	p.mu.Lock()
-	c, ok := p.calls[m.Topic]
-	if !ok {
-		p.mu.Unlock()
-		return noCall
-	}
-	if m.CorrelationID != "" && c.correlationID != "" && m.CorrelationID != c.correlationID {
-		p.mu.Unlock()
-		return mismatch
-	}
-	if c.multi {
-		return p.deliverMulti(c, m) // unlocks mu
-	}
-	delete(p.calls, m.Topic)
-	c.reply <- m // never blocks (capacity 1, one sender); under mu, so remove knows no send is on its way
-	p.mu.Unlock()
-	return answered
-}
-
-// len returns how many requests are waiting.
-func (p *pendingTable) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.calls)
+	return context.WithTimeout(ctx, d)
 }

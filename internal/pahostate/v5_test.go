@@ -1,4 +1,4 @@
-package mqttrpc
+package pahostate
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // ends when the connection is lost.
 func TestSessionForgetsAcknowledgedPublishes(t *testing.T) {
 	t.Parallel()
-	s := newSession(false).(*lossReportingSession)
+	s := NewSession(false).(*lossReportingSession)
 	var wire bytes.Buffer // where paho's state writes PUBRELs
 	require.NoError(t, s.ConAckReceived(&wire, &packets.Connect{CleanStart: true}, &packets.Connack{}))
 

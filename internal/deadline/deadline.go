@@ -1,4 +1,7 @@
-package mqttrpc
+// Package deadline has the context a handler runs with: a parent's context
+// ended at a deadline too, whose timer is only made once something waits on
+// it.
+package deadline
 
 import (
 	"context"
@@ -6,13 +9,13 @@ import (
 	"time"
 )
 
-// deadlineCtx is context.WithDeadline made lazily: its parent's context,
+// Context is context.WithDeadline made lazily: its parent's context,
 // ended at deadline too. A handler's context is one, ended at its request's
 // deadline, and so is the bound Publish puts on a QoS 0 publish. Most of
 // them are never waited on, so the timer that would end them, three
 // allocations and a place in the runtime's timer heap per request, is only
 // made once something asks for Done, or once the context has ended.
-type deadlineCtx struct {
+type Context struct {
 	parent   context.Context
 	deadline time.Time
 
@@ -22,13 +25,14 @@ type deadlineCtx struct {
 	stopped bool // the handler has returned: the context has ended
 }
 
-func newDeadlineCtx(parent context.Context, deadline time.Time) *deadlineCtx {
-	return &deadlineCtx{parent: parent, deadline: deadline}
+// New returns parent ended at deadline too. Stop it once done with it.
+func New(parent context.Context, deadline time.Time) *Context {
+	return &Context{parent: parent, deadline: deadline}
 }
 
 // withTimer returns the context.WithDeadline this one stands for, making it
 // on the first call.
-func (c *deadlineCtx) withTimer() context.Context {
+func (c *Context) withTimer() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
@@ -43,20 +47,22 @@ func (c *deadlineCtx) withTimer() context.Context {
 }
 
 // made returns the context.WithDeadline if it has been made, else nil.
-func (c *deadlineCtx) made() context.Context {
+func (c *Context) made() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.timed
 }
 
-func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+// Deadline returns the deadline New was given.
+func (c *Context) Deadline() (time.Time, bool) { return c.deadline, true }
 
-func (c *deadlineCtx) Done() <-chan struct{} { return c.withTimer().Done() }
+// Done makes the timer, if there is none yet.
+func (c *Context) Done() <-chan struct{} { return c.withTimer().Done() }
 
 // Err reports the end without a timer while there is none. Once the context
 // has ended it makes one, so that Err keeps returning the same error and
 // Done, Cause and derived contexts agree with it.
-func (c *deadlineCtx) Err() error {
+func (c *Context) Err() error {
 	if t := c.made(); t != nil {
 		return t.Err()
 	}
@@ -67,7 +73,7 @@ func (c *deadlineCtx) Err() error {
 }
 
 // ended reports whether the context has ended, before any timer is made.
-func (c *deadlineCtx) ended() bool {
+func (c *Context) ended() bool {
 	c.mu.Lock()
 	stopped := c.stopped
 	c.mu.Unlock()
@@ -77,21 +83,22 @@ func (c *deadlineCtx) ended() bool {
 // Value looks key up in the timed context once it exists: contexts derived
 // from this one then find its cancellation there, as they would in a
 // context.WithDeadline, and need no goroutine of their own.
-func (c *deadlineCtx) Value(key any) any {
+func (c *Context) Value(key any) any {
 	if t := c.made(); t != nil {
 		return t.Value(key)
 	}
 	return c.parent.Value(key)
 }
 
-func (c *deadlineCtx) String() string {
-	return "mqttrpc.deadlineCtx(deadline " + c.deadline.String() + ")"
+// String names the context and its deadline, for debugging.
+func (c *Context) String() string {
+	return "deadline.Context(" + c.deadline.String() + ")"
 }
 
-// stop ends the context once its user returns (a handler, a Publish), as
+// Stop ends the context once its user returns (a handler, a Publish), as
 // cancelling a context.WithDeadline would, and releases the timer if one
 // was made.
-func (c *deadlineCtx) stop() {
+func (c *Context) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped = true

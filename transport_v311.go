@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqttrpc/mqttrpc/internal/pahostate"
+
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
@@ -58,7 +60,7 @@ func dialV311(servers []*url.URL, cfg *config, ev events) (transport, error) {
 	stall := stallTimeout(cfg)
 	opts := mqtt.NewClientOptions()
 	if cfg.sessionExpiry == 0 {
-		opts.SetStore(discardStore{})
+		opts.SetStore(pahostate.DiscardStore{})
 	}
 	for _, u := range servers {
 		opts.AddBroker(u.String()) // paho tries them in this order on every attempt
@@ -325,18 +327,3 @@ func await(ctx context.Context, tok mqtt.Token) error {
 	}
 	return linkError(tok.Error())
 }
-
-// discardStore is a paho.mqtt.golang store that keeps nothing, for clean
-// sessions. paho puts every QoS 1 and 2 packet it sends or receives in its
-// store and deletes it once acknowledged, but reads the store only to
-// resume a session the broker kept: a clean Connect resets it instead. The
-// MQTT 5 side spares paho.golang its store the same way (noStore).
-type discardStore struct{}
-
-func (discardStore) Open()                             {}
-func (discardStore) Put(string, packets.ControlPacket) {}
-func (discardStore) Get(string) packets.ControlPacket  { return nil }
-func (discardStore) All() []string                     { return nil }
-func (discardStore) Del(string)                        {}
-func (discardStore) Close()                            {}
-func (discardStore) Reset()                            {}

@@ -8,30 +8,6 @@ import (
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
-// Handler answers requests. ServeRPC runs on a goroutine of its own, up to
-// the subscriber's [Concurrency] at once.
-//
-// ctx ends when the request's sender stops waiting (its Message Expiry
-// Interval, counted from the request's arrival), at the subscriber's
-// [ExecutionTimeout], or when [Broker.Close] gives up waiting for handlers.
-//
-// What ServeRPC returns is published to the request's Response Topic with its
-// Correlation Data: a nil *Response as an empty reply, an error as an error
-// reply (a *[RemoteError] keeps its code and message; any other error is a
-// 500 with a generic message). A panic is recovered and answered with a 500;
-// the Broker keeps serving.
-type Handler interface {
-	ServeRPC(ctx context.Context, m *Message) (*Response, error)
-}
-
-// HandlerFunc lets an ordinary function serve as a [Handler].
-type HandlerFunc func(ctx context.Context, m *Message) (*Response, error)
-
-// ServeRPC calls f(ctx, m).
-func (f HandlerFunc) ServeRPC(ctx context.Context, m *Message) (*Response, error) {
-	return f(ctx, m)
-}
-
 // Subscription is a handler registered with [Broker.Subscriber].
 type Subscription struct {
 	b       *Broker

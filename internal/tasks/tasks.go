@@ -1,21 +1,22 @@
-package mqttrpc
+// Package tasks counts the goroutines a Broker must wait for when it closes.
+package tasks
 
 import "sync"
 
-// taskGroup counts goroutines that Close must wait for: those the dispatcher
+// Group counts goroutines that Close must wait for: those the dispatcher
 // starts (handlers and 503 refusals), and those restoring subscriptions.
 // Unlike a sync.WaitGroup, it may take new tasks while Close waits, as
 // requests keep arriving until the connection closes; once Close has seen it
 // idle, it refuses them.
-type taskGroup struct {
+type Group struct {
 	mu      sync.Mutex
 	n       int
 	closing bool
 	idle    chan struct{} // closed when closing and no task runs
 }
 
-// add counts a new task, or reports false if the group has gone idle for Close.
-func (g *taskGroup) add() bool {
+// Add counts a new task, or reports false if the group has gone idle for Close.
+func (g *Group) Add() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closing && g.n == 0 {
@@ -25,8 +26,8 @@ func (g *taskGroup) add() bool {
 	return true
 }
 
-// done ends a task counted by add.
-func (g *taskGroup) done() {
+// Done ends a task counted by Add.
+func (g *Group) Done() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.n--
@@ -35,8 +36,8 @@ func (g *taskGroup) done() {
 	}
 }
 
-// wait returns a channel closed once no task runs, after which add fails.
-func (g *taskGroup) wait() <-chan struct{} {
+// Wait returns a channel closed once no task runs, after which Add fails.
+func (g *Group) Wait() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.closing {
@@ -47,4 +48,11 @@ func (g *taskGroup) wait() <-chan struct{} {
 		}
 	}
 	return g.idle
+}
+
+// Running returns how many tasks run now.
+func (g *Group) Running() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
 }

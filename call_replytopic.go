@@ -263,7 +263,7 @@ func (b *Broker) leaveReplyTopic(rt *replyTopic) {
 	b.idleReplyTopics = slices.Delete(b.idleReplyTopics, i, i+1)
 	oldest.evicting = true
 	oldest.turn <- struct{}{} // free, as it has no users: the next one waits for the unsubscribe
-	if !b.restores.add() {    // closing: the connection goes anyway
+	if !b.restores.Add() {    // closing: the connection goes anyway
 		delete(b.replyTopics, oldest.name)
 		return
 	}
@@ -273,7 +273,7 @@ func (b *Broker) leaveReplyTopic(rt *replyTopic) {
 // evictReplyTopic unsubscribes rt, whose turn it holds, and forgets it
 // unless a request has come for it meanwhile.
 func (b *Broker) evictReplyTopic(rt *replyTopic) {
-	defer b.restores.done()
+	defer b.restores.Done()
 	ctx, cancel := context.WithTimeout(b.handlerCtx, b.cfg.requestTimeout)
 	defer cancel()
 	if err := b.t.unsubscribe(ctx, rt.name); err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/mqttrpc/mqttrpc/internal/ids"
+
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
@@ -70,7 +72,7 @@ func (b *Broker) tokenRequest(ctx context.Context, m *Message, prefix string) er
 	if b.isInbox(prefix + "/") {
 		return fail(ErrInvalidTopic, "token reply prefix %q is inside the Broker's own inbox", prefix)
 	}
-	token := randomToken()
+	token := ids.Token()
 	m.Topic += "/" + token
 	m.ReplyTo = prefix + "/" + token
 	return b.subscribeTokenInbox(ctx, prefix)

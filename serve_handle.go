@@ -7,6 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mqttrpc/mqttrpc/internal/deadline"
+
+	"github.com/mqttrpc/mqttrpc/internal/ids"
+
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
@@ -19,7 +23,7 @@ import (
 // made every goroutine grow its stack, a copy per request.
 func (s *Subscription) serve(m *Message) {
 	b := s.b
-	defer b.tasks.done()
+	defer b.tasks.Done()
 	defer func() { <-s.intake }()
 	select {
 	case s.running <- struct{}{}:
@@ -41,8 +45,8 @@ func (s *Subscription) serve(m *Message) {
 // if the deadline has passed while m queued.
 func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) {
 	b := s.b
-	deadline, ok := m.deadline()
-	if ok && !time.Now().Before(deadline) {
+	due, ok := m.deadline()
+	if ok && !time.Now().Before(due) {
 		// Its sender has stopped waiting while it queued: running it now
 		// would only do work nobody reads.
 		s.expired(m)
@@ -50,8 +54,8 @@ func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) 
 	}
 	ctx := b.handlerCtx
 	if ok {
-		dc := newDeadlineCtx(ctx, deadline) // no timer unless the handler waits on it
-		defer dc.stop()
+		dc := deadline.New(ctx, due) // no timer unless the handler waits on it
+		defer dc.Stop()
 		ctx = dc
 	}
 	m.pattern = &s.pattern
@@ -89,7 +93,7 @@ func (s *Subscription) answer(m *Message, resp *Response, err error) {
 	if out != nil && out.CorrelationID == "" && m.ReplyTo == "" && s.b.t.properties() {
 		// A reply to an event, sent to the ReplyTopic: Correlation Data
 		// marks it as a reply, which no mqttrpc handler answers.
-		out.CorrelationID = newCorrelationID()
+		out.CorrelationID = ids.UUID()
 	}
 	s.b.send(out, m)
 }
@@ -232,4 +236,28 @@ func (b *Broker) resend(out, req *Message) error {
 		return err
 	}
 	return b.t.publish(ctx, out)
+}
+
+// Handler answers requests. ServeRPC runs on a goroutine of its own, up to
+// the subscriber's [Concurrency] at once.
+//
+// ctx ends when the request's sender stops waiting (its Message Expiry
+// Interval, counted from the request's arrival), at the subscriber's
+// [ExecutionTimeout], or when [Broker.Close] gives up waiting for handlers.
+//
+// What ServeRPC returns is published to the request's Response Topic with its
+// Correlation Data: a nil *Response as an empty reply, an error as an error
+// reply (a *[RemoteError] keeps its code and message; any other error is a
+// 500 with a generic message). A panic is recovered and answered with a 500;
+// the Broker keeps serving.
+type Handler interface {
+	ServeRPC(ctx context.Context, m *Message) (*Response, error)
+}
+
+// HandlerFunc lets an ordinary function serve as a [Handler].
+type HandlerFunc func(ctx context.Context, m *Message) (*Response, error)
+
+// ServeRPC calls f(ctx, m).
+func (f HandlerFunc) ServeRPC(ctx context.Context, m *Message) (*Response, error) {
+	return f(ctx, m)
 }

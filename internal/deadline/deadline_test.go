@@ -1,4 +1,4 @@
-package mqttrpc
+package deadline
 
 import (
 	"context"
@@ -14,8 +14,8 @@ type ctxKey struct{}
 func TestDeadlineCtxEndsAtDeadline(t *testing.T) {
 	parent := context.WithValue(context.Background(), ctxKey{}, "v")
 	deadline := time.Now().Add(50 * time.Millisecond)
-	ctx := newDeadlineCtx(parent, deadline)
-	defer ctx.stop()
+	ctx := New(parent, deadline)
+	defer ctx.Stop()
 
 	d, ok := ctx.Deadline()
 	assert.True(t, ok)
@@ -41,8 +41,8 @@ func TestDeadlineCtxEndsAtDeadline(t *testing.T) {
 // TestDeadlineCtxErrWithoutTimer: a context nobody waited on reports its end
 // all the same, and keeps reporting the same error.
 func TestDeadlineCtxErrWithoutTimer(t *testing.T) {
-	ctx := newDeadlineCtx(context.Background(), time.Now().Add(-time.Second))
-	defer ctx.stop()
+	ctx := New(context.Background(), time.Now().Add(-time.Second))
+	defer ctx.Stop()
 	assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
 	select {
 	case <-ctx.Done():
@@ -52,8 +52,8 @@ func TestDeadlineCtxErrWithoutTimer(t *testing.T) {
 	assert.ErrorIs(t, context.Cause(ctx), context.DeadlineExceeded)
 
 	parent, cancel := context.WithCancel(context.Background())
-	ctx = newDeadlineCtx(parent, time.Now().Add(time.Hour))
-	defer ctx.stop()
+	ctx = New(parent, time.Now().Add(time.Hour))
+	defer ctx.Stop()
 	cancel()
 	assert.ErrorIs(t, ctx.Err(), context.Canceled, "the parent's end")
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
@@ -62,8 +62,8 @@ func TestDeadlineCtxErrWithoutTimer(t *testing.T) {
 
 func TestDeadlineCtxParentCancel(t *testing.T) {
 	parent, cancel := context.WithCancel(context.Background())
-	ctx := newDeadlineCtx(parent, time.Now().Add(time.Hour))
-	defer ctx.stop()
+	ctx := New(parent, time.Now().Add(time.Hour))
+	defer ctx.Stop()
 	done := ctx.Done()
 	child, cancelChild := context.WithTimeout(ctx, time.Hour)
 	defer cancelChild()
@@ -78,11 +78,11 @@ func TestDeadlineCtxParentCancel(t *testing.T) {
 // or not a timer was made.
 func TestDeadlineCtxStop(t *testing.T) {
 	for _, waited := range []bool{false, true} {
-		ctx := newDeadlineCtx(context.Background(), time.Now().Add(time.Hour))
+		ctx := New(context.Background(), time.Now().Add(time.Hour))
 		if waited {
 			ctx.Done()
 		}
-		ctx.stop()
+		ctx.Stop()
 		assert.ErrorIs(t, ctx.Err(), context.Canceled)
 		<-ctx.Done()
 		child, cancel := context.WithCancel(ctx)

@@ -113,9 +113,9 @@ func (b *Broker) connectionUp(server *url.URL) {
 	}
 	gen := b.conn.connected(redacted)
 	b.log.Info("mqttrpc: connected", "server", b.Server(), "version", b.cfg.version.String(), "client_id", b.cfg.clientID)
-	if b.restores.add() { // fails once Close has waited for restores
+	if b.restores.Add() { // fails once Close has waited for restores
 		go func() { // ends when the subscriptions are restored, or the connection or Broker is gone
-			defer b.restores.done()
+			defer b.restores.Done()
 			b.restore(gen)
 		}()
 	}

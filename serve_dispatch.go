@@ -84,7 +84,7 @@ func (s *Subscription) accept(m *Message) {
 		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, "overloaded")
 		return
 	}
-	if !b.tasks.add() { // Close has finished waiting: too late to answer
+	if !b.tasks.Add() { // Close has finished waiting: too late to answer
 		<-s.intake
 		return
 	}
@@ -109,12 +109,12 @@ func (b *Broker) refuse(m *Message, to string, code int, why string) {
 		b.log.Debug("mqttrpc: request dropped; too many refusals in flight", "topic", m.Topic)
 		return
 	}
-	if !b.tasks.add() {
+	if !b.tasks.Add() {
 		<-b.refusals
 		return
 	}
 	go func() { // ends when the reply is written or fails
-		defer b.tasks.done()
+		defer b.tasks.Done()
 		defer func() { <-b.refusals }()
 		out := b.errorReply(m, to, &RemoteError{Code: code, Message: why})
 		out.QoS = 0
