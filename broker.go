@@ -35,11 +35,10 @@ type Broker struct {
 
 	conn *connection
 
-	mu              sync.Mutex // guards what follows
-	lastSubID       int        // the last MQTT 5 Subscription Identifier given out
-	replyTopics     map[string]*replyTopic
-	tokenInboxes    map[string]*tokenInbox // by reply prefix (see TokenReply)
-	idleReplyTopics []*replyTopic          // without users, least recently used first
+	replies replyState
+
+	mu        sync.Mutex // guards the handler table's changes and what follows
+	lastSubID int        // the last MQTT 5 Subscription Identifier given out
 
 	handlerCtx   context.Context // parent of every handler's context
 	stopHandlers context.CancelFunc
@@ -103,19 +102,18 @@ const maxRefusals = 64
 
 func newBroker(cfg config) *Broker {
 	b := &Broker{
-		cfg:          cfg,
-		log:          cfg.logger,
-		inbox:        cfg.inboxPrefix + "/" + ids.Token() + "/",
-		replyTopics:  make(map[string]*replyTopic),
-		tokenInboxes: make(map[string]*tokenInbox),
-		conn:         newConnection(),
-		refusals:     make(chan struct{}, maxRefusals),
-		dialed:       make(chan struct{}),
-		closing:      make(chan struct{}),
-		closed:       make(chan struct{}),
-		closeDone:    make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.logger,
+		inbox:     cfg.inboxPrefix + "/" + ids.Token() + "/",
+		conn:      newConnection(),
+		refusals:  make(chan struct{}, maxRefusals),
+		dialed:    make(chan struct{}),
+		closing:   make(chan struct{}),
+		closed:    make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	b.pending.init()
+	b.replies.init()
 	b.handlers.init()
 	b.routes.Store(&routes{})
 	b.notes = newStateNotifier(cfg.stateHandler)

@@ -3,9 +3,63 @@ package mqttrpc
 import (
 	"context"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
+
+// replyState is what the Broker knows of the reply topics its callers name:
+// explicit [ReplyTo] topics and [TokenReply] prefixes. Its lock is its own;
+// the dispatcher and the restore of a connection read only its index,
+// without a lock.
+type replyState struct {
+	mu     sync.Mutex             // guards what follows
+	topics map[string]*replyTopic // by name
+	idle   []*replyTopic          // without users, least recently used first
+	tokens map[string]*tokenInbox // by reply prefix
+
+	index atomic.Pointer[replyIndex]
+}
+
+// replyIndex names what replyState holds, replaced whole on every change:
+// once per reply topic or prefix, not per request.
+type replyIndex struct {
+	topics map[string]bool
+	tokens map[string]string // the filter of each prefix
+}
+
+func (r *replyState) init() {
+	r.topics = make(map[string]*replyTopic)
+	r.tokens = make(map[string]*tokenInbox)
+	r.index.Store(&replyIndex{})
+}
+
+// reindex replaces the index after a change. r.mu is held.
+func (r *replyState) reindex() {
+	idx := &replyIndex{topics: make(map[string]bool, len(r.topics)), tokens: make(map[string]string, len(r.tokens))}
+	for name := range r.topics {
+		idx.topics[name] = true
+	}
+	for prefix, ti := range r.tokens {
+		idx.tokens[prefix] = ti.filter
+	}
+	r.index.Store(idx)
+}
+
+// has reports whether name is a reply topic: an explicit one, or a level
+// under a token prefix.
+func (r *replyIndex) has(name string) bool {
+	if r.topics[name] {
+		return true
+	}
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 {
+		return false
+	}
+	_, ok := r.tokens[name[:i]]
+	return ok
+}
 
 // maxIdleReplyTopics bounds the explicit reply topics (see [ReplyTo]) that
 // stay subscribed while no request uses them; beyond it, the least recently
@@ -22,14 +76,14 @@ type replyTopic struct {
 	// cleared when a new connection refuses it (see forgetRefused).
 	subscribed atomic.Bool
 
-	users    int  // requests holding or awaiting the turn; guarded by Broker.mu
-	evicting bool // being unsubscribed, with the turn; guarded by Broker.mu
+	users    int  // requests holding or awaiting the turn; guarded by replyState.mu
+	evicting bool // being unsubscribed, with the turn; guarded by replyState.mu
 
 	// ordered is set where nothing in a reply says which request it
 	// answers (MQTT 3.1.1): the topic then owes a reply for each request
 	// that ended without its own, so that the late one answers no other.
 	ordered bool
-	owed    owedReply     // guarded by Broker.mu
+	owed    owedReply     // guarded by replyState.mu
 	paid    chan struct{} // capacity 1: an owed reply came, for the holder waiting on it
 
 	// The request holding the turn: set and read by its goroutine only.
@@ -71,16 +125,17 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 	if deadline, ok := ctx.Deadline(); ok && !b.t.properties() {
 		bound = max(bound, time.Until(deadline))
 	}
-	b.mu.Lock()
-	rt, ok := b.replyTopics[name]
+	b.replies.mu.Lock()
+	rt, ok := b.replies.topics[name]
 	if !ok {
 		rt = &replyTopic{name: name, turn: make(chan struct{}, 1), ordered: !b.t.properties(), paid: make(chan struct{}, 1)}
-		b.replyTopics[name] = rt
+		b.replies.topics[name] = rt
+		b.replies.reindex()
 	}
 	if rt.users++; rt.users == 1 {
-		b.idleReplyTopics = slices.DeleteFunc(b.idleReplyTopics, func(idle *replyTopic) bool { return idle == rt })
+		b.replies.idle = slices.DeleteFunc(b.replies.idle, func(idle *replyTopic) bool { return idle == rt })
 	}
-	b.mu.Unlock()
+	b.replies.mu.Unlock()
 
 	select {
 	case rt.turn <- struct{}{}:
@@ -121,9 +176,9 @@ func (b *Broker) releaseReplyTopic(rt *replyTopic) {
 	}
 	if rt.unanswered {
 		rt.unanswered = false
-		b.mu.Lock()
+		b.replies.mu.Lock()
 		rt.owed = owedReply{owing: true, bound: rt.bound}
-		b.mu.Unlock()
+		b.replies.mu.Unlock()
 	}
 	<-rt.turn
 	b.leaveReplyTopic(rt)
@@ -165,9 +220,9 @@ func (b *Broker) awaitOwedReply(ctx context.Context, rt *replyTopic) error {
 		}
 	}()
 	for {
-		b.mu.Lock()
+		b.replies.mu.Lock()
 		o, gen := rt.owed, b.conn.generation()
-		b.mu.Unlock()
+		b.replies.mu.Unlock()
 		now := time.Now()
 		switch {
 		case !o.owing:
@@ -177,16 +232,16 @@ func (b *Broker) awaitOwedReply(ctx context.Context, rt *replyTopic) error {
 			if err != nil {
 				return err
 			}
-			b.mu.Lock()
+			b.replies.mu.Lock()
 			if rt.owed.owing {
 				rt.owed.start, rt.owed.gen = time.Now(), fenced
 			}
-			b.mu.Unlock()
+			b.replies.mu.Unlock()
 			continue
 		case !o.owes(now, gen):
-			b.mu.Lock()
+			b.replies.mu.Lock()
 			rt.owed = owedReply{} // given up: lost for good, or later than anyone waits
-			b.mu.Unlock()
+			b.replies.mu.Unlock()
 			return nil
 		}
 		wait := o.start.Add(o.bound).Sub(now)
@@ -216,9 +271,9 @@ func (b *Broker) fence(ctx context.Context) (gen int, err error) {
 	if err := b.awaitReady(ctx); err != nil {
 		return 0, err
 	}
-	b.mu.Lock()
+	b.replies.mu.Lock()
 	gen = b.conn.generation()
-	b.mu.Unlock()
+	b.replies.mu.Unlock()
 	if err := b.t.unsubscribe(ctx, b.inbox+"fence"); err != nil {
 		return 0, err
 	}
@@ -229,9 +284,12 @@ func (b *Broker) fence(ctx context.Context) (gen int, err error) {
 // which it then no longer does: the message that came on it, with no
 // request waiting, is that reply.
 func (b *Broker) payOwedReply(name string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	rt, ok := b.replyTopics[name]
+	if !b.replies.index.Load().topics[name] {
+		return false // a request, or a reply on the inbox: no lock on their way
+	}
+	b.replies.mu.Lock()
+	defer b.replies.mu.Unlock()
+	rt, ok := b.replies.topics[name]
 	if !ok || !rt.owed.owing {
 		return false
 	}
@@ -246,25 +304,26 @@ func (b *Broker) payOwedReply(name string) bool {
 // leaveReplyTopic counts a user out of rt, and unsubscribes the least
 // recently used idle reply topic when too many are idle.
 func (b *Broker) leaveReplyTopic(rt *replyTopic) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.replies.mu.Lock()
+	defer b.replies.mu.Unlock()
 	if rt.users--; rt.users > 0 || rt.evicting {
 		return
 	}
-	b.idleReplyTopics = append(b.idleReplyTopics, rt)
-	if len(b.idleReplyTopics) <= maxIdleReplyTopics {
+	b.replies.idle = append(b.replies.idle, rt)
+	if len(b.replies.idle) <= maxIdleReplyTopics {
 		return
 	}
 	// A topic that still owes a reply goes last: unsubscribed and then
 	// subscribed again, it would have forgotten the reply it owes.
 	now := time.Now()
-	i := max(0, slices.IndexFunc(b.idleReplyTopics, func(idle *replyTopic) bool { return !idle.owed.owes(now, b.conn.generation()) }))
-	oldest := b.idleReplyTopics[i]
-	b.idleReplyTopics = slices.Delete(b.idleReplyTopics, i, i+1)
+	i := max(0, slices.IndexFunc(b.replies.idle, func(idle *replyTopic) bool { return !idle.owed.owes(now, b.conn.generation()) }))
+	oldest := b.replies.idle[i]
+	b.replies.idle = slices.Delete(b.replies.idle, i, i+1)
 	oldest.evicting = true
 	oldest.turn <- struct{}{} // free, as it has no users: the next one waits for the unsubscribe
 	if !b.restores.Add() {    // closing: the connection goes anyway
-		delete(b.replyTopics, oldest.name)
+		delete(b.replies.topics, oldest.name)
+		b.replies.reindex()
 		return
 	}
 	go b.evictReplyTopic(oldest) // ends when the broker answers, or at the request timeout
@@ -280,11 +339,12 @@ func (b *Broker) evictReplyTopic(rt *replyTopic) {
 		b.log.Debug("mqttrpc: unsubscribing an idle reply topic", "topic", rt.name, "err", err)
 	}
 	rt.subscribed.Store(false)
-	b.mu.Lock()
+	b.replies.mu.Lock()
 	rt.evicting = false
 	if rt.users == 0 {
-		delete(b.replyTopics, rt.name)
+		delete(b.replies.topics, rt.name)
+		b.replies.reindex()
 	}
-	b.mu.Unlock()
+	b.replies.mu.Unlock()
 	<-rt.turn
 }

@@ -80,13 +80,14 @@ func (b *Broker) tokenRequest(ctx context.Context, m *Message, prefix string) er
 
 // subscribeTokenInbox subscribes "<prefix>/+" unless it already is.
 func (b *Broker) subscribeTokenInbox(ctx context.Context, prefix string) error {
-	b.mu.Lock()
-	ti, ok := b.tokenInboxes[prefix]
+	b.replies.mu.Lock()
+	ti, ok := b.replies.tokens[prefix]
 	if !ok {
 		ti = &tokenInbox{filter: prefix + "/+", turn: make(chan struct{}, 1)}
-		b.tokenInboxes[prefix] = ti // from now on every restore subscribes it too
+		b.replies.tokens[prefix] = ti // from now on every restore subscribes it too
+		b.replies.reindex()
 	}
-	b.mu.Unlock()
+	b.replies.mu.Unlock()
 	if ti.subscribed.Load() {
 		return nil
 	}
@@ -118,25 +119,14 @@ func (b *Broker) subscribeTokenInbox(ctx context.Context, prefix string) error {
 // refuse a subscription only while it recovers from the loss of another.
 // Filters of handlers are left alone: a refused handler filter is logged.
 func (b *Broker) forgetRefused(filter string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if rt, ok := b.replyTopics[filter]; ok {
+	b.replies.mu.Lock()
+	defer b.replies.mu.Unlock()
+	if rt, ok := b.replies.topics[filter]; ok {
 		rt.subscribed.Store(false)
 	}
 	if prefix, ok := strings.CutSuffix(filter, "/+"); ok {
-		if ti, ok := b.tokenInboxes[prefix]; ok {
+		if ti, ok := b.replies.tokens[prefix]; ok {
 			ti.subscribed.Store(false)
 		}
 	}
-}
-
-// isTokenReply reports whether name is on one of the token inboxes. Call it
-// with b.mu held.
-func (b *Broker) isTokenReply(name string) bool {
-	i := strings.LastIndexByte(name, '/')
-	if i < 0 || len(b.tokenInboxes) == 0 {
-		return false
-	}
-	_, ok := b.tokenInboxes[name[:i]]
-	return ok
 }

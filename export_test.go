@@ -14,9 +14,9 @@ func Queued(s *Subscription) int { return len(s.intake) - len(s.running) }
 
 // ReplyTopics reports how many explicit reply topics b keeps subscribed.
 func ReplyTopics(b *Broker) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.replyTopics)
+	b.replies.mu.Lock()
+	defer b.replies.mu.Unlock()
+	return len(b.replies.topics)
 }
 
 // Busy reports how many goroutines b's dispatcher has running: handlers and

@@ -50,10 +50,7 @@ func (b *Broker) deliver(m *Message) {
 // isReplyTopic reports whether name is an explicit reply topic (see
 // [ReplyTo] and [TokenReply]).
 func (b *Broker) isReplyTopic(name string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	_, ok := b.replyTopics[name]
-	return ok || b.isTokenReply(name)
+	return b.replies.index.Load().has(name)
 }
 
 func (b *Broker) dropReply(m *Message, why string) {

@@ -331,17 +331,18 @@ func (b *Broker) subscriptions() (table *routes, subs []subscription, inbox int)
 		// QoS 2 so that a reply arrives at the QoS its responder chose.
 		inbox, subs = 0, append(subs, subscription{filter: b.inbox + "+", qos: 2})
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.Lock() // for the identifiers
 	table = b.routes.Load()
 	for _, s := range table.sorted() {
 		subs = append(subs, s.subscription())
 	}
-	for t := range b.replyTopics {
+	b.mu.Unlock()
+	replies := b.replies.index.Load()
+	for t := range replies.topics {
 		subs = append(subs, subscription{filter: t, qos: 2, fresh: true})
 	}
-	for _, ti := range b.tokenInboxes {
-		subs = append(subs, subscription{filter: ti.filter, qos: 2, fresh: true})
+	for _, filter := range replies.tokens {
+		subs = append(subs, subscription{filter: filter, qos: 2, fresh: true})
 	}
 	return table, subs, inbox
 }
