@@ -8,7 +8,7 @@
 #   ./ab.sh OUT PASSES NAME=BINARY...
 #   ./abstat.py OUT
 #
-# Environment: IMPLS (default mqttrpc-v5), BROKER (mosquitto), QOS ('0|1'),
+# Environment: IMPLS (default mqttrpc-v5), BROKER (mosquitto-nodelay), QOS ('0|1'),
 # SIZES ('16'), CALLERS ('1 64'), BENCHTIME (default 2000x for one caller,
 # 10000x for more).
 #
@@ -21,7 +21,7 @@ passes=$2
 shift 2
 builds=("$@")
 IMPLS=${IMPLS:-mqttrpc-v5}
-BROKER=${BROKER:-mosquitto}
+BROKER=${BROKER:-mosquitto-nodelay}
 QOS=${QOS:-0|1}
 SIZES=${SIZES:-16}
 CALLERS=${CALLERS:-1 64}

@@ -24,7 +24,8 @@ type mqttBroker struct {
 
 var mqttBrokers = []mqttBroker{
 	{"mochi", mochiURL},
-	{"mosquitto", mosquittoDefaults.url},
+	{"mosquitto-stock", mosquittoStock.url},
+	{"mosquitto-nodelay", mosquittoNodelay.url},
 	{"mosquitto-raised", mosquittoRaised.url},
 }
 
@@ -60,18 +61,29 @@ type mosquitto struct {
 	err  error
 }
 
-// mosquittoDefaults keeps mosquitto's default limits, as most installations
-// run it: max_inflight_messages 20 (which it announces to MQTT 5 clients as
+// mosquittoStock is mosquitto as installed: nothing but the listener and
+// allow_anonymous, without which mosquitto 2 refuses the benchmarks'
+// clients. Nagle's algorithm is on (no set_tcp_nodelay), so a small packet
+// to a client waits while the one before it is unacknowledged, and
+// max_inflight_messages is 20 (which it announces to MQTT 5 clients as
 // Receive Maximum 20, so at most 20 QoS 1 publishes of a client await their
-// PUBACK) and max_queued_messages 1000.
-var mosquittoDefaults = &mosquitto{conf: `allow_anonymous true
+// PUBACK) and max_queued_messages 1000. Its log goes to stderr, as by
+// default: a line per connection, none per message.
+var mosquittoStock = &mosquitto{conf: `allow_anonymous true
+`}
+
+// mosquittoNodelay keeps mosquitto's default limits but sets
+// set_tcp_nodelay true, so that its small packets leave at once, whatever
+// the client's acknowledgements.
+var mosquittoNodelay = &mosquitto{conf: `allow_anonymous true
 persistence false
 set_tcp_nodelay true
 log_dest none
 `}
 
-// mosquittoRaised raises those limits so that neither 64 concurrent callers
-// nor 10,000 pending requests are throttled or dropped by the broker.
+// mosquittoRaised is mosquittoNodelay with the limits raised so that
+// neither 64 concurrent callers nor 10,000 pending requests are throttled
+// or dropped by the broker.
 var mosquittoRaised = &mosquitto{conf: `allow_anonymous true
 persistence false
 set_tcp_nodelay true
@@ -114,13 +126,25 @@ func (m *mosquitto) start() {
 	if m.err = os.WriteFile(confPath, []byte(conf), 0o600); m.err != nil {
 		return
 	}
+	// Its log goes to a file, not to the benchmark's output, where the
+	// stock broker's connection lines would split result lines.
+	logPath := filepath.Join(m.dir, "mosquitto.log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		m.err = err
+		return
+	}
+	defer log.Close() // the process has its own descriptor
 	m.cmd = exec.Command(bin, "-c", confPath)
-	m.cmd.Stdout, m.cmd.Stderr = os.Stderr, os.Stderr
+	m.cmd.Stdout, m.cmd.Stderr = log, log
 	if m.err = m.cmd.Start(); m.err != nil {
 		return
 	}
 	m.addr = fmt.Sprintf("127.0.0.1:%d", port)
-	m.err = waitListening(m.addr, 5*time.Second)
+	if m.err = waitListening(m.addr, 5*time.Second); m.err != nil {
+		out, _ := os.ReadFile(logPath)
+		m.err = fmt.Errorf("%w; mosquitto's log:\n%s", m.err, out)
+	}
 }
 
 func (m *mosquitto) stop() {
@@ -185,7 +209,8 @@ func stopBrokers() {
 	if mochiSrv != nil {
 		_ = mochiSrv.Close()
 	}
-	mosquittoDefaults.stop()
+	mosquittoStock.stop()
+	mosquittoNodelay.stop()
 	mosquittoRaised.stop()
 	if natsSrv != nil {
 		natsSrv.Shutdown()

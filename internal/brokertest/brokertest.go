@@ -24,7 +24,7 @@ const startTimeout = 5 * time.Second
 
 // Broker is a running MQTT broker for a test.
 type Broker struct {
-	Name string // "mochi", "mochi-ws", "mosquitto" or "nats"
+	Name string // "mochi", "mochi-ws", "mosquitto", "mosquitto-stock" or "nats"
 	URL  string // mqtt://127.0.0.1:PORT
 
 	// attached reports whether the embedded broker still holds a client
@@ -101,6 +101,27 @@ func MosquittoWith(t testing.TB, extraConfig string) *Broker {
 	return startMosquitto(t, bin, extraConfig)
 }
 
+// stockConfig is mosquitto as installed, but for the listener and anonymous
+// clients, which mosquitto 2 refuses unless told: no set_tcp_nodelay, and
+// its default limits. Unlike testdata/mosquitto.conf's, its replies wait on
+// Nagle's algorithm for the client's acknowledgement of what came before.
+const stockConfig = "listener ${PORT} 127.0.0.1\nallow_anonymous true\n"
+
+// MosquittoStock is like MosquittoWith, from a config that sets nothing but
+// a loopback listener and allow_anonymous, instead of testdata/mosquitto.conf:
+// for tests of how clients fare on a broker left at its defaults.
+func MosquittoStock(t testing.TB, extraConfig string) *Broker {
+	t.Helper()
+	bin, ok := mosquittoPath()
+	if !ok {
+		if os.Getenv("CI") != "" {
+			t.Fatal("brokertest: mosquitto required in CI")
+		}
+		t.Skip("brokertest: mosquitto not installed")
+	}
+	return startMosquittoFrom(t, bin, "mosquitto-stock", stockConfig, extraConfig)
+}
+
 // All returns Mochi and, where available, Mosquitto (same CI rule: in CI missing mosquitto is t.Fatal; outside CI it is just left out, no skip of the whole test).
 func All(t testing.TB) []*Broker {
 	t.Helper()
@@ -158,8 +179,15 @@ func startMosquitto(t testing.TB, bin, extraConfig string) *Broker {
 	if err != nil {
 		t.Fatalf("brokertest: %v", err)
 	}
+	return startMosquittoFrom(t, bin, "mosquitto", string(tmpl), extraConfig)
+}
+
+// startMosquittoFrom starts mosquitto from the config tmpl, with ${PORT}
+// replaced by a free loopback port and extraConfig appended.
+func startMosquittoFrom(t testing.TB, bin, name, tmpl, extraConfig string) *Broker {
+	t.Helper()
 	b := &Broker{
-		Name:   "mosquitto",
+		Name:   name,
 		bin:    bin,
 		conf:   filepath.Join(t.TempDir(), "mosquitto.conf"),
 		stderr: new(syncBuffer),
@@ -178,7 +206,7 @@ func startMosquitto(t testing.TB, bin, extraConfig string) *Broker {
 		if err != nil {
 			t.Fatalf("brokertest: %v", err)
 		}
-		conf := strings.ReplaceAll(string(tmpl), "${PORT}", strconv.Itoa(port)) + "\n" + extraConfig + "\n"
+		conf := strings.ReplaceAll(tmpl, "${PORT}", strconv.Itoa(port)) + "\n" + extraConfig + "\n"
 		if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {
 			t.Fatalf("brokertest: %v", err)
 		}

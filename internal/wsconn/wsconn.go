@@ -121,3 +121,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.writeDeadline.Store(&t)
 	return c.ws.NetConn().SetWriteDeadline(t)
 }
+
+// NetConn returns the connection the WebSocket runs on (TLS for wss), for
+// the socket options a caller sets under it.
+func (c *Conn) NetConn() net.Conn { return c.ws.NetConn() }
