@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -25,8 +26,8 @@ type replyState struct {
 // replyIndex names what replyState holds, replaced whole on every change:
 // once per reply topic or prefix, not per request.
 type replyIndex struct {
-	topics map[string]bool
-	tokens map[string]string // the filter of each prefix
+	topics map[string]*replyTopic
+	tokens map[string]*tokenInbox // by prefix
 }
 
 func (r *replyState) init() {
@@ -37,20 +38,13 @@ func (r *replyState) init() {
 
 // reindex replaces the index after a change. r.mu is held.
 func (r *replyState) reindex() {
-	idx := &replyIndex{topics: make(map[string]bool, len(r.topics)), tokens: make(map[string]string, len(r.tokens))}
-	for name := range r.topics {
-		idx.topics[name] = true
-	}
-	for prefix, ti := range r.tokens {
-		idx.tokens[prefix] = ti.filter
-	}
-	r.index.Store(idx)
+	r.index.Store(&replyIndex{topics: maps.Clone(r.topics), tokens: maps.Clone(r.tokens)})
 }
 
 // has reports whether name is a reply topic: an explicit one, or a level
 // under a token prefix.
 func (r *replyIndex) has(name string) bool {
-	if r.topics[name] {
+	if _, ok := r.topics[name]; ok {
 		return true
 	}
 	i := strings.LastIndexByte(name, '/')
@@ -284,7 +278,7 @@ func (b *Broker) fence(ctx context.Context) (gen int, err error) {
 // which it then no longer does: the message that came on it, with no
 // request waiting, is that reply.
 func (b *Broker) payOwedReply(name string) bool {
-	if !b.replies.index.Load().topics[name] {
+	if _, ok := b.replies.index.Load().topics[name]; !ok {
 		return false // a request, or a reply on the inbox: no lock on their way
 	}
 	b.replies.mu.Lock()

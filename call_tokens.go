@@ -119,13 +119,12 @@ func (b *Broker) subscribeTokenInbox(ctx context.Context, prefix string) error {
 // refuse a subscription only while it recovers from the loss of another.
 // Filters of handlers are left alone: a refused handler filter is logged.
 func (b *Broker) forgetRefused(filter string) {
-	b.replies.mu.Lock()
-	defer b.replies.mu.Unlock()
-	if rt, ok := b.replies.topics[filter]; ok {
+	replies := b.replies.index.Load()
+	if rt, ok := replies.topics[filter]; ok {
 		rt.subscribed.Store(false)
 	}
 	if prefix, ok := strings.CutSuffix(filter, "/+"); ok {
-		if ti, ok := b.replies.tokens[prefix]; ok {
+		if ti, ok := replies.tokens[prefix]; ok {
 			ti.subscribed.Store(false)
 		}
 	}

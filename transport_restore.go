@@ -341,8 +341,8 @@ func (b *Broker) subscriptions() (table *routes, subs []subscription, inbox int)
 	for t := range replies.topics {
 		subs = append(subs, subscription{filter: t, qos: 2, fresh: true})
 	}
-	for _, filter := range replies.tokens {
-		subs = append(subs, subscription{filter: filter, qos: 2, fresh: true})
+	for _, ti := range replies.tokens {
+		subs = append(subs, subscription{filter: ti.filter, qos: 2, fresh: true})
 	}
 	return table, subs, inbox
 }
