@@ -308,3 +308,41 @@ func TestReplyToFullSize(t *testing.T) {
 		testReplyToKills(t, brokertest.Mosquitto(t), l, 3, 10*time.Second)
 	})
 }
+
+// TestReplyToTopicsAreBounded: many distinct ReplyTo topics do not stay
+// subscribed forever, and a reconnect restores what is kept in one go.
+func TestReplyToTopicsAreBounded(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		srv := connect(t, tg)
+		proxy := brokertest.NewProxy(t, tg.broker)
+		states := make(chan mqttrpc.ConnState, 16)
+		cli, err := mqttrpc.Connect(ctxTimeout(t, 5*time.Second), proxy.URL, mqttrpc.WithVersion(tg.version),
+			mqttrpc.WithReconnectBackoff(10*time.Millisecond, 50*time.Millisecond), mqttrpc.WithConnectTimeout(2*time.Second),
+			mqttrpc.WithStateHandler(func(s mqttrpc.StateChange) { states <- s.State }))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = cli.Close(context.Background()) })
+		require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+		topic := uniqueTopic(t, "svc")
+		// Replies to replies/<n> for a request on requests/<n>, as MQTT 3.1.1
+		// services that correlate by topic do.
+		subscribe(t, srv, topic+"/requests/{n}", mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			return nil, srv.Publish(ctx, topic+"/replies/"+m.Param("n"), m.Body)
+		}), mqttrpc.NoReply())
+
+		for i := range 200 {
+			replyTo := fmt.Sprintf("%s/replies/%d", topic, i)
+			reply, err := cli.Request(ctxTimeout(t, 5*time.Second), fmt.Sprintf("%s/requests/%d", topic, i), "x", mqttrpc.ReplyTo(replyTo))
+			require.NoError(t, err, replyTo)
+			assert.Equal(t, "x", string(reply.Body))
+		}
+		require.Eventually(t, func() bool { return mqttrpc.ReplyTopics(cli) <= 32 }, 5*time.Second, time.Millisecond)
+
+		proxy.Cut()
+		require.Equal(t, mqttrpc.StateDisconnected, receive(t, states))
+		proxy.Restore()
+		require.Equal(t, mqttrpc.StateConnected, receive(t, states))
+		_, err = cli.Request(ctxTimeout(t, 5*time.Second), topic+"/requests/199", "x", mqttrpc.ReplyTo(topic+"/replies/199"))
+		require.NoError(t, err)
+	})
+}

@@ -2,7 +2,6 @@ package mqttrpc_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -108,52 +107,6 @@ func TestRequestWireProperties(t *testing.T) {
 	})
 }
 
-func TestResponseQoSAndRetain(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg target) {
-		srv, cli := connect(t, tg), connect(t, tg)
-		r := newRoute(t, tg, "qos")
-		replyTopic := r.topic + "/retained-reply"
-		subscribe(t, srv, r.topic, mqttrpc.Typed(func(_ context.Context, in string) (*mqttrpc.Response, error) {
-			return &mqttrpc.Response{Body: in, QoS: 1, Retain: true}, nil
-		}), mqttrpc.QoS(1), mqttrpc.ReplyTopic(replyTopic))
-
-		ctx := ctxTimeout(t, 5*time.Second)
-		reply, err := cli.Request(ctx, r.topic, "kept", mqttrpc.ReplyTo(replyTopic))
-		require.NoError(t, err)
-		assert.Equal(t, "kept", string(reply.Body))
-		assert.Equal(t, byte(1), reply.QoS, "the reply goes out at the Response's QoS, whatever the request's")
-		t.Cleanup(func() { // clear the retained reply
-			_ = cli.Publish(context.Background(), replyTopic, nil, mqttrpc.Retain())
-		})
-
-		// A late subscriber still finds the reply: it was retained.
-		late := connect(t, tg)
-		got := make(chan *mqttrpc.Message, 1)
-		subscribe(t, late, replyTopic, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
-			got <- m
-			return nil, nil
-		}), mqttrpc.NoReply(), mqttrpc.QoS(1), mqttrpc.AcceptRetained())
-		select {
-		case m := <-got:
-			assert.True(t, m.Retain)
-			assert.Equal(t, "kept", string(m.Body))
-		case <-time.After(5 * time.Second):
-			t.Fatal("retained reply not delivered to a late subscriber")
-		}
-	})
-}
-
-func TestReplyDefaultsToRequestQoS(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg target) {
-		srv, cli := connect(t, tg), connect(t, tg)
-		r := newRoute(t, tg, "qos1")
-		subscribe(t, srv, r.topic, mqttrpc.Typed(echo), r.serve(mqttrpc.QoS(1))...)
-		reply, err := cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "a", r.call(mqttrpc.QoS(1))...)
-		require.NoError(t, err)
-		assert.Equal(t, byte(1), reply.QoS)
-	})
-}
-
 func TestRequestTimeout(t *testing.T) {
 	forEachTarget(t, func(t *testing.T, tg target) {
 		cli := connect(t, tg)
@@ -208,113 +161,6 @@ func TestNoResponders(t *testing.T) {
 		require.ErrorIs(t, err, mqttrpc.ErrNoResponders)
 		assert.Less(t, time.Since(start), time.Second, "no responders must fail at once, not at the timeout")
 		assert.Zero(t, mqttrpc.PendingRequests(cli))
-	})
-}
-
-// TestHandlerErrors checks the error reply for each way a handler fails:
-// a *RemoteError keeps its code and message; anything else reaches the
-// caller with a generic message, unless WithErrorDetails exposes its text.
-func TestHandlerErrors(t *testing.T) {
-	forEachV5(t, func(t *testing.T, tg target) {
-		srv, cli := connect(t, tg), connect(t, tg)
-		dev := connect(t, tg, mqttrpc.WithErrorDetails())
-		tests := []struct {
-			name       string
-			handler    mqttrpc.Handler
-			body       any
-			wantCode   int
-			wantMsg    string // by default
-			wantDetail string // with WithErrorDetails
-		}{
-			{"status error", mqttrpc.Typed(func(context.Context, string) (string, error) {
-				return "", mqttrpc.Errorf(404, "device %d unknown", 42)
-			}), "x", 404, "device 42 unknown", "device 42 unknown"},
-			{"wrapped status error", mqttrpc.Typed(func(context.Context, string) (string, error) {
-				return "", fmt.Errorf("lookup: %w", mqttrpc.Errorf(409, "busy"))
-			}), "x", 409, "busy", "busy"},
-			{"plain error", mqttrpc.Typed(func(context.Context, string) (string, error) {
-				return "", errors.New("disk full")
-			}), "x", 500, "internal error", "internal error: disk full"},
-			{"panic", mqttrpc.Typed(func(context.Context, string) (string, error) {
-				panic("boom")
-			}), "x", 500, "internal error", "internal error: panic: boom"},
-			{"undecodable payload", mqttrpc.Typed(func(_ context.Context, p point) (point, error) {
-				return p, nil
-			}), "not json", 400, "payload does not decode", "payload does not decode: payload encoding: decode into *mqttrpc_test.point: invalid character 'o' in literal null (expecting 'u')"},
-			{"unencodable reply", mqttrpc.Typed(func(context.Context, string) (func(), error) {
-				return func() {}, nil
-			}), "x", 500, "internal error", "internal error: payload encoding: encode func(): json: unsupported type: func()"},
-			{"deadline passed", mqttrpc.Typed(func(ctx context.Context, _ string) (string, error) {
-				ctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond) // a query with its own deadline
-				defer cancel()
-				<-ctx.Done()
-				return "", fmt.Errorf("query: %w", ctx.Err())
-			}), "x", 408, "handler timed out", "handler timed out: query: context deadline exceeded"},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				for _, side := range []struct {
-					srv  *mqttrpc.Broker
-					want string
-				}{{srv, tt.wantMsg}, {dev, tt.wantDetail}} {
-					topic := uniqueTopic(t, "fail")
-					subscribe(t, side.srv, topic, tt.handler)
-					for range 2 { // the service keeps serving after each failure
-						_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, tt.body, mqttrpc.Timeout(2*time.Second))
-						var re *mqttrpc.RemoteError
-						require.ErrorAs(t, err, &re)
-						assert.Equal(t, tt.wantCode, re.Code)
-						assert.Equal(t, side.want, re.Message)
-					}
-				}
-			})
-		}
-		assert.Equal(t, uint64(2), srv.Stats().Panics)
-	})
-}
-
-func TestNoReply(t *testing.T) {
-	forEachTarget(t, func(t *testing.T, tg target) {
-		srv, cli := connect(t, tg), connect(t, tg)
-		r := newRoute(t, tg, "noreply")
-		var calls atomic.Int32
-		subscribe(t, srv, r.topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
-			calls.Add(1)
-			return "unwanted", nil
-		}), r.serve(mqttrpc.NoReply())...)
-		_, err := cli.Request(ctxTimeout(t, 5*time.Second), r.topic, "x", r.call(mqttrpc.Timeout(300*time.Millisecond))...)
-		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
-		assert.Equal(t, int32(1), calls.Load(), "the handler ran; only its reply was withheld")
-	})
-}
-
-func TestRequestWithoutResponseTopicGetsNoReply(t *testing.T) {
-	forEachV5(t, func(t *testing.T, tg target) {
-		srv, cli, sniffer := connect(t, tg), connect(t, tg), connect(t, tg)
-		topic := uniqueTopic(t, "event")
-		handled := make(chan struct{}, 1)
-		subscribe(t, srv, topic, mqttrpc.Typed(func(context.Context, string) (string, error) {
-			handled <- struct{}{}
-			return "", errors.New("even an error is not answered")
-		}))
-		var seen atomic.Int32
-		subscribe(t, sniffer, "#", mqttrpc.HandlerFunc(func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
-			seen.Add(1)
-			return nil, nil
-		}), mqttrpc.NoReply())
-
-		require.NoError(t, cli.Publish(ctxTimeout(t, 5*time.Second), topic, "fire and forget"))
-		select {
-		case <-handled:
-		case <-time.After(5 * time.Second):
-			t.Fatal("handler not called")
-		}
-		// Once the handler is done and its reply, if any, sent, a marker from
-		// the same connection reaches the sniffer after that reply.
-		settle(t, srv)
-		require.NoError(t, srv.Publish(ctxTimeout(t, 5*time.Second), topic+"/marker", "end", mqttrpc.QoS(1)))
-		require.Eventually(t, func() bool { return seen.Load() >= 2 }, 5*time.Second, time.Millisecond)
-		assert.Equal(t, int32(2), seen.Load(), "only the request and the marker were published")
 	})
 }
 

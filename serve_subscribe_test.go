@@ -2,6 +2,7 @@ package mqttrpc_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
 )
 
 // TestPatterns: named levels subscribe as wildcards and reach the handler
@@ -197,4 +199,76 @@ func errorIsAny(err error, targets ...error) bool {
 		}
 	}
 	return false
+}
+
+// TestOverlappingFiltersRunOnce: mosquitto sends an MQTT 5 client one copy
+// of a message per matching subscription, mochi one copy tagged with every
+// identifier. Either way each request runs the most specific handler, once,
+// in whichever order the handlers were registered. MQTT 3.1.1 refuses the
+// overlap instead.
+func TestOverlappingFiltersRunOnce(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		for _, specificFirst := range []bool{true, false} {
+			t.Run(fmt.Sprint("specific_first=", specificFirst), func(t *testing.T) {
+				t.Parallel()
+				srv, cli := connect(t, tg), connect(t, tg)
+				base := uniqueTopic(t, "devices")
+				reboot, catchAll, exact := &counter{name: "reboot"}, &counter{name: "catch-all"}, &counter{name: "exact"}
+				patterns := []struct {
+					pattern string
+					h       *counter
+				}{{base + "/{id}/reboot", reboot}, {base + "/7/reboot", exact}, {base + "/#", catchAll}}
+				if !specificFirst {
+					patterns[0], patterns[2] = patterns[2], patterns[0]
+				}
+				for _, p := range patterns {
+					subscribe(t, srv, p.pattern, p.h, mqttrpc.QoS(1))
+				}
+				ask := func(topic, want string) {
+					reply, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, nil, mqttrpc.QoS(1))
+					require.NoError(t, err)
+					assert.Equal(t, want, string(reply.Body), topic)
+				}
+				for range 5 {
+					ask(base+"/42/reboot", "reboot")
+					ask(base+"/7/reboot", "exact")
+					ask(base+"/42/status", "catch-all")
+					ask(base, "catch-all") // "#" covers its parent level
+				}
+				settle(t, srv)
+				assert.Equal(t, int32(5), reboot.calls.Load())
+				assert.Equal(t, int32(5), exact.calls.Load())
+				assert.Equal(t, int32(10), catchAll.calls.Load())
+				assert.Zero(t, cli.Stats().DroppedReplies, "no second reply")
+			})
+		}
+	})
+	for _, b := range brokertest.All(t) {
+		t.Run(b.Name+"/v3.1.1", func(t *testing.T) {
+			srv := connect(t, target{broker: b, version: mqttrpc.V311})
+			base := uniqueTopic(t, "devices")
+			subscribe(t, srv, base+"/{id}/reboot", &counter{}, mqttrpc.NoReply())
+			_, err := srv.Subscriber(ctxTimeout(t, 5*time.Second), base+"/#", &counter{}, mqttrpc.NoReply())
+			require.ErrorIs(t, err, mqttrpc.ErrFeatureNotSupported, "the filters overlap")
+			subscribe(t, srv, base+"/{id}/status", &counter{}, mqttrpc.NoReply()) // disjoint filters are fine
+		})
+	}
+}
+
+// TestUnsubscribedTopicIsNotServed: after Unsubscribe the handler runs no more.
+func TestUnsubscribedTopicIsNotServed(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "gone")
+		h := &counter{name: "here"}
+		s := subscribe(t, srv, topic, h, mqttrpc.QoS(1))
+		_, err := cli.Request(ctxTimeout(t, 5*time.Second), topic, nil, mqttrpc.QoS(1))
+		require.NoError(t, err)
+		require.NoError(t, s.Unsubscribe(ctxTimeout(t, 5*time.Second)))
+		_, err = cli.Request(ctxTimeout(t, 5*time.Second), topic, nil, mqttrpc.QoS(1), mqttrpc.Timeout(300*time.Millisecond))
+		require.True(t, errorIsAny(err, mqttrpc.ErrNoResponders, mqttrpc.ErrTimeout), "got %v", err) // mochi never sends 0x10
+		settle(t, srv)
+		assert.Equal(t, int32(1), h.calls.Load())
+	})
 }
