@@ -249,12 +249,10 @@ type subscribeOptions struct {
 	shared      *string // the shared subscription group; nil for none
 	middleware  []Middleware
 
-	// Service endpoints; see service.go.
-	endpoint       *endpoint         // the endpoint served, for its statistics
-	metadata       map[string]string // see EndpointMetadata
-	requestSchema  string            // see EndpointSchema
-	responseSchema string
-	internal       bool // discovery: no Broker middleware, no statistics
+	// What services add; the core sees them only through endpoint.
+	endpoint endpointObserver // the endpoint served; nil outside services
+	about    endpointAbout    // what discovery's INFO says of the endpoint
+	internal bool             // discovery: no Broker middleware, no statistics
 }
 
 // PublishOption configures [Broker.Publish].

@@ -41,7 +41,7 @@ func (b *Broker) deliver(m *Message) {
 	}
 	if s == nil {
 		b.stats.unroutable.Add(1)
-		b.refuse(m, m.ReplyTo, StatusNotFound, "no handler for this topic")
+		b.sendRefusal(m, m.ReplyTo, StatusNotFound, "no handler for this topic")
 		return
 	}
 	s.accept(m)
@@ -69,16 +69,16 @@ func (s *Subscription) accept(m *Message) {
 		return
 	}
 	if b.isClosing() {
-		s.opts.endpoint.refuse()
-		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, msgShutdown)
+		s.countRefused()
+		b.sendRefusal(m, s.replyTopic(m), StatusServiceUnavailable, msgShutdown)
 		return
 	}
 	select {
 	case s.intake <- struct{}{}:
 	default:
 		b.stats.overloaded.Add(1)
-		s.opts.endpoint.refuse()
-		b.refuse(m, s.replyTopic(m), StatusServiceUnavailable, "overloaded")
+		s.countRefused()
+		b.sendRefusal(m, s.replyTopic(m), StatusServiceUnavailable, "overloaded")
 		return
 	}
 	if !b.tasks.Add() { // Close has finished waiting: too late to answer
@@ -88,13 +88,13 @@ func (s *Subscription) accept(m *Message) {
 	b.handlers.run(s, m)
 }
 
-// refuse answers m on topic to with an error reply, on a goroutine of its
+// sendRefusal answers m on topic to with an error reply, on a goroutine of its
 // own, as the dispatcher must not wait for a publish. The reply goes at QoS 0:
 // it is one write that waits for no acknowledgement, so refusals keep pace
 // with a flood even where the broker allows few QoS 1 messages in flight.
 // They are bounded too: beyond maxRefusals at once, a request is dropped
 // unanswered and its caller times out.
-func (b *Broker) refuse(m *Message, to string, code int, why string) {
+func (b *Broker) sendRefusal(m *Message, to string, code int, why string) {
 	if to == "" || !b.t.properties() { // nowhere to answer, or no way to say it
 		b.log.Debug("mqttrpc: request not served", "topic", m.Topic, "status", code, "reason", why)
 		return
@@ -117,4 +117,12 @@ func (b *Broker) refuse(m *Message, to string, code int, why string) {
 		out.QoS = 0
 		b.send(out, m)
 	}()
+}
+
+// countRefused tells the subscription's endpoint, if it has one, of a
+// request refused before its handler ran.
+func (s *Subscription) countRefused() {
+	if s.opts.endpoint != nil {
+		s.opts.endpoint.countRefused()
+	}
 }

@@ -71,7 +71,7 @@ func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) 
 //go:noinline
 func (s *Subscription) expired(m *Message) {
 	s.b.stats.expired.Add(1)
-	s.opts.endpoint.refuse()
+	s.countRefused()
 	s.b.log.Debug("mqttrpc: request expired before a handler was free", "topic", m.Topic)
 }
 

@@ -49,7 +49,7 @@ func (s *Subscription) observe(next Handler) Handler {
 	ep, hook, details := s.opts.endpoint, s.b.cfg.servedHook, s.b.cfg.errorDetails
 	var service, endpoint string
 	if ep != nil {
-		service, endpoint = ep.service, ep.name
+		service, endpoint = ep.names()
 	}
 	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
 		start := time.Now()

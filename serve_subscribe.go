@@ -144,7 +144,7 @@ func validateLimits(filter string, h Handler, o subscribeOptions) error {
 		return fail(ErrInvalidArgument, "concurrency %d < 1", o.concurrency)
 	case o.queue < 0:
 		return fail(ErrInvalidArgument, "queue limit %d < 0", o.queue)
-	case o.endpoint == nil && (o.metadata != nil || o.requestSchema != "" || o.responseSchema != ""):
+	case o.endpoint == nil && !o.about.isZero():
 		return fail(ErrInvalidService, "EndpointMetadata and EndpointSchema are for Service.Endpoint")
 	case o.timeout < 0, o.maxPayload < 0, o.dedup < 0:
 		return fail(ErrInvalidArgument, "negative execution timeout, payload limit or deduplication size")

@@ -143,11 +143,11 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 		s.endpoints = slices.DeleteFunc(s.endpoints, func(e *endpoint) bool { return e == ep })
 		return nil, err
 	}
-	ep.sub, ep.metadata = sub, maps.Clone(sub.opts.metadata)
+	ep.sub, ep.metadata = sub, maps.Clone(sub.opts.about.metadata)
 	if ep.metadata == nil {
 		ep.metadata = map[string]string{}
 	}
-	ep.requestSchema, ep.responseSchema = sub.opts.requestSchema, sub.opts.responseSchema
+	ep.requestSchema, ep.responseSchema = sub.opts.about.requestSchema, sub.opts.about.responseSchema
 	if t, ok := h.(typedSchemas); ok {
 		if ep.requestSchema == "" && ep.responseSchema == "" {
 			ep.requestSchema, ep.responseSchema = t.schemas()
@@ -367,7 +367,7 @@ func (o endpointOption) applySubscribe(so subscribeOptions) subscribeOptions {
 // reports. Only [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
 func EndpointMetadata(md map[string]string) SubscribeOption {
 	md = maps.Clone(md)
-	return subscribeFunc(func(o *subscribeOptions) { o.metadata = md })
+	return subscribeFunc(func(o *subscribeOptions) { o.about.metadata = md })
 }
 
 // EndpointSchema names the JSON schemas of an endpoint's request and reply,
@@ -375,7 +375,7 @@ func EndpointMetadata(md map[string]string) SubscribeOption {
 // know them. For a [Typed] handler they default to its Go types' names. Only
 // [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
 func EndpointSchema(request, response string) SubscribeOption {
-	return subscribeFunc(func(o *subscribeOptions) { o.requestSchema, o.responseSchema = request, response })
+	return subscribeFunc(func(o *subscribeOptions) { o.about.requestSchema, o.about.responseSchema = request, response })
 }
 
 // typedSchemas is a handler that knows its request and reply types.

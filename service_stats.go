@@ -31,12 +31,30 @@ type endpoint struct {
 	started   time.Time // when added, or last reset
 }
 
-// refuse counts one request refused before its handler ran.
-func (e *endpoint) refuse() {
-	if e != nil {
-		e.refused.Add(1)
-	}
+// endpointObserver is the one seam between serving and services: a
+// subscription made by [Service.Endpoint] tells its endpoint what becomes
+// of each request, and names it for the served hook.
+type endpointObserver interface {
+	countRefused()                                   // refused before its handler ran: 503, or expired while queued
+	record(d time.Duration, err error, details bool) // served, in d, with err
+	names() (service, endpoint string)
 }
+
+// endpointAbout is what a subscription carries for discovery's INFO: set by
+// EndpointMetadata and EndpointSchema, read back by Service.Endpoint.
+type endpointAbout struct {
+	metadata                      map[string]string
+	requestSchema, responseSchema string
+}
+
+func (a endpointAbout) isZero() bool {
+	return a.metadata == nil && a.requestSchema == "" && a.responseSchema == ""
+}
+
+// countRefused counts one request refused before its handler ran.
+func (e *endpoint) countRefused() { e.refused.Add(1) }
+
+func (e *endpoint) names() (service, endpoint string) { return e.service, e.name }
 
 // reset starts the statistics afresh. A request recorded while it runs may
 // be counted in part.
