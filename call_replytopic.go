@@ -144,7 +144,7 @@ func (b *Broker) acquireReplyTopic(ctx context.Context, name string) (*replyTopi
 	if !rt.subscribed.Load() {
 		err = b.awaitReady(ctx)
 		if err == nil {
-			err = b.t.subscribe(ctx, []subscription{{filter: name, qos: 2, fresh: true}})[0]
+			err = b.t.subscribe(ctx, []filterSpec{{filter: name, qos: 2, fresh: true}})[0]
 		}
 		if err == nil {
 			rt.subscribed.Store(true)

@@ -105,7 +105,7 @@ func (b *Broker) subscribeTokenInbox(ctx context.Context, prefix string) error {
 	if err := b.awaitReady(ctx); err != nil {
 		return err
 	}
-	if err := b.t.subscribe(ctx, []subscription{{filter: ti.filter, qos: 2, fresh: true}})[0]; err != nil {
+	if err := b.t.subscribe(ctx, []filterSpec{{filter: ti.filter, qos: 2, fresh: true}})[0]; err != nil {
 		return err
 	}
 	ti.subscribed.Store(true)

@@ -70,7 +70,7 @@ func (s *Subscription) accept(m *Message) {
 	}
 	if b.isClosing() {
 		s.countRefused()
-		b.sendRefusal(m, s.replyTopic(m), StatusServiceUnavailable, msgShutdown)
+		b.sendRefusal(m, s.answerTopic(m), StatusServiceUnavailable, msgShutdown)
 		return
 	}
 	select {
@@ -78,7 +78,7 @@ func (s *Subscription) accept(m *Message) {
 	default:
 		b.stats.overloaded.Add(1)
 		s.countRefused()
-		b.sendRefusal(m, s.replyTopic(m), StatusServiceUnavailable, "overloaded")
+		b.sendRefusal(m, s.answerTopic(m), StatusServiceUnavailable, "overloaded")
 		return
 	}
 	if !b.tasks.Add() { // Close has finished waiting: too late to answer

@@ -89,7 +89,7 @@ func (r *replier) reply(m *Message, resp *Response, err error) {
 
 // answer sends the reply to m built from what its handler returned.
 func (s *Subscription) answer(m *Message, resp *Response, err error) {
-	out := s.b.replyMessage(m, s.replyTopic(m), resp, err)
+	out := s.b.replyMessage(m, s.answerTopic(m), resp, err)
 	if out != nil && out.CorrelationID == "" && m.ReplyTo == "" && s.b.t.properties() {
 		// A reply to an event, sent to the ReplyTopic: Correlation Data
 		// marks it as a reply, which no mqttrpc handler answers.
@@ -98,11 +98,11 @@ func (s *Subscription) answer(m *Message, resp *Response, err error) {
 	s.b.send(out, m)
 }
 
-// replyTopic returns where the reply to m goes: its Response Topic, else the
+// answerTopic returns where the reply to m goes: its Response Topic, else the
 // subscriber's ReplyTopic; "" if nowhere. On MQTT 5 a message with
 // Correlation Data and no Response Topic is itself a reply and is never
 // answered: two services replying to each other's topics would loop forever.
-func (s *Subscription) replyTopic(m *Message) string {
+func (s *Subscription) answerTopic(m *Message) string {
 	switch {
 	case s.opts.noReply:
 		return ""

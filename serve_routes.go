@@ -130,7 +130,7 @@ func (r *routes) overlapping(filter string) []*Subscription {
 // in the number of levels and of the filters s overlaps, not of handlers:
 // concurrent callers each send their SUBSCRIBE without waiting for
 // another's SUBACK.
-func (b *Broker) addSubscription(s *Subscription) ([]subscription, error) {
+func (b *Broker) addSubscription(s *Subscription) ([]filterSpec, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.isClosing() {
@@ -155,7 +155,7 @@ func (b *Broker) addSubscription(s *Subscription) ([]subscription, error) {
 		}
 	}
 	b.routes.Store(r)
-	return subscriptionsOf(append(raised, s)), nil
+	return filterSpecs(append(raised, s)), nil
 }
 
 // conflict returns why s cannot join the table, or nil. Where several

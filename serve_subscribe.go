@@ -152,16 +152,16 @@ func validateLimits(filter string, h Handler, o subscribeOptions) error {
 	return nil
 }
 
-// subscription is what the transport subscribes for s. Call it with b.mu
+// filterSpec is what the transport subscribes for s. Call it with b.mu
 // held, as s.id may change.
-func (s *Subscription) subscription() subscription {
-	return subscription{filter: s.filter, qos: s.opts.qos, id: s.id, fresh: !s.opts.retained}
+func (s *Subscription) filterSpec() filterSpec {
+	return filterSpec{filter: s.filter, qos: s.opts.qos, id: s.id, fresh: !s.opts.retained}
 }
 
-func subscriptionsOf(subs []*Subscription) []subscription {
-	out := make([]subscription, 0, len(subs)+1)
+func filterSpecs(subs []*Subscription) []filterSpec {
+	out := make([]filterSpec, 0, len(subs)+1)
 	for _, s := range subs {
-		out = append(out, s.subscription())
+		out = append(out, s.filterSpec())
 	}
 	return out
 }

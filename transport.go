@@ -3,9 +3,11 @@ package mqttrpc
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/url"
 	"time"
 
+	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
@@ -19,7 +21,7 @@ type transport interface {
 	// the protocol allows, and waits for the SUBACKs. The result has one
 	// error per filter: nil if subscribed, ErrRefused if the broker said no,
 	// or what kept the packet from being acknowledged.
-	subscribe(ctx context.Context, subs []subscription) []error
+	subscribe(ctx context.Context, subs []filterSpec) []error
 	// unsubscribe removes the subscriptions and waits for the UNSUBACK.
 	unsubscribe(ctx context.Context, filters ...string) error
 	// disconnect sends DISCONNECT and stops reconnecting.
@@ -32,8 +34,8 @@ type transport interface {
 	subscriptionIDs() bool
 }
 
-// subscription is one filter to subscribe to.
-type subscription struct {
+// filterSpec is one filter to subscribe to, as the transport sends it.
+type filterSpec struct {
 	filter string
 	qos    byte
 	id     int  // MQTT 5 Subscription Identifier; 0 for none
@@ -97,4 +99,19 @@ func linkError(err error) error {
 		return failWith(ErrTimeout, err)
 	}
 	return failWith(ErrDisconnected, err)
+}
+
+// backoff waits min, then doubles up to max, each wait jittered down by up to
+// a quarter so that clients cut off together do not return together.
+func backoff(min, max time.Duration) autopaho.Backoff {
+	return func(attempt int) time.Duration {
+		if attempt <= 0 {
+			return 0
+		}
+		d := max
+		if attempt < 32 && min<<(attempt-1) > 0 && min<<(attempt-1) < max {
+			d = min << (attempt - 1)
+		}
+		return d - rand.N(d/4+1)
+	}
 }

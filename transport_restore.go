@@ -242,13 +242,13 @@ func (b *Broker) subscribeHandlers(filters []string) (failed []string) {
 
 // handlerSubscriptions returns the handler table and what to subscribe for
 // the handlers of filters in it.
-func (b *Broker) handlerSubscriptions(filters []string) (table *routes, subs []subscription) {
+func (b *Broker) handlerSubscriptions(filters []string) (table *routes, subs []filterSpec) {
 	b.mu.Lock() // for the identifiers
 	defer b.mu.Unlock()
 	table = b.routes.Load()
 	for _, f := range filters {
 		if s := table.get(f); s != nil {
-			subs = append(subs, s.subscription())
+			subs = append(subs, s.filterSpec())
 		}
 	}
 	return table, subs
@@ -325,24 +325,24 @@ func (b *Broker) subscribeAll() (refused []string, err error) {
 // needs on a connection: the reply inbox first, at index inbox (-1 on MQTT
 // 3.1.1, which has none), then the handlers in table order, then the reply
 // topics.
-func (b *Broker) subscriptions() (table *routes, subs []subscription, inbox int) {
+func (b *Broker) subscriptions() (table *routes, subs []filterSpec, inbox int) {
 	inbox = -1
 	if b.t.properties() {
 		// QoS 2 so that a reply arrives at the QoS its responder chose.
-		inbox, subs = 0, append(subs, subscription{filter: b.inbox + "+", qos: 2})
+		inbox, subs = 0, append(subs, filterSpec{filter: b.inbox + "+", qos: 2})
 	}
 	b.mu.Lock() // for the identifiers
 	table = b.routes.Load()
 	for _, s := range table.sorted() {
-		subs = append(subs, s.subscription())
+		subs = append(subs, s.filterSpec())
 	}
 	b.mu.Unlock()
 	replies := b.replies.index.Load()
 	for t := range replies.topics {
-		subs = append(subs, subscription{filter: t, qos: 2, fresh: true})
+		subs = append(subs, filterSpec{filter: t, qos: 2, fresh: true})
 	}
 	for _, ti := range replies.tokens {
-		subs = append(subs, subscription{filter: ti.filter, qos: 2, fresh: true})
+		subs = append(subs, filterSpec{filter: ti.filter, qos: 2, fresh: true})
 	}
 	return table, subs, inbox
 }

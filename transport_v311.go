@@ -240,7 +240,7 @@ func handoffTimedOut(err error) bool {
 	return err != nil && strings.HasSuffix(err.Error(), "was broken by timeout")
 }
 
-func (t *v311) subscribe(ctx context.Context, subs []subscription) []error {
+func (t *v311) subscribe(ctx context.Context, subs []filterSpec) []error {
 	errs := make([]error, len(subs))
 	for start := 0; start < len(subs); start += maxFiltersPerPacket {
 		packet := subs[start:min(start+maxFiltersPerPacket, len(subs))]
@@ -251,7 +251,7 @@ func (t *v311) subscribe(ctx context.Context, subs []subscription) []error {
 
 // subscribePacket sends subs in one SUBSCRIBE and records each filter's
 // outcome in errs.
-func (t *v311) subscribePacket(ctx context.Context, subs []subscription, errs []error) {
+func (t *v311) subscribePacket(ctx context.Context, subs []filterSpec, errs []error) {
 	filters := make(map[string]byte, len(subs))
 	for _, s := range subs {
 		filters[s.filter] = s.qos

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"slices"
@@ -93,21 +92,6 @@ func (t *v5) connectPacket(cp *paho.Connect, u *url.URL) (*paho.Connect, error) 
 	}
 	cp.Properties.RequestProblemInfo = true
 	return cp, nil
-}
-
-// backoff waits min, then doubles up to max, each wait jittered down by up to
-// a quarter so that clients cut off together do not return together.
-func backoff(min, max time.Duration) autopaho.Backoff {
-	return func(attempt int) time.Duration {
-		if attempt <= 0 {
-			return 0
-		}
-		d := max
-		if attempt < 32 && min<<(attempt-1) > 0 && min<<(attempt-1) < max {
-			d = min << (attempt - 1)
-		}
-		return d - rand.N(d/4+1)
-	}
 }
 
 func (t *v5) connectionUp(_ *autopaho.ConnectionManager, ca *paho.Connack) {
@@ -216,7 +200,7 @@ func v5PublishError(m *Message, resp *paho.PublishResponse, err error) error {
 	return ErrNoResponders
 }
 
-func (t *v5) subscribe(ctx context.Context, subs []subscription) []error {
+func (t *v5) subscribe(ctx context.Context, subs []filterSpec) []error {
 	errs := make([]error, len(subs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxConcurrentSubscribes)
@@ -237,7 +221,7 @@ const maxConcurrentSubscribes = 16
 // v5Packets groups subs into SUBSCRIBE packets, as indexes into subs: a
 // Subscription Identifier belongs to a whole packet, so each filter that has
 // one goes alone, and the others share packets.
-func v5Packets(subs []subscription) [][]int {
+func v5Packets(subs []filterSpec) [][]int {
 	var packets [][]int
 	var shared []int
 	for i, s := range subs {
@@ -257,7 +241,7 @@ func v5Packets(subs []subscription) [][]int {
 
 // subscribePacket sends subs[i] for each i in packet and records each
 // filter's outcome in errs[i].
-func (t *v5) subscribePacket(ctx context.Context, subs []subscription, packet []int, errs []error) {
+func (t *v5) subscribePacket(ctx context.Context, subs []filterSpec, packet []int, errs []error) {
 	if f := t.features.Load(); f != nil { // paho would refuse the whole packet
 		packet = slices.DeleteFunc(slices.Clone(packet), func(i int) bool {
 			errs[i] = f.refuses(subs[i].filter)
