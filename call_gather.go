@@ -73,17 +73,3 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	}
 	return nil
 }
-
-type maxRepliesOption int
-
-func (n maxRepliesOption) applyRequest(o requestOptions) requestOptions {
-	o.maxReplies = int(n)
-	return o
-}
-
-// MaxReplies ends a [Broker.Gather] once n replies have come, before its
-// deadline. The default, 0, gathers until the deadline; a negative n is an
-// error. [Broker.Request] takes the first reply whatever n is.
-func MaxReplies(n int) RequestOption {
-	return maxRepliesOption(n)
-}

@@ -10,47 +10,6 @@ import (
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
-// TokenReply makes [Broker.Request] correlate its reply by a token in the
-// topics, the convention of MQTT 3.1.1 platforms such as ThingsBoard
-// (request on …/request/{id}, reply on …/response/{id}): it is the way to
-// run RPC on MQTT 3.1.1, which has no Response Topic or Correlation Data.
-//
-// Request publishes to "<topic>/<token>", a fresh random token per request,
-// and waits for the message on "<replyPrefix>/<token>". The Broker
-// subscribes once to "<replyPrefix>/+" and keeps it; requests run
-// concurrently, and a reply that arrives late, twice, or for another
-// request's token never answers the wrong request: it is dropped (see
-// [Stats].DroppedReplies). The responder replies to the matching topic with
-// a pattern and a [ReplyTopic] that names the token:
-//
-//	b.Subscriber(ctx, "svc/echo/request/{token}", h, mqttrpc.ReplyTopic("svc/echo/response/{token}"))
-//	b.Request(ctx, "svc/echo/request", body, mqttrpc.TokenReply("svc/echo/response"))
-//
-// Every caller subscribed to one reply prefix receives the replies to all
-// of them and drops the others'. With many callers, give each its own level,
-// as in topic "svc/echo/request/<caller>" and prefix
-// "svc/echo/response/<caller>", served by "svc/echo/request/{caller}/{token}"
-// replying to "svc/echo/response/{caller}/{token}".
-//
-// Each reply prefix stays subscribed until [Broker.Close], so use a few
-// fixed prefixes, not one per request or per device. Should a server refuse
-// it on a new connection (a cluster node may while it recovers from the loss
-// of another), the next request on the prefix subscribes again, and fails
-// with [ErrRefused] while it is refused.
-//
-// On MQTT 5 the reply topic is sent as the Response Topic as well, with
-// Correlation Data, so responders of either kind answer it.
-func TokenReply(replyPrefix string) RequestOption {
-	return tokenReplyOption(replyPrefix)
-}
-
-type tokenReplyOption string
-
-func (t tokenReplyOption) applyRequest(o requestOptions) requestOptions {
-	o.tokenReply = string(t)
-	return o
-}
-
 // tokenInbox is the one subscription, "<prefix>/+", on which requests made
 // with TokenReply(prefix) wait for their replies.
 type tokenInbox struct {

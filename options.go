@@ -214,6 +214,46 @@ func WithMiddleware(mw ...Middleware) Option {
 // name internal types and values. Turn it on while developing.
 func WithErrorDetails() Option { return configFunc(func(c *config) { c.errorDetails = true }) }
 
+// WithStateHandler calls fn each time the Broker's connection state
+// changes, including the first StateConnected and the final StateClosed,
+// with the server it concerns. The calls come in order, on one goroutine of
+// the Broker's own, so fn may take its time; a change is dropped, and
+// logged, if 64 are already waiting for fn.
+func WithStateHandler(fn func(StateChange)) Option {
+	return configFunc(func(c *config) { c.stateHandler = fn })
+}
+
+// WithServedHook calls fn once for every request a subscriber of the Broker
+// has served, after its chain (every middleware, panic recovery included)
+// has returned and before the reply is sent: a point to count requests,
+// errors and durations, for Prometheus say, that sees panics, payload limits
+// and execution timeouts as the caller will. fn runs on the handler's
+// goroutine with the handler's context, so it must be quick and safe for
+// concurrent use. Without it, nothing is measured and the request path pays
+// nothing.
+//
+// Requests refused before any handler runs (no handler for the topic, the
+// subscriber's queue full, the Broker closing) are counted in [Stats]
+// instead, and discovery requests not at all.
+func WithServedHook(fn func(ctx context.Context, s Served)) Option {
+	return configFunc(func(c *config) { c.servedHook = fn })
+}
+
+// WithDiscoveryPrefix sets the topic prefix under which the Broker's
+// services answer discovery and [Discover] asks; the default is
+// [DefaultDiscoveryPrefix]. It must be a topic without wildcards, and not
+// start with '$', which MQTT reserves for brokers.
+func WithDiscoveryPrefix(prefix string) Option {
+	return configFunc(func(c *config) { c.discovery = prefix })
+}
+
+// WithoutDiscovery makes the Broker's services answer no discovery request:
+// they subscribe to no discovery topic, and keep their statistics for
+// [Service.Stats] alone. [Discover] still asks other services.
+func WithoutDiscovery() Option {
+	return configFunc(func(c *config) { c.noDiscovery = true })
+}
+
 // publishOptions are the settings shared by [Broker.Publish], [Broker.Request]
 // and [Broker.Subscriber].
 type publishOptions struct {
@@ -519,4 +559,97 @@ func AcceptRetained() SubscribeOption {
 // subscriber of the group.
 func Use(mw ...Middleware) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.middleware = append(o.middleware, mw...) })
+}
+
+// Shared makes the subscription a shared one in group: the MQTT broker hands
+// each request to one of the subscribers in the group, instead of a copy to
+// each, so that several instances of a service split the load. The
+// subscription is "$share/<group>/<filter>", made from the pattern, whose
+// {name} levels still work; routing, and which pattern is the most specific,
+// go by the filter without the prefix. Each instance registers the same
+// pattern with the same group.
+//
+// On MQTT 5 a broker says in its CONNACK whether it offers shared
+// subscriptions: where it does not, [Broker.Subscriber] fails with
+// [ErrFeatureNotSupported]. MQTT 3.1.1 has no such
+// notice, and brokers that take "$share/..." for a plain topic accept the
+// subscription and never deliver a request to it: NATS (2.9 and 2.15) and
+// RabbitMQ 3.10 do so, and ejabberd disconnects the client (0x9E). mosquitto,
+// EMQX, HiveMQ, VerneMQ and the embedded broker honour it on both versions.
+//
+// group must be non-empty and free of '/', '+' and '#'. A pattern given as
+// "$share/<group>/..." does the same; both at once are refused. On a
+// [Group], every subscriber of the group is shared.
+func Shared(group string) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.shared = &group })
+}
+
+// EndpointMetadata sets an endpoint's metadata, which discovery's INFO
+// reports. Only [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
+func EndpointMetadata(md map[string]string) SubscribeOption {
+	md = maps.Clone(md)
+	return subscribeFunc(func(o *subscribeOptions) { o.about.metadata = md })
+}
+
+// EndpointSchema names the JSON schemas of an endpoint's request and reply,
+// which discovery's INFO reports: a name or a URL, as the service's users
+// know them. For a [Typed] handler they default to its Go types' names. Only
+// [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
+func EndpointSchema(request, response string) SubscribeOption {
+	return subscribeFunc(func(o *subscribeOptions) { o.about.requestSchema, o.about.responseSchema = request, response })
+}
+
+type maxRepliesOption int
+
+func (n maxRepliesOption) applyRequest(o requestOptions) requestOptions {
+	o.maxReplies = int(n)
+	return o
+}
+
+// MaxReplies ends a [Broker.Gather] once n replies have come, before its
+// deadline. The default, 0, gathers until the deadline; a negative n is an
+// error. [Broker.Request] takes the first reply whatever n is.
+func MaxReplies(n int) RequestOption {
+	return maxRepliesOption(n)
+}
+
+// TokenReply makes [Broker.Request] correlate its reply by a token in the
+// topics, the convention of MQTT 3.1.1 platforms such as ThingsBoard
+// (request on …/request/{id}, reply on …/response/{id}): it is the way to
+// run RPC on MQTT 3.1.1, which has no Response Topic or Correlation Data.
+//
+// Request publishes to "<topic>/<token>", a fresh random token per request,
+// and waits for the message on "<replyPrefix>/<token>". The Broker
+// subscribes once to "<replyPrefix>/+" and keeps it; requests run
+// concurrently, and a reply that arrives late, twice, or for another
+// request's token never answers the wrong request: it is dropped (see
+// [Stats].DroppedReplies). The responder replies to the matching topic with
+// a pattern and a [ReplyTopic] that names the token:
+//
+//	b.Subscriber(ctx, "svc/echo/request/{token}", h, mqttrpc.ReplyTopic("svc/echo/response/{token}"))
+//	b.Request(ctx, "svc/echo/request", body, mqttrpc.TokenReply("svc/echo/response"))
+//
+// Every caller subscribed to one reply prefix receives the replies to all
+// of them and drops the others'. With many callers, give each its own level,
+// as in topic "svc/echo/request/<caller>" and prefix
+// "svc/echo/response/<caller>", served by "svc/echo/request/{caller}/{token}"
+// replying to "svc/echo/response/{caller}/{token}".
+//
+// Each reply prefix stays subscribed until [Broker.Close], so use a few
+// fixed prefixes, not one per request or per device. Should a server refuse
+// it on a new connection (a cluster node may while it recovers from the loss
+// of another), the next request on the prefix subscribes again, and fails
+// with [ErrRefused] while it is refused.
+//
+// On MQTT 5 the reply topic is sent as the Response Topic as well, with
+// Correlation Data, so responders of either kind answer it.
+func TokenReply(replyPrefix string) RequestOption {
+	return tokenReplyOption(replyPrefix)
+}
+
+type tokenReplyOption string
+
+func (t tokenReplyOption) applyRequest(o requestOptions) requestOptions {
+	o.tokenReply = string(t)
+	return o
 }

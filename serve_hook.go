@@ -17,22 +17,6 @@ type Served struct {
 	Duration time.Duration // from entering the subscriber's chain to its return
 }
 
-// WithServedHook calls fn once for every request a subscriber of the Broker
-// has served, after its chain (every middleware, panic recovery included)
-// has returned and before the reply is sent: a point to count requests,
-// errors and durations, for Prometheus say, that sees panics, payload limits
-// and execution timeouts as the caller will. fn runs on the handler's
-// goroutine with the handler's context, so it must be quick and safe for
-// concurrent use. Without it, nothing is measured and the request path pays
-// nothing.
-//
-// Requests refused before any handler runs (no handler for the topic, the
-// subscriber's queue full, the Broker closing) are counted in [Stats]
-// instead, and discovery requests not at all.
-func WithServedHook(fn func(ctx context.Context, s Served)) Option {
-	return configFunc(func(c *config) { c.servedHook = fn })
-}
-
 // StatusCode returns the status a handler's caller is answered with when the
 // handler returns err: 200 for nil, the code of a *[RemoteError] in err's
 // chain, 408 for a deadline, 503 for a cancellation, and 500 otherwise.

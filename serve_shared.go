@@ -6,29 +6,6 @@ import (
 	"github.com/mqttrpc/mqttrpc/internal/topic"
 )
 
-// Shared makes the subscription a shared one in group: the MQTT broker hands
-// each request to one of the subscribers in the group, instead of a copy to
-// each, so that several instances of a service split the load. The
-// subscription is "$share/<group>/<filter>", made from the pattern, whose
-// {name} levels still work; routing, and which pattern is the most specific,
-// go by the filter without the prefix. Each instance registers the same
-// pattern with the same group.
-//
-// On MQTT 5 a broker says in its CONNACK whether it offers shared
-// subscriptions: where it does not, [Broker.Subscriber] fails with
-// [ErrFeatureNotSupported]. MQTT 3.1.1 has no such
-// notice, and brokers that take "$share/..." for a plain topic accept the
-// subscription and never deliver a request to it: NATS (2.9 and 2.15) and
-// RabbitMQ 3.10 do so, and ejabberd disconnects the client (0x9E). mosquitto,
-// EMQX, HiveMQ, VerneMQ and the embedded broker honour it on both versions.
-//
-// group must be non-empty and free of '/', '+' and '#'. A pattern given as
-// "$share/<group>/..." does the same; both at once are refused. On a
-// [Group], every subscriber of the group is shared.
-func Shared(group string) SubscribeOption {
-	return subscribeFunc(func(o *subscribeOptions) { o.shared = &group })
-}
-
 // sharedPattern prefixes pattern with group's "$share/<group>/".
 func sharedPattern(pattern, group string) (string, error) {
 	switch {

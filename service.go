@@ -363,21 +363,6 @@ func (o endpointOption) applySubscribe(so subscribeOptions) subscribeOptions {
 	return so
 }
 
-// EndpointMetadata sets an endpoint's metadata, which discovery's INFO
-// reports. Only [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
-func EndpointMetadata(md map[string]string) SubscribeOption {
-	md = maps.Clone(md)
-	return subscribeFunc(func(o *subscribeOptions) { o.about.metadata = md })
-}
-
-// EndpointSchema names the JSON schemas of an endpoint's request and reply,
-// which discovery's INFO reports: a name or a URL, as the service's users
-// know them. For a [Typed] handler they default to its Go types' names. Only
-// [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
-func EndpointSchema(request, response string) SubscribeOption {
-	return subscribeFunc(func(o *subscribeOptions) { o.about.requestSchema, o.about.responseSchema = request, response })
-}
-
 // typedSchemas is a handler that knows its request and reply types.
 type typedSchemas interface {
 	schemas() (request, response string)

@@ -22,21 +22,6 @@ const (
 	VerbStats = "STATS"
 )
 
-// WithDiscoveryPrefix sets the topic prefix under which the Broker's
-// services answer discovery and [Discover] asks; the default is
-// [DefaultDiscoveryPrefix]. It must be a topic without wildcards, and not
-// start with '$', which MQTT reserves for brokers.
-func WithDiscoveryPrefix(prefix string) Option {
-	return configFunc(func(c *config) { c.discovery = prefix })
-}
-
-// WithoutDiscovery makes the Broker's services answer no discovery request:
-// they subscribe to no discovery topic, and keep their statistics for
-// [Service.Stats] alone. [Discover] still asks other services.
-func WithoutDiscovery() Option {
-	return configFunc(func(c *config) { c.noDiscovery = true })
-}
-
 func validDiscoveryPrefix(prefix string) error {
 	if err := topic.ValidName(prefix); err != nil {
 		return fail(ErrInvalidTopic, "discovery prefix %q: %w", prefix, err)

@@ -43,15 +43,6 @@ type StateChange struct {
 	Server string
 }
 
-// WithStateHandler calls fn each time the Broker's connection state
-// changes, including the first StateConnected and the final StateClosed,
-// with the server it concerns. The calls come in order, on one goroutine of
-// the Broker's own, so fn may take its time; a change is dropped, and
-// logged, if 64 are already waiting for fn.
-func WithStateHandler(fn func(StateChange)) Option {
-	return configFunc(func(c *config) { c.stateHandler = fn })
-}
-
 // State returns the Broker's current connection state.
 func (b *Broker) State() ConnState {
 	select {
