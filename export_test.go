@@ -61,3 +61,18 @@ func setHook(t testing.TB, hooks *sync.Map, b *Broker, f func()) {
 	hooks.Store(b, f)
 	t.Cleanup(func() { hooks.Delete(b) })
 }
+
+// HoldStateLocks takes every lock of b that a connection change or a
+// Subscriber takes (the handler table's, the connection's, the reply
+// topics'), and returns the function that lets them go: what the
+// dispatcher does meanwhile shows that it waits on none of them.
+func HoldStateLocks(b *Broker) (release func()) {
+	b.mu.Lock()
+	b.conn.mu.Lock()
+	b.replies.mu.Lock()
+	return func() {
+		b.replies.mu.Unlock()
+		b.conn.mu.Unlock()
+		b.mu.Unlock()
+	}
+}

@@ -272,3 +272,33 @@ func TestWrongRepliesAreDropped(t *testing.T) {
 			"dropped: %d", cli.Stats().DroppedReplies)
 	})
 }
+
+// TestDispatchTakesNoStateLock serves requests while every lock that a
+// connection change, a Subscriber or a reply topic takes is held: the
+// dispatcher, the handler and its reply go on without them.
+func TestDispatchTakesNoStateLock(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "locks")
+		var opts []mqttrpc.RequestOption
+		if tg.version == mqttrpc.V311 {
+			subscribe(t, srv, topic+"/{token}", mqttrpc.Typed(echo), mqttrpc.ReplyTopic(topic+"-reply/{token}"))
+			opts = append(opts, mqttrpc.TokenReply(topic+"-reply"))
+		} else {
+			subscribe(t, srv, topic, mqttrpc.Typed(echo))
+		}
+		ctx := ctxTimeout(t, 10*time.Second)
+		_, err := cli.Request(ctx, topic, "warm", opts...) // the reply prefix is subscribed before the locks are held
+		require.NoError(t, err)
+
+		release := mqttrpc.HoldStateLocks(srv)
+		defer release()
+		for i := range 20 {
+			body := fmt.Sprint("call ", i)
+			reply, err := cli.Request(ctx, topic, body, opts...)
+			require.NoError(t, err, "the responder's dispatcher waited on a lock")
+			assert.Equal(t, body, string(reply.Body))
+		}
+	})
+}
