@@ -91,6 +91,13 @@ func Mosquitto(t testing.TB) *Broker {
 // file, e.g. for TLS listeners or ACLs.
 func MosquittoWith(t testing.TB, extraConfig string) *Broker {
 	t.Helper()
+	return startMosquitto(t, requireMosquitto(t), extraConfig)
+}
+
+// requireMosquitto returns the path of mosquitto, or skips the test where it
+// is not installed; in CI it fails it.
+func requireMosquitto(t testing.TB) string {
+	t.Helper()
 	bin, ok := mosquittoPath()
 	if !ok {
 		if os.Getenv("CI") != "" {
@@ -98,7 +105,7 @@ func MosquittoWith(t testing.TB, extraConfig string) *Broker {
 		}
 		t.Skip("brokertest: mosquitto not installed")
 	}
-	return startMosquitto(t, bin, extraConfig)
+	return bin
 }
 
 // stockConfig is mosquitto as installed, but for the listener and anonymous
@@ -112,14 +119,7 @@ const stockConfig = "listener ${PORT} 127.0.0.1\nallow_anonymous true\n"
 // for tests of how clients fare on a broker left at its defaults.
 func MosquittoStock(t testing.TB, extraConfig string) *Broker {
 	t.Helper()
-	bin, ok := mosquittoPath()
-	if !ok {
-		if os.Getenv("CI") != "" {
-			t.Fatal("brokertest: mosquitto required in CI")
-		}
-		t.Skip("brokertest: mosquitto not installed")
-	}
-	return startMosquittoFrom(t, bin, "mosquitto-stock", stockConfig, extraConfig)
+	return startMosquittoFrom(t, requireMosquitto(t), "mosquitto-stock", stockConfig, extraConfig)
 }
 
 // All returns Mochi and, where available, Mosquitto (same CI rule: in CI missing mosquitto is t.Fatal; outside CI it is just left out, no skip of the whole test).
