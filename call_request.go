@@ -69,7 +69,7 @@ func (b *Broker) routeReply(ctx context.Context, m *Message, r replyRoute) (rt *
 	case !b.t.properties(): // the inbox, which MQTT 3.1.1 subscribes only for a body reply
 		err = b.subscribeTokenInbox(ctx, strings.TrimSuffix(b.inbox, "/"))
 	}
-	if err == nil && r.bodyReply && !b.t.properties() {
+	if err == nil && r.bodyReply { // on MQTT 5 too: a 3.1.1 responder sees no Response Topic
 		m.Body, err = json.Marshal(discoveryRequest{ReplyTo: m.ReplyTo})
 	}
 	if err != nil {

@@ -37,15 +37,16 @@ func (b *Broker) discovers() bool {
 	return !b.cfg.noDiscovery
 }
 
-// discoveryRequest is the body of a discovery request on MQTT 3.1.1, which
-// has no Response Topic: it names the topic to answer on
-// (schemas/discovery_request.json).
+// discoveryRequest is the body of a discovery request: it names the topic
+// to answer on (schemas/discovery_request.json) for services on MQTT 3.1.1,
+// which see no Response Topic. An MQTT 5 request sends it too, beside its
+// Response Topic, which MQTT 5 services answer instead.
 type discoveryRequest struct {
 	ReplyTo string `json:"reply_to"`
 }
 
-// bodyReply makes a request name its reply topic in its body on MQTT 3.1.1,
-// as discovery requests do there.
+// bodyReply makes a request name its reply topic in its body, as discovery
+// requests do.
 type bodyReply struct{}
 
 func (bodyReply) applyRequest(o requestOptions) requestOptions {
@@ -274,8 +275,11 @@ func DiscoveryTopic(prefix, verb, name, id string) (string, error) {
 // each instance answers with one JSON reply, whose schemas are in the
 // repository's schemas/ directory. An unknown verb is answered with a 404.
 // MQTT 3.1.1 has no Response Topic: there the request's body names the
-// reply topic, {"reply_to": "<topic>"}, and Discover sends one on a topic
-// of the Broker's inbox. An unknown verb gets no answer on MQTT 3.1.1.
+// reply topic, {"reply_to": "<topic>"}, on a topic of the Broker's inbox.
+// Discover sends that body on both versions, so that it reaches every
+// service, each once, whichever version the service and the caller speak:
+// an MQTT 5 service answers the Response Topic, a 3.1.1 one the body's
+// topic. An unknown verb gets no answer on MQTT 3.1.1.
 //
 // A reply that does not decode into T is yielded as an error, and so is a
 // *[RemoteError]; the sequence goes on after either.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/internal/brokertest"
 )
 
 type reading struct {
@@ -474,4 +475,43 @@ func TestEndpointRefusedAndReset(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint64(1), svc.Stats().Endpoints[0].Requests)
 	})
+}
+
+// TestDiscoveryAcrossVersions: a caller on either version finds services on
+// both, each instance once. An MQTT 5 request carries a Response Topic and
+// the body that names it, so a 3.1.1 service, which sees no properties,
+// answers too; an MQTT 5 service answers the Response Topic only.
+func TestDiscoveryAcrossVersions(t *testing.T) {
+	for _, b := range brokertest.All(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			prefix := mqttrpc.WithDiscoveryPrefix(uniqueTopic(t, "srv"))
+			ctx := ctxTimeout(t, 10*time.Second)
+			want := map[string]mqttrpc.Version{}
+			for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311, mqttrpc.V5, mqttrpc.V311} {
+				svc, err := connect(t, target{broker: b, version: v}, prefix).Service(ctx, mqttrpc.ServiceConfig{Name: "mixed", Version: "1.0.0"})
+				require.NoError(t, err)
+				want[svc.ID()] = v
+			}
+			for _, v := range []mqttrpc.Version{mqttrpc.V5, mqttrpc.V311} {
+				t.Run("caller v"+v.String(), func(t *testing.T) {
+					cli := connect(t, target{broker: b, version: v}, prefix)
+					seen := map[string]int{}
+					// No MaxReplies: the gather runs to its deadline, so a
+					// second answer from one instance would be counted.
+					for r, err := range mqttrpc.Discover[mqttrpc.ServicePing](ctxTimeout(t, 2*time.Second), cli, "mixed", "") {
+						if errors.Is(err, mqttrpc.ErrTimeout) {
+							break
+						}
+						require.NoError(t, err)
+						seen[r.ID]++
+					}
+					for id, sv := range want {
+						assert.Equal(t, 1, seen[id], "the v%s instance %s answers once", sv, id)
+					}
+					assert.Len(t, seen, len(want))
+				})
+			}
+		})
+	}
 }
