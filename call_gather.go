@@ -5,9 +5,10 @@ import (
 	"iter"
 )
 
-// gatherBuffer is how many replies a Gather holds for a caller that has not
-// taken them yet, unless [MaxReplies] asks for fewer.
-const gatherBuffer = 256
+// defaultGatherBuffer is how many replies a Gather holds for a loop that has
+// not taken them yet, unless [GatherBuffer] says otherwise: room for every
+// instance of a fleet of 10,000 to answer at once.
+const defaultGatherBuffer = 16384
 
 // Gather publishes body to topic as one request and yields every reply that
 // arrives, each as it comes, until the request's deadline (its context's,
@@ -25,9 +26,16 @@ const gatherBuffer = 256
 //
 // The body, topic and options are those of [Broker.Request]; on MQTT 3.1.1
 // it needs [TokenReply] or [ReplyTo], whose topic it holds until the loop
-// ends. Up to 256
-// replies (or MaxReplies, if lower) wait for a slow loop body; replies beyond
-// are dropped and counted in [Stats].DroppedReplies.
+// ends.
+//
+// A fleet answers in a burst that a loop doing any work cannot keep pace
+// with, so replies wait for the loop: up to 16,384 of them, or as many as
+// [GatherBuffer] says, each holding its Message and body. Replies that
+// arrived before the deadline are yielded even when the loop takes them
+// after it. Replies beyond the buffer are dropped, counted in
+// [Stats].DroppedReplies, and reported: the sequence then ends with an
+// error wrapping [ErrRepliesDropped] that says how many, never a silent
+// gap. Replies beyond MaxReplies are not the caller's and are not counted.
 func (b *Broker) Gather(ctx context.Context, topicName string, body any, opts ...RequestOption) iter.Seq2[*Message, error] {
 	return func(yield func(*Message, error) bool) {
 		if err := b.gather(ctx, topicName, body, opts, yield); err != nil {
@@ -49,27 +57,46 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 		return opError("gather", topicName, err)
 	}
 	defer b.releaseReplyTopic(rt)
-	size := gatherBuffer
-	if r.maxReplies > 0 {
-		size = min(size, r.maxReplies)
+	buffer := r.gatherBuffer
+	if buffer == 0 {
+		buffer = defaultGatherBuffer
 	}
-	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, size)
+	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, buffer, r.maxReplies)
 	defer b.pending.remove(m.ReplyTo, c)
 	if err := b.sendRequest(ctx, m, nil); err != nil {
 		return opError("gather", topicName, err)
 	}
-	for n := 0; r.maxReplies == 0 || n < r.maxReplies; n++ {
-		select {
-		case reply, ok := <-c.reply:
-			if !ok { // see pendingTable.closeAll
-				return ErrClosed
-			}
+	for n := 0; r.maxReplies == 0 || n < r.maxReplies; {
+		if reply := c.queue.pop(); reply != nil {
+			n++
 			if !yield(reply, replyError(reply)) {
 				return nil
 			}
+			continue
+		}
+		select {
+		case _, ok := <-c.reply:
+			if !ok { // see pendingTable.closeAll
+				return ErrClosed
+			}
 		case <-ctx.Done():
-			return nil
+			// What came before the deadline is the caller's still.
+			for reply := c.queue.pop(); reply != nil && (r.maxReplies == 0 || n < r.maxReplies); reply = c.queue.pop() {
+				n++
+				if !yield(reply, replyError(reply)) {
+					return nil
+				}
+			}
+			return repliesLost(topicName, c.queue.lost(), buffer)
 		}
 	}
-	return nil
+	return repliesLost(topicName, c.queue.lost(), buffer)
+}
+
+// repliesLost is the error that ends a Gather which dropped replies, or nil.
+func repliesLost(topicName string, lost, buffer int) error {
+	if lost == 0 {
+		return nil
+	}
+	return opError("gather", topicName, fail(ErrRepliesDropped, "%d replies came while %d waited for the loop (see GatherBuffer)", lost, buffer))
 }

@@ -182,3 +182,54 @@ func TestGatherEndsOnClose(t *testing.T) {
 		}
 	})
 }
+
+// TestGatherHoldsABurst: a fleet answers in a burst that the loop does not
+// keep pace with. Every reply that came before the deadline is yielded, up
+// to GatherBuffer; beyond it, the sequence ends saying replies were dropped.
+func TestGatherHoldsABurst(t *testing.T) {
+	const burst = 500
+	forEachV5(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		srv, cli := connect(t, tg), connect(t, tg)
+		topic := uniqueTopic(t, "fleet")
+		// One responder that answers as a fleet would: many replies at once.
+		subscribe(t, srv, topic, mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			for i := range burst {
+				if err := srv.Publish(ctx, m.ReplyTo, fmt.Sprint(i), mqttrpc.CorrelationID(m.CorrelationID)); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
+		}), mqttrpc.NoReply())
+
+		gather := func(t *testing.T, opts ...mqttrpc.RequestOption) (got int, err error) {
+			dropped := cli.Stats().DroppedReplies
+			for m, err := range cli.Gather(context.Background(), topic, "who", append(opts, mqttrpc.Timeout(5*time.Second))...) {
+				if err != nil {
+					return got, err
+				}
+				if got++; got == 1 { // a loop body slower than the fleet: the rest arrive meanwhile
+					require.NotNil(t, m)
+					require.Eventually(t, func() bool {
+						return mqttrpc.HeldReplies(cli)+int(cli.Stats().DroppedReplies-dropped) == burst-1
+					}, 10*time.Second, time.Millisecond)
+				}
+			}
+			return got, nil
+		}
+
+		t.Run("default buffer", func(t *testing.T) {
+			got, err := gather(t, mqttrpc.MaxReplies(burst))
+			require.NoError(t, err)
+			assert.Equal(t, burst, got)
+		})
+		t.Run("small buffer", func(t *testing.T) {
+			before := cli.Stats().DroppedReplies
+			got, err := gather(t, mqttrpc.GatherBuffer(10))
+			require.ErrorIs(t, err, mqttrpc.ErrRepliesDropped, "the loss is said, not only counted")
+			lost := int(cli.Stats().DroppedReplies - before)
+			assert.Equal(t, burst, got+lost, "every reply is either yielded or counted as dropped")
+			assert.LessOrEqual(t, got, 11)
+		})
+	})
+}

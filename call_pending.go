@@ -16,6 +16,7 @@ type call struct {
 	correlationID string
 	reply         chan *Message // capacity 1, so delivering never blocks; nil means closed
 	multi         bool          // a Gather: it stays until removed, and its channel is closed on Close
+	queue         *replyQueue   // a Gather's replies; reply then only wakes its loop
 }
 
 func (p *pendingTable) init() { p.calls = make(map[string]call) }
@@ -115,9 +116,10 @@ func (p *pendingTable) len() int {
 	return len(p.calls)
 }
 
-// addMulti adds a Gather waiting on replyTopic, with room for size replies.
-func (p *pendingTable) addMulti(replyTopic, correlationID string, size int) call {
-	c := call{correlationID: correlationID, reply: make(chan *Message, size), multi: true}
+// addMulti adds a Gather waiting on replyTopic, holding up to buffer
+// replies for its loop and taking no more than max (0: no limit).
+func (p *pendingTable) addMulti(replyTopic, correlationID string, buffer, max int) call {
+	c := call{correlationID: correlationID, reply: make(chan *Message, 1), multi: true, queue: &replyQueue{limit: buffer, max: max}}
 	p.mu.Lock()
 	if p.closed {
 		close(c.reply)
@@ -129,14 +131,75 @@ func (p *pendingTable) addMulti(replyTopic, correlationID string, size int) call
 }
 
 // deliverMulti hands m to the Gather c, under p.mu, which it unlocks: the
-// send must not race with closeAll closing the channel. It never blocks; a
-// full buffer drops m.
+// wake-up must not race with closeAll closing the channel. It never blocks.
 func (p *pendingTable) deliverMulti(c call, m *Message) int {
 	defer p.mu.Unlock()
-	select {
-	case c.reply <- m:
+	switch c.queue.push(m) {
+	case queued:
+		select {
+		case c.reply <- nil: // wakes the loop; one wake-up pending is enough
+		default:
+		}
 		return answered
-	default:
-		return overflow
+	case beyondMax:
+		return answered // the caller asked for fewer: not lost, and not counted
 	}
+	return overflow
+}
+
+// Results of replyQueue.push.
+const (
+	queued = iota
+	beyondMax
+	full
+)
+
+// replyQueue holds the replies of a Gather until its loop takes them. A
+// fleet answers in a burst (thousands of replies in a few milliseconds)
+// that a loop doing any work cannot keep pace with, so the queue grows, up
+// to its limit; past it, replies are dropped and counted, and the Gather
+// says so when it ends.
+type replyQueue struct {
+	limit int // replies held at most
+	max   int // replies taken at most (MaxReplies); 0 for no limit
+
+	mu      sync.Mutex
+	held    []*Message
+	taken   int // replies queued so far
+	dropped int // replies dropped for want of room
+}
+
+func (q *replyQueue) push(m *Message) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.max > 0 && q.taken >= q.max:
+		return beyondMax
+	case len(q.held) >= q.limit:
+		q.dropped++
+		return full
+	}
+	q.held = append(q.held, m)
+	q.taken++
+	return queued
+}
+
+// pop returns the oldest reply held, or nil.
+func (q *replyQueue) pop() *Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.held) == 0 {
+		return nil
+	}
+	m := q.held[0]
+	q.held[0] = nil
+	q.held = q.held[1:]
+	return m
+}
+
+// lost returns how many replies were dropped.
+func (q *replyQueue) lost() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
 }

@@ -120,11 +120,12 @@ func awaitReply(ctx context.Context, topicName string, c call, rt *replyTopic) (
 
 // replyRoute says where the reply to a request built by newRequest comes.
 type replyRoute struct {
-	timeout    time.Duration // the Timeout option; 0 if none
-	tokenReply string        // the TokenReply prefix, if given
-	explicit   bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
-	maxReplies int           // the MaxReplies option, for Gather
-	bodyReply  bool          // the body names the reply topic, on MQTT 3.1.1
+	timeout      time.Duration // the Timeout option; 0 if none
+	tokenReply   string        // the TokenReply prefix, if given
+	explicit     bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
+	maxReplies   int           // the MaxReplies option, for Gather
+	gatherBuffer int           // the GatherBuffer option; 0 for the default
+	bodyReply    bool          // the body names the reply topic, on MQTT 3.1.1
 }
 
 // newRequest builds the request message from Request's arguments, with its
@@ -139,8 +140,8 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	for _, opt := range opts {
 		o = opt.applyRequest(o)
 	}
-	if o.maxReplies < 0 {
-		return nil, replyRoute{}, fail(ErrInvalidArgument, "MaxReplies %d < 0", o.maxReplies)
+	if o.maxReplies < 0 || o.gatherBuffer < 0 {
+		return nil, replyRoute{}, fail(ErrInvalidArgument, "MaxReplies %d or GatherBuffer %d < 0", o.maxReplies, o.gatherBuffer)
 	}
 	m, err := newMessage(topicName, body, o.publishOptions)
 	if err != nil {
@@ -161,7 +162,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if needID {
 		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
-	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, bodyReply: o.bodyReply}, nil
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, gatherBuffer: o.gatherBuffer, bodyReply: o.bodyReply}, nil
 }
 
 // newRequestIDs returns a reply topic in the inbox with a fresh random token

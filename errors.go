@@ -97,6 +97,11 @@ var (
 	// authorized), or a TLS handshake failed for good.
 	ErrRefused = errors.New("refused by the MQTT broker")
 
+	// ErrRepliesDropped: a [Broker.Gather] or [Discover] dropped replies that
+	// came while more than its buffer (see [GatherBuffer]) waited for its
+	// loop; the error says how many.
+	ErrRepliesDropped = errors.New("replies dropped")
+
 	// ErrEncoding: a body does not encode, or a payload does not decode
 	// into the type asked for.
 	ErrEncoding = errors.New("payload encoding")
@@ -113,7 +118,7 @@ var (
 var sentinels = []error{
 	ErrClosed, ErrRefused, ErrNoResponders, ErrTimeout, ErrDisconnected,
 	ErrFeatureNotSupported, ErrHandlerExists, ErrInvalidTopic, ErrInvalidService,
-	ErrServiceStopped, ErrInvalidArgument, ErrEncoding, context.Canceled,
+	ErrServiceStopped, ErrInvalidArgument, ErrEncoding, ErrRepliesDropped, context.Canceled,
 }
 
 // failure is an error inside the package: a sentinel and what lay beneath

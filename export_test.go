@@ -76,3 +76,18 @@ func HoldStateLocks(b *Broker) (release func()) {
 		b.mu.Unlock()
 	}
 }
+
+// HeldReplies reports how many replies b's Gathers hold for their loops.
+func HeldReplies(b *Broker) int {
+	b.pending.mu.Lock()
+	defer b.pending.mu.Unlock()
+	n := 0
+	for _, c := range b.pending.calls {
+		if c.queue != nil {
+			c.queue.mu.Lock()
+			n += len(c.queue.held)
+			c.queue.mu.Unlock()
+		}
+	}
+	return n
+}

@@ -269,10 +269,11 @@ type publishOptions struct {
 // requestOptions are the settings of one [Broker.Request].
 type requestOptions struct {
 	publishOptions
-	timeout    time.Duration
-	tokenReply string // the reply prefix of TokenReply; "" for none
-	maxReplies int    // Gather only
-	bodyReply  bool   // on MQTT 3.1.1 the body names the reply topic (discovery)
+	timeout      time.Duration
+	tokenReply   string // the reply prefix of TokenReply; "" for none
+	maxReplies   int    // Gather only
+	gatherBuffer int    // Gather only; 0 for the default
+	bodyReply    bool   // on MQTT 3.1.1 the body names the reply topic (discovery)
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].
@@ -597,6 +598,23 @@ func EndpointMetadata(md map[string]string) SubscribeOption {
 // [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
 func EndpointSchema(request, response string) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.about.requestSchema, o.about.responseSchema = request, response })
+}
+
+type gatherBufferOption int
+
+func (n gatherBufferOption) applyRequest(o requestOptions) requestOptions {
+	o.gatherBuffer = int(n)
+	return o
+}
+
+// GatherBuffer sets how many replies a [Broker.Gather] (or [Discover]) holds
+// for a loop that has not taken them yet; the default, 16,384, lets every
+// instance of a fleet of 10,000 answer at once. Each held reply keeps its
+// Message and body: about 0.5 KB for a PING reply, a few KB for INFO. A
+// reply beyond it is dropped and the sequence ends with
+// [ErrRepliesDropped].
+func GatherBuffer(n int) RequestOption {
+	return gatherBufferOption(n)
 }
 
 type maxRepliesOption int
