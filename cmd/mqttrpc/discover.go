@@ -119,13 +119,12 @@ func (f *discoverFlags) connect(ctx context.Context, s streams) (*mqttrpc.Broker
 // noReplies is the outcome of a discovery that nobody answered: it exits
 // as a timeout does.
 type noReplies struct {
-	cmd     string
 	what    string
 	timeout time.Duration
 }
 
 func (e noReplies) Error() string {
-	return fmt.Sprintf("mqttrpc %s: no %s answered within %v", e.cmd, e.what, e.timeout)
+	return fmt.Sprintf("no %s answered within %v", e.what, e.timeout)
 }
 
 func (e noReplies) Is(target error) bool { return target == mqttrpc.ErrTimeout }
@@ -166,10 +165,10 @@ func discover[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
-		return nil, noReplies{cmd, describe(name, id), f.timeout}
+		return nil, noReplies{describe(name, id), f.timeout}
 	}
 	for _, err := range errs {
-		fmt.Fprintf(s.stderr, "mqttrpc %s: %v\n", cmd, err)
+		writeError(s.stderr, cmd, err)
 	}
 	return replies, nil
 }

@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -94,9 +95,21 @@ func report(name string, err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "mqttrpc %s: %v\nRun 'mqttrpc %s -h' for usage.\n", name, err, name)
 	default:
-		fmt.Fprintln(stderr, err)
+		writeError(stderr, name, err)
 	}
 	return exitCode(err)
+}
+
+// writeError writes err on stderr, each line headed by "mqttrpc NAME: ",
+// which names the command, in place of the "mqttrpc: " the library's
+// errors start with.
+func writeError(stderr io.Writer, name string, err error) {
+	for line := range strings.Lines(err.Error()) {
+		line = strings.TrimSuffix(line, "\n")
+		line = strings.TrimPrefix(line, "mqttrpc: ")
+		line = strings.TrimPrefix(line, "mqttrpc "+name+": ")
+		fmt.Fprintf(stderr, "mqttrpc %s: %s\n", name, line)
+	}
 }
 
 func usage(w io.Writer) {
