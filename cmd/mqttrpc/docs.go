@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/mqttrpc/mqttrpc"
@@ -24,9 +23,13 @@ func document(f *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) (*asyncapi.Docu
 	for i, r := range rs {
 		infos[i] = *r.v
 	}
-	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: f.conn.urls(), Discovery: f.prefix})
+	urls, err := f.conn.urls()
 	if err != nil {
-		return nil, fmt.Errorf("mqttrpc docs: %w", err)
+		return nil, err
+	}
+	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: urls, Discovery: f.prefix})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
