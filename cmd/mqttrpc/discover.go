@@ -15,14 +15,21 @@ import (
 	"github.com/mqttrpc/mqttrpc"
 )
 
-// discoverHelp describes the flags the discovery commands share.
-const discoverHelp = `
+// discoverHelp describes the flags the discovery commands share, with the
+// line on --json of all but docs.
+const discoverHelp = discoverFlagsHelp + `      --json                print the replies as a JSON array, as the services sent them
+` + discoverTail
+
+// discoverFlagsHelp describes the flags of every discovery command but --json.
+const discoverFlagsHelp = `
 Flags:
       --timeout D           how long to collect replies (default 1s)
       --prefix P            discovery topic prefix (default mqttrpc/srv), as the
                             services' WithDiscoveryPrefix sets it
-      --json                print the replies as a JSON array
-` + connHelp + `
+`
+
+// discoverTail ends the help of every discovery command.
+const discoverTail = connHelp + `
 On MQTT 3.1.1, which has no Response Topic, the request's body names the
 reply topic, and services of this library answer there.
 

@@ -15,7 +15,8 @@ service NAME, or of its one instance ID, as YAML (--json: as JSON): a channel
 and an operation per endpoint, its reply, content types and the names of the
 payload schemas, which discovery carries without the schemas themselves; and
 discovery's PING, INFO and STATS under --prefix. Its server is the broker of -s.
-` + discoverHelp
+` + discoverFlagsHelp + `      --json                print the document as JSON instead of YAML
+` + discoverTail
 
 // document returns the AsyncAPI document of the services that answered.
 func document(f *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) (*asyncapi.Document, error) {

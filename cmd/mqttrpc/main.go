@@ -46,19 +46,27 @@ type streams struct {
 type command struct {
 	name    string
 	summary string
+	help    string // what -h prints, whose flag lines completion reads
 	run     func(ctx context.Context, args []string, s streams) error
 }
 
-var commands = []command{
-	{"call", "send one request and print its reply", runCall},
-	{"serve", "answer requests: echo, a fixed reply, or a shell command", runServe},
-	{"bench", "measure round trips: throughput and latency percentiles", runBench},
-	{"broker", "run an embedded MQTT broker for local development", runBroker},
-	{"ls", "list the service instances that answer discovery", lsCommand.run},
-	{"ping", "ping service instances and print their round trips", pingCommand.run},
-	{"info", "print a service's endpoints: patterns, metadata, schemas", infoCommand.run},
-	{"stats", "print a service's request, error and timing statistics", statsCommand.run},
-	{"docs", "print the AsyncAPI document of the services", docsCommand.run},
+var commands []command
+
+// The list refers to completion, which reads it: it is filled in init.
+func init() {
+	commands = []command{
+		{"call", "send one request and print its reply, or gather several", callHelp, runCall},
+		{"serve", "answer requests: echo, a fixed reply, or a shell command", serveHelp, runServe},
+		{"bench", "measure round trips: throughput and latency percentiles", benchHelp, runBench},
+		{"broker", "run an embedded MQTT broker for local development", brokerHelp, runBroker},
+		{"ls", "list the service instances that answer discovery", lsHelp, lsCommand.run},
+		{"ping", "ping service instances and print their round trips", pingHelp, pingCommand.run},
+		{"info", "print a service's endpoints: patterns, QoS, reply topics, schemas", infoHelp, infoCommand.run},
+		{"stats", "print a service's request, error and timing statistics", statsHelp, statsCommand.run},
+		{"docs", "print the AsyncAPI document of the services", docsHelp, docsCommand.run},
+		{"version", "print the command's version and the Go version it was built with", versionHelp, runVersion},
+		{"completion", "print a shell completion script: bash, zsh or fish", completionHelp, runCompletion},
+	}
 }
 
 // run runs the command args name and returns the process's exit code. It
@@ -74,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
+	case "--version", "-version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -115,7 +125,7 @@ func writeError(stderr io.Writer, name string, err error) {
 func usage(w io.Writer) {
 	fmt.Fprint(w, "mqttrpc: request/response RPC over MQTT 5 and 3.1.1\n\nUsage:\n  mqttrpc COMMAND [ARGS] [FLAGS]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'mqttrpc COMMAND -h' for a command's flags.\n")
 }

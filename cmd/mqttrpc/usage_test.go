@@ -67,4 +67,10 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, r.stdout, "Usage: mqttrpc "+c.name, c.name)
 		assert.Empty(t, r.stderr, c.name)
 	}
+	// docs --json prints the document, not the replies.
+	r = cli(t, "", "docs", "-h")
+	assert.Contains(t, r.stdout, "--json                print the document as JSON instead of YAML\n")
+	assert.NotContains(t, r.stdout, "JSON array")
+	r = cli(t, "", "ls", "-h")
+	assert.Contains(t, r.stdout, "--json                print the replies as a JSON array")
 }
