@@ -60,7 +60,7 @@ func TestCompletion_bash(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	assert.Equal(t, "call completion", complete("mqttrpc", "c"))
-	assert.Equal(t, "--timeout --type", sortedWords(complete("mqttrpc", "call", "--t"), "--timeout --type"))
+	assert.Equal(t, "--timeout --token-reply --type", sortedWords(complete("mqttrpc", "call", "--t"), "--timeout --token-reply --type"))
 	assert.Equal(t, "text json bytes", complete("mqttrpc", "call", "--type", ""))
 	assert.Equal(t, "5 3.1.1", complete("mqttrpc", "ls", "-V", ""))
 	assert.Equal(t, "bash zsh fish", complete("mqttrpc", "completion", ""))

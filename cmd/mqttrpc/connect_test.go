@@ -29,6 +29,7 @@ func TestConnect_failFast(t *testing.T) {
 	}
 	commands := [][]string{
 		{"call", "a/b"},
+		{"call", "a/b", "--replies", "0"},
 		{"bench", "a/b", "-n", "1"},
 		{"ls"}, {"ping"}, {"info", "svc"}, {"stats", "svc"}, {"docs"},
 	}

@@ -97,9 +97,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // report writes err, if any, to stderr and returns its exit code.
 func report(name string, err error, stderr io.Writer) int {
-	var ue usageError
+	var (
+		ue   usageError
+		done reported
+	)
 	switch {
 	case err == nil:
+	case errors.As(err, &done):
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK // the flag package has printed the help
 	case errors.As(err, &ue):
