@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -52,6 +53,19 @@ func TestBinary(t *testing.T) {
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "%v", err)
 	assert.Equal(t, exitUsage, exit.ExitCode())
+
+	// A broker that refuses the connection fails the call at once.
+	start := time.Now()
+	err = exec.Command(bin, "call", "x", "-s", closedPortURL(t)).Run()
+	took := time.Since(start)
+	t.Logf("mqttrpc call x -s <closed port>: %v in %v", err, took)
+	require.True(t, errors.As(err, &exit), "%v", err)
+	assert.Equal(t, exitConnection, exit.ExitCode())
+	assert.Less(t, took, failFastLimit)
+
+	version, err := exec.Command(bin, "--version").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(version), runtime.Version())
 
 	require.NoError(t, server.Process.Signal(syscall.SIGTERM))
 	select {

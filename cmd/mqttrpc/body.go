@@ -27,13 +27,13 @@ func readBody(arg string, stdin io.Reader) ([]byte, error) {
 	case arg == "-":
 		b, err := io.ReadAll(stdin)
 		if err != nil {
-			return nil, fmt.Errorf("mqttrpc: read standard input: %w", err)
+			return nil, fmt.Errorf("read standard input: %w", err)
 		}
 		return b, nil
 	case strings.HasPrefix(arg, "@"):
 		b, err := os.ReadFile(arg[1:])
 		if err != nil {
-			return nil, fmt.Errorf("mqttrpc: read body: %w", err)
+			return nil, fmt.Errorf("read body: %w", err)
 		}
 		return b, nil
 	}

@@ -83,12 +83,12 @@ func TestCall_severalServers(t *testing.T) {
 
 	r = cli(t, "", "call", tp, "hi", "-s", url, "-s", "::bad")
 	assert.Equal(t, exitUsage, r.code, r.stderr)
-	assert.Contains(t, r.stderr, `--server "::bad" is not a URL`)
+	assert.Contains(t, r.stderr, `--server "::bad" is not a broker address`)
 }
 
 // TestCall_connectionFailure calls a port where no broker listens.
 func TestCall_connectionFailure(t *testing.T) {
 	r := cli(t, "", "call", "a/b", "-s", closedPortURL(t), "--connect-timeout", "300ms")
 	assert.Equal(t, exitConnection, r.code, r.stderr)
-	assert.Contains(t, r.stderr, "mqttrpc: connect")
+	assert.Contains(t, r.stderr, "mqttrpc call: connect")
 }

@@ -15,14 +15,21 @@ import (
 	"github.com/mqttrpc/mqttrpc"
 )
 
-// discoverHelp describes the flags the discovery commands share.
-const discoverHelp = `
+// discoverHelp describes the flags the discovery commands share, with the
+// line on --json of all but docs.
+const discoverHelp = discoverFlagsHelp + `      --json                print the replies as a JSON array, as the services sent them
+` + discoverTail
+
+// discoverFlagsHelp describes the flags of every discovery command but --json.
+const discoverFlagsHelp = `
 Flags:
       --timeout D           how long to collect replies (default 1s)
       --prefix P            discovery topic prefix (default mqttrpc/srv), as the
                             services' WithDiscoveryPrefix sets it
-      --json                print the replies as a JSON array
-` + connHelp + `
+`
+
+// discoverTail ends the help of every discovery command.
+const discoverTail = connHelp + `
 On MQTT 3.1.1, which has no Response Topic, the request's body names the
 reply topic, and services of this library answer there.
 
@@ -45,16 +52,20 @@ NAME, and prints each one's name, version, id and round-trip time.
 
 const infoHelp = `Usage: mqttrpc info NAME [ID] [FLAGS]
 
-Prints what each instance of service NAME (or the one instance ID) serves:
-its identity, description and metadata, and each endpoint's name, pattern,
-metadata and request and response schemas.
+Prints what the instances of service NAME (or the one instance ID) serve:
+identity, description and metadata, and per endpoint its name, pattern, QoS,
+shared subscription group, reply topic (for requests that name none),
+request and response schema and content type, and metadata. Instances that
+serve the same are printed once, with the ids of all of them.
 ` + discoverHelp
 
 const statsHelp = `Usage: mqttrpc stats NAME [ID] [FLAGS]
 
 Prints the statistics of each instance of service NAME (or the one instance
-ID): per endpoint, the requests served, the errors, the average processing
-time and the last error.
+ID): per endpoint, the requests served, the errors, the requests refused
+(overloaded, shutting down, or expired while queued; not among the requests),
+the average processing time and the last error, then the instance's total;
+with several instances, the total of all of them last.
 ` + discoverHelp
 
 // discoverFlags are the flags of ls, ping, info and stats.
@@ -119,13 +130,12 @@ func (f *discoverFlags) connect(ctx context.Context, s streams) (*mqttrpc.Broker
 // noReplies is the outcome of a discovery that nobody answered: it exits
 // as a timeout does.
 type noReplies struct {
-	cmd     string
 	what    string
 	timeout time.Duration
 }
 
 func (e noReplies) Error() string {
-	return fmt.Sprintf("mqttrpc %s: no %s answered within %v", e.cmd, e.what, e.timeout)
+	return fmt.Sprintf("no %s answered within %v", e.what, e.timeout)
 }
 
 func (e noReplies) Is(target error) bool { return target == mqttrpc.ErrTimeout }
@@ -166,10 +176,10 @@ func discover[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}
-		return nil, noReplies{cmd, describe(name, id), f.timeout}
+		return nil, noReplies{describe(name, id), f.timeout}
 	}
 	for _, err := range errs {
-		fmt.Fprintf(s.stderr, "mqttrpc %s: %v\n", cmd, err)
+		writeError(s.stderr, cmd, err)
 	}
 	return replies, nil
 }
@@ -316,21 +326,39 @@ func writePing(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServicePing]) e
 	return tw.Flush()
 }
 
-// writeInfo prints each instance and a table of its endpoints.
+// writeInfo prints the instances, those that serve the same once, each
+// with a table of its endpoints.
 func writeInfo(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) error {
-	for i, r := range rs {
+	for i, g := range groupInfos(rs) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		writeIdentity(w, r.v.ServiceIdentity)
-		if r.v.Description != "" {
-			fmt.Fprintf(w, "  description: %s\n", oneLine(r.v.Description))
+		info := g[0]
+		if len(g) == 1 {
+			writeIdentity(w, info.ServiceIdentity)
+		} else {
+			ids := make([]string, len(g))
+			for j, in := range g {
+				ids[j] = in.ID
+			}
+			fmt.Fprintf(w, "%s %s, %d instances: %s\n", info.Name, info.Version, len(g), strings.Join(ids, " "))
+			if len(info.Metadata) > 0 {
+				fmt.Fprintf(w, "  metadata: %s\n", metadata(info.Metadata))
+			}
 		}
-		fmt.Fprintf(w, "  endpoints: %d\n", len(r.v.Endpoints))
+		if info.Description != "" {
+			fmt.Fprintf(w, "  description: %s\n", oneLine(info.Description))
+		}
+		fmt.Fprintf(w, "  endpoints: %d\n", len(info.Endpoints))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "    NAME\tPATTERN\tREQUEST\tRESPONSE\tMETADATA")
-		for _, e := range r.v.Endpoints {
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", e.Name, e.Pattern, dash(e.RequestSchema), dash(e.ResponseSchema), dash(metadata(e.Metadata)))
+		fmt.Fprintln(tw, "    NAME\tPATTERN\tQOS\tSHARED\tREPLY TOPIC\tREQUEST\tRESPONSE\tMETADATA")
+		for _, e := range info.Endpoints {
+			replyTopic := dash(e.ReplyTopic)
+			if e.NoReply {
+				replyTopic = "(no reply)"
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Pattern, e.QoS, dash(e.Shared), replyTopic,
+				payload(e.RequestSchema, e.RequestContentType), payload(e.ResponseSchema, e.ResponseContentType), dash(metadata(e.Metadata)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -339,8 +367,68 @@ func writeInfo(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) e
 	return nil
 }
 
-// writeStats prints each instance and a table of its endpoints' statistics.
+// groupInfos groups the instances that serve the same: all but their ids
+// alike. The groups and the instances in each keep the order of rs.
+func groupInfos(rs []reply[mqttrpc.ServiceInfo]) [][]*mqttrpc.ServiceInfo {
+	var (
+		groups [][]*mqttrpc.ServiceInfo
+		index  = map[string]int{}
+	)
+	for _, r := range rs {
+		anon := *r.v
+		anon.ID = ""
+		key, err := json.Marshal(anon) // maps marshal sorted by key
+		if err != nil {
+			key = []byte(r.v.ID) // a group of its own
+		}
+		if i, ok := index[string(key)]; ok {
+			groups[i] = append(groups[i], r.v)
+			continue
+		}
+		index[string(key)] = len(groups)
+		groups = append(groups, []*mqttrpc.ServiceInfo{r.v})
+	}
+	return groups
+}
+
+// payload describes a request or response: its schema and content type,
+// either of which may be unknown.
+func payload(schema, contentType string) string {
+	switch {
+	case schema != "" && contentType != "":
+		return schema + " (" + contentType + ")"
+	case schema != "":
+		return schema
+	}
+	return dash(contentType)
+}
+
+// statsTotal adds up the statistics of endpoints.
+type statsTotal struct {
+	requests, errors, refused uint64
+	processing                time.Duration
+}
+
+func (t *statsTotal) add(e mqttrpc.EndpointStats) {
+	t.requests += e.Requests
+	t.errors += e.Errors
+	t.refused += e.Refused
+	t.processing += e.ProcessingTime
+}
+
+// average is the average processing time of the requests counted.
+func (t statsTotal) average() time.Duration {
+	if t.requests == 0 {
+		return 0
+	}
+	return t.processing / time.Duration(t.requests)
+}
+
+// writeStats prints each instance and a table of its endpoints'
+// statistics with a row for their total, then, for several instances, the
+// total of all.
 func writeStats(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceStats]) error {
+	var all statsTotal
 	for i, r := range rs {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -348,14 +436,24 @@ func writeStats(w io.Writer, _ *discoverFlags, rs []reply[mqttrpc.ServiceStats])
 		writeIdentity(w, r.v.ServiceIdentity)
 		fmt.Fprintf(w, "  started: %s\n", r.v.Started.Format(time.RFC3339))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "    ENDPOINT\tPATTERN\tREQUESTS\tERRORS\tAVERAGE\tLAST ERROR")
+		fmt.Fprintln(tw, "    ENDPOINT\tPATTERN\tREQUESTS\tERRORS\tREFUSED\tAVERAGE\tLAST ERROR")
+		var total statsTotal
 		for _, e := range r.v.Endpoints {
-			fmt.Fprintf(tw, "    %s\t%s\t%d\t%d\t%v\t%s\n", e.Name, e.Pattern, e.Requests, e.Errors,
+			total.add(e)
+			fmt.Fprintf(tw, "    %s\t%s\t%d\t%d\t%d\t%v\t%s\n", e.Name, e.Pattern, e.Requests, e.Errors, e.Refused,
 				e.AverageProcessingTime.Round(time.Microsecond), dash(oneLine(e.LastError)))
 		}
+		fmt.Fprintf(tw, "    total\t\t%d\t%d\t%d\t%v\n", total.requests, total.errors, total.refused, total.average().Round(time.Microsecond))
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		all.requests, all.errors, all.refused = all.requests+total.requests, all.errors+total.errors, all.refused+total.refused
+		all.processing += total.processing
+	}
+	if len(rs) > 1 {
+		_, err := fmt.Fprintf(w, "\nall %d instances: %d requests, %d errors, %d refused, average %v\n",
+			len(rs), all.requests, all.errors, all.refused, all.average().Round(time.Microsecond))
+		return err
 	}
 	return nil
 }

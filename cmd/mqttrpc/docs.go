@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/mqttrpc/mqttrpc"
@@ -16,7 +15,8 @@ service NAME, or of its one instance ID, as YAML (--json: as JSON): a channel
 and an operation per endpoint, its reply, content types and the names of the
 payload schemas, which discovery carries without the schemas themselves; and
 discovery's PING, INFO and STATS under --prefix. Its server is the broker of -s.
-` + discoverHelp
+` + discoverFlagsHelp + `      --json                print the document as JSON instead of YAML
+` + discoverTail
 
 // document returns the AsyncAPI document of the services that answered.
 func document(f *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) (*asyncapi.Document, error) {
@@ -24,9 +24,13 @@ func document(f *discoverFlags, rs []reply[mqttrpc.ServiceInfo]) (*asyncapi.Docu
 	for i, r := range rs {
 		infos[i] = *r.v
 	}
-	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: f.conn.urls(), Discovery: f.prefix})
+	urls, err := f.conn.urls()
 	if err != nil {
-		return nil, fmt.Errorf("mqttrpc docs: %w", err)
+		return nil, err
+	}
+	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: urls, Discovery: f.prefix})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }

@@ -31,6 +31,13 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
+// reported is an error the command has written on stderr already: run
+// only turns it into an exit code.
+type reported struct{ err error }
+
+func (e reported) Error() string { return e.err.Error() }
+func (e reported) Unwrap() error { return e.err }
+
 // connectError is a failure to connect to the MQTT broker.
 type connectError struct{ err error }
 

@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -45,19 +46,27 @@ type streams struct {
 type command struct {
 	name    string
 	summary string
+	help    string // what -h prints, whose flag lines completion reads
 	run     func(ctx context.Context, args []string, s streams) error
 }
 
-var commands = []command{
-	{"call", "send one request and print its reply", runCall},
-	{"serve", "answer requests: echo, a fixed reply, or a shell command", runServe},
-	{"bench", "measure round trips: throughput and latency percentiles", runBench},
-	{"broker", "run an embedded MQTT broker for local development", runBroker},
-	{"ls", "list the service instances that answer discovery", lsCommand.run},
-	{"ping", "ping service instances and print their round trips", pingCommand.run},
-	{"info", "print a service's endpoints: patterns, metadata, schemas", infoCommand.run},
-	{"stats", "print a service's request, error and timing statistics", statsCommand.run},
-	{"docs", "print the AsyncAPI document of the services", docsCommand.run},
+var commands []command
+
+// The list refers to completion, which reads it: it is filled in init.
+func init() {
+	commands = []command{
+		{"call", "send one request and print its reply, or gather several", callHelp, runCall},
+		{"serve", "answer requests: echo, a fixed reply, or a shell command", serveHelp, runServe},
+		{"bench", "measure round trips: throughput and latency percentiles", benchHelp, runBench},
+		{"broker", "run an embedded MQTT broker for local development", brokerHelp, runBroker},
+		{"ls", "list the service instances that answer discovery", lsHelp, lsCommand.run},
+		{"ping", "ping service instances and print their round trips", pingHelp, pingCommand.run},
+		{"info", "print a service's endpoints: patterns, QoS, reply topics, schemas", infoHelp, infoCommand.run},
+		{"stats", "print a service's request, error and timing statistics", statsHelp, statsCommand.run},
+		{"docs", "print the AsyncAPI document of the services", docsHelp, docsCommand.run},
+		{"version", "print the command's version and the Go version it was built with", versionHelp, runVersion},
+		{"completion", "print a shell completion script: bash, zsh or fish", completionHelp, runCompletion},
+	}
 }
 
 // run runs the command args name and returns the process's exit code. It
@@ -73,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
+	case "--version", "-version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -86,23 +97,39 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // report writes err, if any, to stderr and returns its exit code.
 func report(name string, err error, stderr io.Writer) int {
-	var ue usageError
+	var (
+		ue   usageError
+		done reported
+	)
 	switch {
 	case err == nil:
+	case errors.As(err, &done):
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK // the flag package has printed the help
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "mqttrpc %s: %v\nRun 'mqttrpc %s -h' for usage.\n", name, err, name)
 	default:
-		fmt.Fprintln(stderr, err)
+		writeError(stderr, name, err)
 	}
 	return exitCode(err)
+}
+
+// writeError writes err on stderr, each line headed by "mqttrpc NAME: ",
+// which names the command, in place of the "mqttrpc: " the library's
+// errors start with.
+func writeError(stderr io.Writer, name string, err error) {
+	for line := range strings.Lines(err.Error()) {
+		line = strings.TrimSuffix(line, "\n")
+		line = strings.TrimPrefix(line, "mqttrpc: ")
+		line = strings.TrimPrefix(line, "mqttrpc "+name+": ")
+		fmt.Fprintf(stderr, "mqttrpc %s: %s\n", name, line)
+	}
 }
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, "mqttrpc: request/response RPC over MQTT 5 and 3.1.1\n\nUsage:\n  mqttrpc COMMAND [ARGS] [FLAGS]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'mqttrpc COMMAND -h' for a command's flags.\n")
 }

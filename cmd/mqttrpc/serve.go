@@ -109,7 +109,7 @@ func runServe(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 
-	b, err := f.conn.connect(ctx, mqttrpc.WithLogger(f.logger(s)), mqttrpc.WithDiscoveryPrefix(f.prefix))
+	b, err := f.conn.connectWaiting(ctx, mqttrpc.WithLogger(f.logger(s)), mqttrpc.WithDiscoveryPrefix(f.prefix))
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func drain(b *mqttrpc.Broker, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	if err := b.Close(ctx); err != nil {
-		return fmt.Errorf("mqttrpc: requests still running after --drain %v: %w", d, err)
+		return fmt.Errorf("requests still running after --drain %v: %w", d, err)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func TestServe_execFailure(t *testing.T) {
 
 	r := cli(t, "", "call", tp, "x", "-s", url)
 	assert.Equal(t, exitRemoteError, r.code)
-	assert.Equal(t, "mqttrpc: remote error 500: disk full\n", r.stderr)
+	assert.Equal(t, "mqttrpc call: request \""+tp+"\": remote error 500: disk full\n", r.stderr)
 	assert.Empty(t, r.stdout)
 }
 
@@ -177,7 +177,7 @@ func TestServe_badService(t *testing.T) {
 			tp := topic("bad")
 			r := cli(t, "", "serve", tp, "--echo", tt.flag, tt.value, "-s", url)
 			assert.Equal(t, exitUsage, r.code, r.stderr)
-			assert.Regexp(t, `^mqttrpc: service "[^"]+": invalid service: `+regexp.QuoteMeta(tt.wantErr)+"\n$", r.stderr)
+			assert.Regexp(t, `^mqttrpc serve: service "[^"]+": invalid service: `+regexp.QuoteMeta(tt.wantErr)+"\n$", r.stderr)
 			assert.Empty(t, r.stdout)
 		})
 	}

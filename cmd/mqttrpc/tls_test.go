@@ -36,7 +36,7 @@ func TestTLS(t *testing.T) {
 	// The library retries until the connect timeout, since a TLS alert from
 	// the server is not among the failures it treats as final; which attempt
 	// the timeout cuts short, and so the message, varies.
-	assert.Contains(t, r.stderr, `mqttrpc: connect "mqtts://`)
+	assert.Contains(t, r.stderr, `mqttrpc call: connect "mqtts://`)
 }
 
 // pki are the PEM files of a throwaway CA, a server certificate for

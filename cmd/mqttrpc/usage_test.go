@@ -23,10 +23,16 @@ func TestUsage(t *testing.T) {
 		{"unknown flag", []string{"call", "t", "--frobnicate"}, "flag provided but not defined"},
 		{"bad qos", []string{"call", "t", "-q", "3", "-s", nowhere}, "--qos 3"},
 		{"bad version", []string{"call", "t", "-V", "4.0", "-s", nowhere}, `unknown MQTT version "4.0"`},
-		{"3.1.1 without reply topic", []string{"call", "t", "-V", "3.1.1", "-s", nowhere}, "--reply-topic"},
+		{"3.1.1 without reply topic", []string{"call", "t", "-V", "3.1.1", "-s", nowhere}, "--token-reply PREFIX or --reply-topic"},
+		{"two reply routes", []string{"call", "t", "-r", "a", "--token-reply", "b", "-s", nowhere}, "give one"},
+		{"negative replies", []string{"call", "t", "--replies", "-1", "-s", nowhere}, "--replies -1"},
+		{"reply timeout alone", []string{"call", "t", "--reply-timeout", "1s", "-s", nowhere}, "--reply-timeout is for"},
 		{"bad header", []string{"call", "t", "-H", "novalue", "-s", nowhere}, "want KEY=VALUE"},
 		{"not JSON", []string{"call", "t", "{", "--type", "json", "-s", nowhere}, "not JSON"},
-		{"bad server", []string{"call", "t", "-s", "localhost"}, "is not a URL"},
+		{"bad server", []string{"call", "t", "-s", "mqtt://"}, "is not a broker address"},
+		{"http server", []string{"call", "t", "-s", "http://localhost:1883"}, `unknown scheme "http"`},
+		{"http server for ls", []string{"ls", "-s", "http://localhost:1883"}, `unknown scheme "http"`},
+		{"password twice", []string{"call", "t", "-P", "x", "--password-file", "f", "-s", nowhere}, "--password and --password-file"},
 		{"TLS on mqtt://", []string{"call", "t", "--cafile", "ca.pem", "-s", nowhere}, "need mqtts://"},
 		{"wildcard topic", []string{"call", "a/+/b", "-s", url}, "invalid topic"},
 		{"serve two answers", []string{"serve", "t", "--echo", "--reply", "x", "-s", nowhere}, "exactly one of"},
@@ -36,6 +42,9 @@ func TestUsage(t *testing.T) {
 		{"serve wildcard prefix", []string{"serve", "t", "--echo", "--prefix", "srv/+", "-s", nowhere}, "--prefix"},
 		{"bench without topic", []string{"bench", "-s", nowhere}, "want one TOPIC"},
 		{"bench no callers", []string{"bench", "t", "--callers", "0", "-s", nowhere}, "--callers 0"},
+		{"bench callers and rate", []string{"bench", "t", "--callers", "2", "--rate", "10", "-s", nowhere}, "give one"},
+		{"bench json and csv", []string{"bench", "t", "--json", "--csv", "-s", nowhere}, "--json and --csv"},
+		{"bench negative rate", []string{"bench", "t", "--rate", "-1", "-s", nowhere}, "--rate -1"},
 		{"broker argument", []string{"broker", "x"}, "want no arguments"},
 		{"ls two names", []string{"ls", "a", "b", "-s", nowhere}, "want at most a service NAME"},
 		{"info without name", []string{"info", "-s", nowhere}, "want a service NAME"},
@@ -64,4 +73,10 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, r.stdout, "Usage: mqttrpc "+c.name, c.name)
 		assert.Empty(t, r.stderr, c.name)
 	}
+	// docs --json prints the document, not the replies.
+	r = cli(t, "", "docs", "-h")
+	assert.Contains(t, r.stdout, "--json                print the document as JSON instead of YAML\n")
+	assert.NotContains(t, r.stdout, "JSON array")
+	r = cli(t, "", "ls", "-h")
+	assert.Contains(t, r.stdout, "--json                print the replies as a JSON array")
 }
