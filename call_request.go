@@ -45,7 +45,11 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	if err := b.sendRequest(ctx, m, rt); err != nil {
 		return nil, requestError(topicName, err)
 	}
-	return awaitReply(ctx, topicName, c, rt)
+	reply, err := awaitReply(ctx, topicName, c, rt)
+	if err != nil && ctx.Err() == context.Canceled {
+		b.sendCancel(m) // the caller gave up: its handler may stop too
+	}
+	return reply, err
 }
 
 // endCall forgets c, and tells rt if a reply came that the request did not
@@ -125,6 +129,7 @@ type replyRoute struct {
 	explicit   bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
 	maxReplies int           // the MaxReplies option, for Gather
 	bodyReply  bool          // the body names the reply topic, on MQTT 3.1.1
+	idle       time.Duration // the IdleTimeout option, for Stream
 }
 
 // newRequest builds the request message from Request's arguments, with its
@@ -161,7 +166,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if needID {
 		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
-	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, bodyReply: o.bodyReply}, nil
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, bodyReply: o.bodyReply, idle: o.idle}, nil
 }
 
 // newRequestIDs returns a reply topic in the inbox with a fresh random token

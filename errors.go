@@ -19,7 +19,7 @@ import (
 //	var re *mqttrpc.RemoteError
 //	if errors.As(err, &re) { … re.Code … }
 type OpError struct {
-	Op    string // "connect", "publish", "request", "subscribe", "unsubscribe", "gather", "discover", "service", "decode"
+	Op    string // "connect", "publish", "request", "subscribe", "unsubscribe", "gather", "discover", "service", "decode", "stream", "send"
 	Topic string // the topic, filter, pattern or server it concerns; "" if none
 	Err   error
 	Cause error // nil if Err says it all
@@ -107,13 +107,18 @@ var (
 
 	// ErrServiceStopped: [Service.Endpoint] was called after [Service.Stop].
 	ErrServiceStopped = errors.New("service stopped")
+
+	// ErrStreamBroken: a [Broker.Stream] lost a response for good (the
+	// cause names its index), or its loop fell too far behind the
+	// responses coming in.
+	ErrStreamBroken = errors.New("stream broken")
 )
 
 // sentinels lists what an OpError's Err may be, most telling first.
 var sentinels = []error{
 	ErrClosed, ErrRefused, ErrNoResponders, ErrTimeout, ErrDisconnected,
 	ErrFeatureNotSupported, ErrHandlerExists, ErrInvalidTopic, ErrInvalidService,
-	ErrServiceStopped, ErrInvalidArgument, ErrEncoding, context.Canceled,
+	ErrServiceStopped, ErrStreamBroken, ErrInvalidArgument, ErrEncoding, context.Canceled,
 }
 
 // failure is an error inside the package: a sentinel and what lay beneath

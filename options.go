@@ -230,9 +230,10 @@ type publishOptions struct {
 type requestOptions struct {
 	publishOptions
 	timeout    time.Duration
-	tokenReply string // the reply prefix of TokenReply; "" for none
-	maxReplies int    // Gather only
-	bodyReply  bool   // on MQTT 3.1.1 the body names the reply topic (discovery)
+	tokenReply string        // the reply prefix of TokenReply; "" for none
+	maxReplies int           // Gather only
+	idle       time.Duration // Stream only; see IdleTimeout
+	bodyReply  bool          // on MQTT 3.1.1 the body names the reply topic (discovery)
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].

@@ -52,17 +52,26 @@ func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) 
 		s.expired(m)
 		return false, nil, nil
 	}
-	ctx := b.handlerCtx
+	ctx, rc := b.track(b.handlerCtx, m) // a cancel from the caller ends ctx
+	if rc != nil {
+		defer b.untrack(m, rc)
+	}
 	if ok {
 		dc := deadline.New(ctx, due) // no timer unless the handler waits on it
 		defer dc.Stop()
 		ctx = dc
 	}
 	m.pattern = &s.pattern
+	if err := s.openStream(ctx, m, rc); err != nil {
+		return true, nil, err
+	}
 	if s.opts.timeout > 0 { // the execution timeout may answer first
 		m.respond = &replier{answer: s.answer}
 	}
 	resp, err = s.handler.ServeRPC(ctx, m)
+	if rc != nil && rc.canceled.Load() {
+		resp, err = nil, canceledError()
+	}
 	return true, resp, err
 }
 
@@ -89,6 +98,10 @@ func (r *replier) reply(m *Message, resp *Response, err error) {
 
 // answer sends the reply to m built from what its handler returned.
 func (s *Subscription) answer(m *Message, resp *Response, err error) {
+	if m.stream != nil {
+		m.stream.finish(err)
+		return
+	}
 	out := s.b.replyMessage(m, s.replyTopic(m), resp, err)
 	if out != nil && out.CorrelationID == "" && m.ReplyTo == "" && s.b.t.properties() {
 		// A reply to an event, sent to the ReplyTopic: Correlation Data
