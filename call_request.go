@@ -42,14 +42,17 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	defer b.releaseReplyTopic(rt)
 	c := b.pending.add(m.ReplyTo, m.CorrelationID)
 	defer b.endCall(m.ReplyTo, c, rt)
-	if err := b.sendRequest(ctx, m, rt); err != nil {
-		return nil, requestError(topicName, err)
+	err = b.sendRequest(ctx, m, rt)
+	var reply *Message
+	if err == nil {
+		reply, err = awaitReply(ctx, topicName, c, rt)
 	}
-	reply, err := awaitReply(ctx, topicName, c, rt)
 	if err != nil && ctx.Err() == context.Canceled {
-		b.sendCancel(m) // the caller gave up: its handler may stop too
+		// The caller gave up, maybe before the PUBACK: its handler may
+		// stop too.
+		b.sendCancel(m)
 	}
-	return reply, err
+	return reply, requestError(topicName, err)
 }
 
 // endCall forgets c, and tells rt if a reply came that the request did not

@@ -207,6 +207,10 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 	defer b.pending.remove(m.ReplyTo, c)
 	b.stats.streamsOpened.Add(1)
 	if err := b.sendRequest(ctx, m, rt); err != nil {
+		if ctx.Err() != nil { // it may have gone out before the PUBACK
+			b.stats.streamsCanceled.Add(1)
+			b.sendCancel(m)
+		}
 		return err
 	}
 	b.endRequestStream(ctx, m)
@@ -233,6 +237,10 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 			case !more && st.done:
 				canceled = false
 				b.stats.streamsCompleted.Add(1)
+				rest, _, _ := in.take(nil) // after the last: dropped
+				for range len(got) - i - 1 + len(rest) {
+					st.drop()
+				}
 				return nil
 			case !more: // the loop stopped
 				return nil

@@ -240,3 +240,156 @@ func TestStreamIdleTimeout(t *testing.T) {
 }
 
 var _ = errors.Is
+
+// fakeExecutor serves tp with script, which publishes what it likes to the
+// request's Response Topic with the request's Correlation Data.
+func fakeExecutor(t *testing.T, b *mqttrpc.Broker, tp string, script func(emit func(stream string, body string))) {
+	subscribe(t, b, tp, mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+		if m.Header("__stream") != "d:0" && m.Header("__stream")[:4] != "d:0:" {
+			return nil, nil // the end of the request stream
+		}
+		script(func(stream, body string) {
+			h := map[string]string{"__stream": stream}
+			if stream == "s:0" {
+				h["__stat"], h["__stMsg"] = "500", body
+			}
+			require.NoError(t, b.Publish(ctx, m.ReplyTo, body, mqttrpc.QoS(1), mqttrpc.CorrelationID(m.CorrelationID), mqttrpc.Headers(h)))
+		})
+		return nil, nil
+	}), mqttrpc.NoReply(), mqttrpc.QoS(1))
+}
+
+func collect(t *testing.T, b *mqttrpc.Broker, tp string, opts ...mqttrpc.RequestOption) (bodies []string, idx []int, last error) {
+	for m, err := range b.Stream(ctxTimeout(t, 10*time.Second), tp, nil, append(opts, mqttrpc.QoS(1))...) {
+		if err != nil {
+			last = err
+			continue
+		}
+		bodies, idx = append(bodies, string(m.Body)), append(idx, m.StreamIndex())
+	}
+	return bodies, idx, last
+}
+
+// Responses out of order are put in order; repeated and out-of-range
+// indexes, a second last and what comes after the last are dropped and
+// counted.
+func TestStreamBadResponses(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "bad")
+		fakeExecutor(t, server, tp, func(emit func(string, string)) {
+			emit("d:1", "b")
+			emit("d:0", "a")
+			emit("d:0", "a again")    // repeated
+			emit("d:99999", "far")    // beyond what is kept
+			emit("x:1", "malformed")  // not understood
+			emit("c:3:last", "")      // the end, before d:2
+			emit("c:3:last", "")      // a second last
+			emit("d:2", "c")          // fills the gap
+			emit("d:3", "after last") // after the last
+		})
+		bodies, idx, err := collect(t, client, tp)
+		require.NoError(t, err)
+		require.Equal(t, []string{"a", "b", "c"}, bodies)
+		require.Equal(t, []int{0, 1, 2}, idx)
+		require.Eventually(t, func() bool {
+			st := client.Stats()
+			return st.StreamResponsesDropped+st.DroppedReplies >= 5
+		}, 10*time.Second, time.Millisecond, "%+v", client.Stats())
+		require.GreaterOrEqual(t, client.Stats().StreamResponsesDropped, uint64(4), "%+v", client.Stats())
+	})
+}
+
+// A response lost for good ends the stream with an error naming its index.
+func TestStreamGapNamesIndex(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "gap")
+		fakeExecutor(t, server, tp, func(emit func(string, string)) {
+			emit("d:0", "a")
+			emit("d:2", "c")
+			emit("c:3:last", "")
+		})
+		bodies, _, err := collect(t, client, tp, mqttrpc.IdleTimeout(100*time.Millisecond))
+		require.Equal(t, []string{"a"}, bodies)
+		require.ErrorIs(t, err, mqttrpc.ErrStreamBroken)
+		require.ErrorContains(t, err, "response 1 lost")
+	})
+}
+
+// A status ends the stream with the error it carries.
+func TestStreamStatusEnds(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "status")
+		fakeExecutor(t, server, tp, func(emit func(string, string)) {
+			emit("d:0", "a")
+			emit("s:0", "broke")
+		})
+		bodies, _, err := collect(t, client, tp)
+		require.Equal(t, []string{"a"}, bodies)
+		var re *mqttrpc.RemoteError
+		require.ErrorAs(t, err, &re)
+		require.Equal(t, "broke", re.Message)
+	})
+}
+
+// Responses with Correlation Data of no stream are dropped; the stream
+// they were aimed at is not affected.
+func TestStreamUnknownCorrelation(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "foreign")
+		subscribe(t, server, tp, mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			if m.Header("__stream")[0] != 'd' {
+				return nil, nil
+			}
+			h := map[string]string{"__stream": "d:0"}
+			require.NoError(t, server.Publish(ctx, m.ReplyTo, "forged", mqttrpc.QoS(1), mqttrpc.CorrelationID("not-"+m.CorrelationID), mqttrpc.Headers(h)))
+			require.NoError(t, server.Publish(ctx, m.ReplyTo, "real", mqttrpc.QoS(1), mqttrpc.CorrelationID(m.CorrelationID), mqttrpc.Headers(h)))
+			h = map[string]string{"__stream": "c:1:last"}
+			require.NoError(t, server.Publish(ctx, m.ReplyTo, nil, mqttrpc.QoS(1), mqttrpc.CorrelationID(m.CorrelationID), mqttrpc.Headers(h)))
+			return nil, nil
+		}), mqttrpc.NoReply(), mqttrpc.QoS(1))
+		bodies, _, err := collect(t, client, tp)
+		require.NoError(t, err)
+		require.Equal(t, []string{"real"}, bodies)
+		require.EqualValues(t, 1, client.Stats().DroppedReplies)
+	})
+}
+
+// Cancels for calls that are not running, repeated and in a flood, change
+// nothing: they are counted, and a running call is unaffected.
+func TestCancelUnknownAndFlood(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "victim")
+		release := make(chan struct{})
+		subscribe(t, server, tp, mqttrpc.HandlerFunc(func(ctx context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+			select {
+			case <-release:
+				return &mqttrpc.Response{Body: "done"}, nil
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}), mqttrpc.QoS(1))
+		done := make(chan error, 1)
+		go func() {
+			reply, err := client.Request(ctxTimeout(t, 10*time.Second), tp, nil, mqttrpc.QoS(1))
+			if err == nil && string(reply.Body) != "done" {
+				err = fmt.Errorf("reply %q", reply.Body)
+			}
+			done <- err
+		}()
+		cancel := map[string]string{"__stream": "s:0", "__stat": "499"}
+		const flood = 500
+		for i := range flood {
+			require.NoError(t, client.Publish(ctxTimeout(t, 10*time.Second), tp, nil,
+				mqttrpc.CorrelationID(fmt.Sprint("unknown-", i)), mqttrpc.ReplyTo("nobody/"+fmt.Sprint(i)), mqttrpc.Headers(cancel)))
+		}
+		require.Eventually(t, func() bool { return server.Stats().CancelsIgnored == flood }, 10*time.Second, time.Millisecond)
+		close(release)
+		require.NoError(t, receive(t, done))
+		require.Zero(t, server.Stats().Canceled)
+	})
+}

@@ -2,7 +2,7 @@ package mqttrpc
 
 import (
 	"context"
-	"errors"
+	"reflect"
 	"strconv"
 	"sync"
 )
@@ -190,7 +190,7 @@ func (s *Subscription) openStream(ctx context.Context, m *Message, rc *runningCa
 	switch {
 	case !ok && s.streams:
 		return &RemoteError{Code: StatusBadRequest, Message: msgStreaming}
-	case !ok:
+	case !ok, s.opts.noReply: // a NoReply handler takes any message as it is
 		return nil
 	case !s.streams:
 		return &RemoteError{Code: StatusBadRequest, Message: msgNotStreaming}
@@ -264,6 +264,10 @@ func (*typedStream[In, Out]) schemas() (request, response string) {
 	return typeName[In](), typeName[Out]()
 }
 
+func (*typedStream[In, Out]) types() (request, response reflect.Type) {
+	return typeOf[In](), typeOf[Out]()
+}
+
 // streamer is implemented by the handlers that stream their responses.
 type streamer interface{ streaming() }
 
@@ -272,5 +276,3 @@ func isStreaming(h Handler) bool {
 	_, ok := h.(streamer)
 	return ok
 }
-
-var _ = errors.Is
