@@ -393,3 +393,24 @@ func TestCancelUnknownAndFlood(t *testing.T) {
 		require.Zero(t, server.Stats().Canceled)
 	})
 }
+
+func TestStreamInfoMarksStreaming(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		b := connect(t, tg)
+		svc, err := b.Service(ctxTimeout(t, 10*time.Second), mqttrpc.ServiceConfig{Name: "fw", Version: "1.0.0"})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = svc.Stop(context.Background()) })
+		base := uniqueTopic(t, "fw")
+		_, err = svc.Endpoint(ctxTimeout(t, 10*time.Second), "update", base+"/update", mqttrpc.TypedStream(countTo))
+		require.NoError(t, err)
+		_, err = svc.Endpoint(ctxTimeout(t, 10*time.Second), "version", base+"/version", mqttrpc.Typed(echo))
+		require.NoError(t, err)
+		eps := svc.Info().Endpoints
+		require.Len(t, eps, 2)
+		byName := map[string]bool{}
+		for _, e := range eps {
+			byName[e.Name] = e.Streaming
+		}
+		require.Equal(t, map[string]bool{"update": true, "version": false}, byName)
+	})
+}
