@@ -32,6 +32,7 @@ type Broker struct {
 	stats    stats
 	notes    *stateNotifier // nil without a state handler
 	services serviceRegistry
+	running  runningCalls // handlers a cancel can reach
 
 	conn *connection
 

@@ -17,6 +17,7 @@ type call struct {
 	reply         chan *Message // capacity 1, so delivering never blocks; nil means closed
 	multi         bool          // a Gather: it stays until removed, and its channel is closed on Close
 	queue         *replyQueue   // a Gather's replies; reply then only wakes its loop
+	stream        *streamInbox  // a Stream: replies go here instead (multi is set too)
 }
 
 func (p *pendingTable) init() { p.calls = make(map[string]call) }
@@ -47,7 +48,9 @@ func (p *pendingTable) closeAll() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for topic, c := range p.calls {
-		if c.multi {
+		if c.stream != nil {
+			c.stream.close()
+		} else if c.multi {
 			close(c.reply) // deliver sends to it under mu only
 		} else {
 			c.reply <- nil // never blocks: deliver removes a call before sending to it
@@ -99,6 +102,10 @@ func (p *pendingTable) deliver(m *Message) int {
 	if m.CorrelationID != "" && c.correlationID != "" && m.CorrelationID != c.correlationID {
 		p.mu.Unlock()
 		return mismatch
+	}
+	if c.stream != nil {
+		p.mu.Unlock()
+		return c.stream.push(m)
 	}
 	if c.multi {
 		return p.deliverMulti(c, m) // unlocks mu

@@ -42,10 +42,17 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	defer b.releaseReplyTopic(rt)
 	c := b.pending.add(m.ReplyTo, m.CorrelationID)
 	defer b.endCall(m.ReplyTo, c, rt)
-	if err := b.sendRequest(ctx, m, rt); err != nil {
-		return nil, requestError(topicName, err)
+	err = b.sendRequest(ctx, m, rt)
+	var reply *Message
+	if err == nil {
+		reply, err = awaitReply(ctx, topicName, c, rt)
 	}
-	return awaitReply(ctx, topicName, c, rt)
+	if err != nil && ctx.Err() == context.Canceled {
+		// The caller gave up, maybe before the PUBACK: its handler may
+		// stop too.
+		b.sendCancel(m)
+	}
+	return reply, requestError(topicName, err)
 }
 
 // endCall forgets c, and tells rt if a reply came that the request did not
@@ -126,6 +133,7 @@ type replyRoute struct {
 	maxReplies   int           // the MaxReplies option, for Gather
 	gatherBuffer int           // the GatherBuffer option; 0 for the default
 	bodyReply    bool          // the body names the reply topic, on MQTT 3.1.1
+	idle         time.Duration // the IdleTimeout option, for Stream
 }
 
 // newRequest builds the request message from Request's arguments, with its
@@ -162,7 +170,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if needID {
 		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
-	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, gatherBuffer: o.gatherBuffer, bodyReply: o.bodyReply}, nil
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, gatherBuffer: o.gatherBuffer, bodyReply: o.bodyReply, idle: o.idle}, nil
 }
 
 // newRequestIDs returns a reply topic in the inbox with a fresh random token

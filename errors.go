@@ -19,7 +19,7 @@ import (
 //	var re *mqttrpc.RemoteError
 //	if errors.As(err, &re) { … re.Code … }
 type OpError struct {
-	Op    string // "connect", "publish", "request", "subscribe", "unsubscribe", "gather", "discover", "service", "decode"
+	Op    string // "connect", "publish", "request", "subscribe", "unsubscribe", "gather", "discover", "service", "decode", "stream", "send"
 	Topic string // the topic, filter, pattern or server it concerns; "" if none
 	Err   error
 	Cause error // nil if Err says it all
@@ -112,13 +112,24 @@ var (
 
 	// ErrServiceStopped: [Service.Endpoint] was called after [Service.Stop].
 	ErrServiceStopped = errors.New("service stopped")
+
+	// ErrCallerCanceled is the cause ([context.Cause]) with which a handler's
+	// context ends when its caller cancelled the call: its context ended, or it
+	// stopped iterating a [Broker.Stream]. The call's caller then no longer reads
+	// the answer; the Broker answers it with [StatusCanceled] all the same.
+	ErrCallerCanceled = errors.New("the caller cancelled the call")
+
+	// ErrStreamBroken: a [Broker.Stream] lost a response for good (the
+	// cause names its index), or its loop fell too far behind the
+	// responses coming in.
+	ErrStreamBroken = errors.New("stream broken")
 )
 
 // sentinels lists what an OpError's Err may be, most telling first.
 var sentinels = []error{
 	ErrClosed, ErrRefused, ErrNoResponders, ErrTimeout, ErrDisconnected,
 	ErrFeatureNotSupported, ErrHandlerExists, ErrInvalidTopic, ErrInvalidService,
-	ErrServiceStopped, ErrInvalidArgument, ErrEncoding, ErrRepliesDropped, context.Canceled,
+	ErrServiceStopped, ErrStreamBroken, ErrInvalidArgument, ErrEncoding, ErrRepliesDropped, context.Canceled,
 }
 
 // failure is an error inside the package: a sentinel and what lay beneath

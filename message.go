@@ -57,6 +57,10 @@ type Message struct {
 	pattern      *topic.Pattern    // the subscriber's pattern, for Param
 	replyHeaders map[string]string // see SetReplyHeader
 	respond      *replier          // sends the one reply; see ExecutionTimeout
+	stream       *Sender           // the responses of a streaming request
+
+	// index is the position of a streamed response in its stream.
+	index int
 }
 
 // Decode stores the body in the value v points to. A *string or *[]byte

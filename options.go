@@ -270,10 +270,11 @@ type publishOptions struct {
 type requestOptions struct {
 	publishOptions
 	timeout      time.Duration
-	tokenReply   string // the reply prefix of TokenReply; "" for none
-	maxReplies   int    // Gather only
-	gatherBuffer int    // Gather only; 0 for the default
-	bodyReply    bool   // on MQTT 3.1.1 the body names the reply topic (discovery)
+	tokenReply   string        // the reply prefix of TokenReply; "" for none
+	maxReplies   int           // Gather only
+	gatherBuffer int           // Gather only; 0 for the default
+	idle         time.Duration // Stream only; see IdleTimeout
+	bodyReply    bool          // on MQTT 3.1.1 the body names the reply topic (discovery)
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].

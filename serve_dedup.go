@@ -19,6 +19,10 @@ func deduplicate(n int, counted func()) Middleware {
 			e, first := c.begin(m)
 			if !first {
 				counted()
+				if m.stream != nil { // its stream already goes to the caller
+					m.stream.drop()
+					return nil, nil
+				}
 				select {
 				case <-e.done:
 					return e.resp, e.err

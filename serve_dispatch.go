@@ -33,6 +33,9 @@ func (b *Broker) deliver(m *Message) {
 		b.dropReply(m, "no request is waiting")
 		return
 	}
+	if m.Headers != nil && b.control(m) { // a cancel, or the end of a request stream
+		return
+	}
 	s, owner := b.routes.Load().match(m)
 	if m.subID != 0 && s != nil && owner != s {
 		// A copy the broker sent for another, less specific, subscription:

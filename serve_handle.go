@@ -53,16 +53,29 @@ func (s *Subscription) handle(m *Message) (ran bool, resp *Response, err error) 
 		return false, nil, nil
 	}
 	ctx := b.handlerCtx
-	if ok {
-		dc := deadline.New(ctx, due) // no timer unless the handler waits on it
+	var rc *deadline.Context // the context a cancel from the caller ends; nil if none can
+	if ok || cancellable(m) {
+		// No timer, and no cancellation, unless the handler waits on them
+		// or its caller cancels.
+		dc := deadline.New(ctx, due)
 		defer dc.Stop()
 		ctx = dc
+		if b.track(dc, m) {
+			rc = dc
+			defer b.untrack(m, dc)
+		}
 	}
 	m.pattern = &s.pattern
+	if err := s.openStream(ctx, m, rc); err != nil {
+		return true, nil, err
+	}
 	if s.opts.timeout > 0 { // the execution timeout may answer first
 		m.respond = &replier{answer: s.answer}
 	}
 	resp, err = s.handler.ServeRPC(ctx, m)
+	if rc != nil && rc.Canceled() {
+		resp, err = nil, canceledError()
+	}
 	return true, resp, err
 }
 
@@ -89,6 +102,10 @@ func (r *replier) reply(m *Message, resp *Response, err error) {
 
 // answer sends the reply to m built from what its handler returned.
 func (s *Subscription) answer(m *Message, resp *Response, err error) {
+	if m.stream != nil {
+		m.stream.finish(err)
+		return
+	}
 	out := s.b.replyMessage(m, s.answerTopic(m), resp, err)
 	if out != nil && out.CorrelationID == "" && m.ReplyTo == "" && s.b.t.properties() {
 		// A reply to an event, sent to the ReplyTopic: Correlation Data

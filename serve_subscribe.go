@@ -19,6 +19,7 @@ type Subscription struct {
 	opts    subscribeOptions
 	intake  chan struct{} // one token per request taken: running or queued
 	running chan struct{} // one token per request running
+	streams bool          // the handler streams its responses
 
 	id     int         // MQTT 5 Subscription Identifier; guarded by b.mu
 	active atomic.Bool // the broker has acknowledged the subscription
@@ -111,6 +112,7 @@ func (b *Broker) newSubscription(pattern string, h Handler, opts []SubscribeOpti
 		opts:    o,
 		intake:  make(chan struct{}, o.concurrency+o.queue),
 		running: make(chan struct{}, o.concurrency),
+		streams: isStreaming(h),
 	}
 	s.handler = s.chain(h)
 	return s, nil

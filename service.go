@@ -229,6 +229,7 @@ func (e *endpoint) info() EndpointInfo {
 		ResponseContentType: contentTypeOf(e.responseType),
 		QoS:                 o.qos,
 		NoReply:             o.noReply,
+		Streaming:           e.sub.streams,
 		Shared:              sharedGroup(e.sub.filter),
 		requestType:         e.requestType,
 		responseType:        e.responseType,
@@ -311,6 +312,9 @@ type EndpointInfo struct {
 	QoS byte `json:"qos,omitempty"`
 	// NoReply is set when the endpoint never replies (see [NoReply]).
 	NoReply bool `json:"no_reply,omitempty"`
+	// Streaming is set when the endpoint streams its responses ([StreamFunc],
+	// [TypedStream]): call it with [Broker.Stream].
+	Streaming bool `json:"streaming,omitempty"`
 	// Shared is the shared subscription group, if any (see [Shared]).
 	Shared string `json:"shared,omitempty"`
 	// ReplyTopic is where replies go when the request names no Response

@@ -32,6 +32,26 @@ type Stats struct {
 	// error reply (503, 404) but got none, because the Broker was already
 	// sending as many refusals as it allows at once; their callers time out.
 	RefusalsDropped uint64
+
+	// StreamsOpened counts the streams this Broker started as a caller
+	// ([Broker.Stream]); StreamsCompleted those of them that ended with
+	// their last response, and StreamsCanceled those it cancelled (its
+	// context ended, or the loop stopped early).
+	StreamsOpened, StreamsCompleted, StreamsCanceled uint64
+	// StreamResponsesDropped counts streamed responses a caller dropped: a
+	// repeated index, an index far beyond the next expected, a second
+	// "last", or a response after the last one. Once a stream has ended,
+	// what still comes for it counts in DroppedReplies.
+	StreamResponsesDropped uint64
+	// StreamsServed counts the streaming requests this Broker's handlers
+	// took.
+	StreamsServed uint64
+	// Canceled counts cancels that reached a running handler: its context
+	// ended with [ErrCallerCanceled]. CancelsIgnored counts those that found
+	// no running call here (it had finished, was unknown, or ran on another
+	// instance), repeated cancels, and stream control messages not
+	// understood; they change nothing.
+	Canceled, CancelsIgnored uint64
 }
 
 type stats struct {
@@ -44,6 +64,10 @@ type stats struct {
 	unroutable      atomic.Uint64
 	retained        atomic.Uint64
 	refusalsDropped atomic.Uint64
+
+	streamsOpened, streamsCompleted, streamsCanceled atomic.Uint64
+	streamDropped, streamsServed                     atomic.Uint64
+	canceled, cancelsIgnored                         atomic.Uint64
 }
 
 // Stats returns the Broker's counters.
@@ -58,5 +82,13 @@ func (b *Broker) Stats() Stats {
 		Unroutable:      b.stats.unroutable.Load(),
 		Retained:        b.stats.retained.Load(),
 		RefusalsDropped: b.stats.refusalsDropped.Load(),
+
+		StreamsOpened:          b.stats.streamsOpened.Load(),
+		StreamsCompleted:       b.stats.streamsCompleted.Load(),
+		StreamsCanceled:        b.stats.streamsCanceled.Load(),
+		StreamResponsesDropped: b.stats.streamDropped.Load(),
+		StreamsServed:          b.stats.streamsServed.Load(),
+		Canceled:               b.stats.canceled.Load(),
+		CancelsIgnored:         b.stats.cancelsIgnored.Load(),
 	}
 }

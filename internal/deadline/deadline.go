@@ -1,6 +1,6 @@
 // Package deadline has the context a handler runs with: a parent's context
-// ended at a deadline too, whose timer is only made once something waits on
-// it.
+// ended at a deadline too, and by a cancel from its caller, whose timer and
+// cancellation are only made once something waits on them.
 package deadline
 
 import (
@@ -9,54 +9,67 @@ import (
 	"time"
 )
 
-// Context is context.WithDeadline made lazily: its parent's context,
-// ended at deadline too. A handler's context is one, ended at its request's
-// deadline, and so is the bound Publish puts on a QoS 0 publish. Most of
-// them are never waited on, so the timer that would end them, three
-// allocations and a place in the runtime's timer heap per request, is only
-// made once something asks for Done, or once the context has ended.
+// Context is context.WithDeadline and context.WithCancelCause made lazily:
+// its parent's context, ended at deadline too (if it has one), and by
+// Cancel. A handler's context is one, ended at its request's deadline or by
+// its caller's cancel, and so is the bound Publish puts on a QoS 0 publish.
+// Most of them are never waited on and never cancelled, so the timer and
+// the cancelCtx that would end them, allocations, a place in the runtime's
+// timer heap and one in the parent's children per request, are only made
+// once something asks for Done, or once the context has ended.
 type Context struct {
 	parent   context.Context
-	deadline time.Time
+	deadline time.Time // zero for none
 
-	mu      sync.Mutex
-	timed   context.Context // made by the first Done, or by Err once ended
-	cancel  context.CancelFunc
-	stopped bool // the handler has returned: the context has ended
+	mu        sync.Mutex
+	timed     context.Context // made by the first Done, or by Err once ended
+	cancel    context.CancelCauseFunc
+	stopTimer context.CancelFunc // releases the timer of a deadline; nil without one
+	stopped   bool               // the handler has returned: the context has ended
+	cause     error              // set by Cancel
 }
 
-// New returns parent ended at deadline too. Stop it once done with it.
+// New returns parent ended at deadline too, or at no deadline if it is
+// zero. Stop it once done with it.
 func New(parent context.Context, deadline time.Time) *Context {
 	return &Context{parent: parent, deadline: deadline}
 }
 
-// withTimer returns the context.WithDeadline this one stands for, making it
-// on the first call.
+// withTimer returns the contexts this one stands for, making them on the
+// first call.
 func (c *Context) withTimer() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.makeLocked()
+}
+
+func (c *Context) makeLocked() context.Context {
+	if c.timed != nil {
+		return c.timed
+	}
+	c.timed, c.cancel = context.WithCancelCause(c.parent)
 	switch {
-	case c.timed != nil:
+	case c.cause != nil:
+		c.cancel(c.cause)
 	case c.stopped:
-		c.timed, c.cancel = context.WithCancel(c.parent)
-		c.cancel()
-	default:
-		c.timed, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		c.cancel(context.Canceled)
+	case !c.deadline.IsZero():
+		c.timed, c.stopTimer = context.WithDeadline(c.timed, c.deadline)
 	}
 	return c.timed
 }
 
-// made returns the context.WithDeadline if it has been made, else nil.
+// made returns the contexts if they have been made, else nil.
 func (c *Context) made() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.timed
 }
 
-// Deadline returns the deadline New was given.
-func (c *Context) Deadline() (time.Time, bool) { return c.deadline, true }
+// Deadline returns the deadline New was given, if any.
+func (c *Context) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
 
-// Done makes the timer, if there is none yet.
+// Done makes the timer and the cancellation, if there are none yet.
 func (c *Context) Done() <-chan struct{} { return c.withTimer().Done() }
 
 // Err reports the end without a timer while there is none. Once the context
@@ -75,14 +88,15 @@ func (c *Context) Err() error {
 // ended reports whether the context has ended, before any timer is made.
 func (c *Context) ended() bool {
 	c.mu.Lock()
-	stopped := c.stopped
+	stopped := c.stopped || c.cause != nil
 	c.mu.Unlock()
-	return stopped || c.parent.Err() != nil || !time.Now().Before(c.deadline)
+	return stopped || c.parent.Err() != nil || !c.deadline.IsZero() && !time.Now().Before(c.deadline)
 }
 
-// Value looks key up in the timed context once it exists: contexts derived
+// Value looks key up in the made contexts once they exist: contexts derived
 // from this one then find its cancellation there, as they would in a
-// context.WithDeadline, and need no goroutine of their own.
+// context.WithDeadline, and need no goroutine of their own; so does
+// context.Cause.
 func (c *Context) Value(key any) any {
 	if t := c.made(); t != nil {
 		return t.Value(key)
@@ -95,6 +109,28 @@ func (c *Context) String() string {
 	return "deadline.Context(" + c.deadline.String() + ")"
 }
 
+// Cancel ends the context with cause, which [context.Cause] then returns;
+// it makes the cancellation, as something is sure to look at it. It
+// reports whether it did: later calls, and calls after Stop, do nothing.
+func (c *Context) Cancel(cause error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cause != nil || c.stopped {
+		return false
+	}
+	c.cause = cause
+	c.makeLocked()
+	c.cancel(cause)
+	return true
+}
+
+// Canceled reports whether Cancel ended the context.
+func (c *Context) Canceled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cause != nil
+}
+
 // Stop ends the context once its user returns (a handler, a Publish), as
 // cancelling a context.WithDeadline would, and releases the timer if one
 // was made.
@@ -103,6 +139,9 @@ func (c *Context) Stop() {
 	defer c.mu.Unlock()
 	c.stopped = true
 	if c.cancel != nil {
-		c.cancel()
+		c.cancel(context.Canceled)
+	}
+	if c.stopTimer != nil {
+		c.stopTimer()
 	}
 }

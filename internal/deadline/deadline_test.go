@@ -2,6 +2,7 @@ package deadline
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -89,4 +90,47 @@ func TestDeadlineCtxStop(t *testing.T) {
 		<-child.Done()
 		cancel()
 	}
+}
+
+var errCaller = errors.New("caller gave up")
+
+// TestCancelCarriesItsCause: Cancel ends the context whether or not anything
+// waits on it yet, and context.Cause says why, also for derived contexts.
+func TestCancelCarriesItsCause(t *testing.T) {
+	t.Parallel()
+	for _, due := range []time.Time{{}, time.Now().Add(time.Hour)} {
+		waiting := New(context.Background(), due)
+		done := waiting.Done() // made before the cancel
+		child, stop := context.WithCancel(waiting)
+		defer stop()
+		waiting.Cancel(errCaller)
+		<-done
+		<-child.Done()
+		assert.ErrorIs(t, waiting.Err(), context.Canceled)
+		assert.ErrorIs(t, context.Cause(waiting), errCaller)
+		assert.ErrorIs(t, context.Cause(child), errCaller)
+		waiting.Stop()
+
+		idle := New(context.Background(), due)
+		assert.Nil(t, idle.made(), "nothing made while nobody waits")
+		assert.True(t, idle.Cancel(errCaller))
+		assert.False(t, idle.Cancel(context.DeadlineExceeded), "later calls change nothing")
+		assert.True(t, idle.Canceled())
+		assert.ErrorIs(t, idle.Err(), context.Canceled)
+		assert.ErrorIs(t, context.Cause(idle), errCaller)
+		idle.Stop()
+	}
+}
+
+// TestNoDeadline: a zero deadline is none, and the context ends at Stop.
+func TestNoDeadline(t *testing.T) {
+	t.Parallel()
+	c := New(context.Background(), time.Time{})
+	_, ok := c.Deadline()
+	assert.False(t, ok)
+	assert.NoError(t, c.Err())
+	done := c.Done()
+	c.Stop()
+	<-done
+	assert.ErrorIs(t, c.Err(), context.Canceled)
 }
