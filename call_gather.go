@@ -50,6 +50,14 @@ func (b *Broker) gather(ctx context.Context, topicName string, body any, opts []
 	if err != nil {
 		return err
 	}
+	if b.cfg.hook != nil {
+		return b.hookedGather(ctx, topicName, m, r, opts, yield)
+	}
+	return b.gatherReplies(ctx, topicName, m, r, yield)
+}
+
+// gatherReplies sends the request m and yields its replies.
+func (b *Broker) gatherReplies(ctx context.Context, topicName string, m *Message, r replyRoute, yield func(*Message, error) bool) error {
 	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
 	rt, err := b.routeReply(ctx, m, r)

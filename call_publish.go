@@ -22,6 +22,14 @@ func (b *Broker) Publish(ctx context.Context, topicName string, body any, opts .
 	if err != nil {
 		return publishError(topicName, err)
 	}
+	if b.cfg.hook != nil {
+		return b.hookedPublish(ctx, topicName, m, opts)
+	}
+	return b.publish(ctx, topicName, m)
+}
+
+// publish sends the message m of a Publish call.
+func (b *Broker) publish(ctx context.Context, topicName string, m *Message) error {
 	switch _, ok := ctx.Deadline(); {
 	case ok:
 	case m.QoS == 0:

@@ -33,6 +33,14 @@ func (b *Broker) Request(ctx context.Context, topicName string, body any, opts .
 	if err != nil {
 		return nil, requestError(topicName, err)
 	}
+	if b.cfg.hook != nil {
+		return b.hookedRequest(ctx, topicName, m, r, opts)
+	}
+	return b.request(ctx, topicName, m, r)
+}
+
+// request sends the request m and waits for its reply.
+func (b *Broker) request(ctx context.Context, topicName string, m *Message, r replyRoute) (*Message, error) {
 	ctx, cancel := b.requestContext(ctx, r.timeout)
 	defer cancel()
 	rt, err := b.routeReply(ctx, m, r)

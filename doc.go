@@ -38,9 +38,12 @@
 // # Metrics and tracing
 //
 // [WithServedHook] sees every served request with its pattern, status and
-// duration, for counters such as Prometheus's. OpenTelemetry tracing (W3C
-// trace context in User Properties) is the module github.com/mqttrpc/mqttrpc/otel,
-// so that this package does not depend on it.
+// duration, for counters such as Prometheus's. [WithHook] sees every call
+// the Broker makes and every request it serves, start and end, for tracing;
+// [TopicTemplate] gives a call's topic a name of bounded cardinality.
+// OpenTelemetry tracing (W3C trace context in User Properties) is the module
+// github.com/mqttrpc/mqttrpc/otel, a Hook, so that this package does not
+// depend on it.
 //
 // # Wire conventions
 //

@@ -52,6 +52,7 @@ type config struct {
 	discovery      string // topic prefix of discovery; see WithDiscoveryPrefix
 	noDiscovery    bool   // see WithoutDiscovery
 	servedHook     func(context.Context, Served)
+	hook           Hook // see WithHook; nil for none
 }
 
 func defaultConfig() config {
@@ -239,6 +240,13 @@ func WithServedHook(fn func(ctx context.Context, s Served)) Option {
 	return configFunc(func(c *config) { c.servedHook = fn })
 }
 
+// WithHook has h see every call the Broker makes (Request, Gather,
+// Publish, and Call and Discover through them) and every request its
+// subscribers serve: see [Hook]. For tracing and metrics, as the otel
+// module's Telemetry does. Without it, the call and serve paths pay one nil
+// check.
+func WithHook(h Hook) Option { return configFunc(func(c *config) { c.hook = h }) }
+
 // WithDiscoveryPrefix sets the topic prefix under which the Broker's
 // services answer discovery and [Discover] asks; the default is
 // [DefaultDiscoveryPrefix]. It must be a topic without wildcards, and not
@@ -264,6 +272,7 @@ type publishOptions struct {
 	addHeaders    map[string]string // see AddHeaders; merged over headers
 	correlationID string
 	contentType   string
+	template      string // see TopicTemplate
 }
 
 // requestOptions are the settings of one [Broker.Request].
@@ -419,6 +428,28 @@ func (c contentTypeOption) applyRequest(o requestOptions) requestOptions {
 // a format of its own, such as CBOR or protobuf. Not sent on MQTT 3.1.1.
 func ContentType(ct string) MessageOption {
 	return contentTypeOption(ct)
+}
+
+type templateOption string
+
+func (t templateOption) applyPublish(o publishOptions) publishOptions {
+	o.template = string(t)
+	return o
+}
+
+func (t templateOption) applyRequest(o requestOptions) requestOptions {
+	o.template = string(t)
+	return o
+}
+
+// TopicTemplate names the topic of a call with a template of bounded
+// cardinality, for the Broker's [Hook]: "devices/{id}/reboot" for a request
+// to devices/42/reboot, so that traces and metrics have one name per kind
+// of call, not one per device. It changes nothing on the wire. Without it, a
+// Hook sees no template and picks a name of its own (the otel module takes
+// the topic's first level).
+func TopicTemplate(template string) MessageOption {
+	return templateOption(template)
 }
 
 type replyToOption string

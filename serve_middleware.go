@@ -7,7 +7,8 @@ import "slices"
 // first runs outermost.
 //
 // The Broker builds each subscriber's chain once, at [Broker.Subscriber],
-// from the outside in: the measurements of [WithServedHook] and of a
+// from the outside in: the Broker's [Hook] ([WithHook]), the measurements
+// of [WithServedHook] and of a
 // [Service] endpoint's statistics (only where either is asked for), panic
 // recovery, the payload limit ([MaxPayload]),
 // deduplication ([Deduplicate]), the execution timeout ([ExecutionTimeout]),
@@ -37,6 +38,9 @@ func (s *Subscription) chain(h Handler) Handler {
 	h = recoverPanics(s.b.log, func() { s.b.stats.panics.Add(1) })(h)
 	if !o.internal && (o.endpoint != nil || s.b.cfg.servedHook != nil) {
 		h = s.observe(h)
+	}
+	if !o.internal && s.b.cfg.hook != nil {
+		h = s.hooked(h)
 	}
 	return h
 }

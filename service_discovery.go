@@ -261,6 +261,19 @@ func DiscoveryTopic(prefix, verb, name, id string) (string, error) {
 	return t, nil
 }
 
+// discoveryTemplate names a discovery topic for a [Hook]: the service and
+// instance as names, which a fleet has many of.
+func discoveryTemplate(prefix, verb, name, id string) templateOption {
+	t := prefix + "/" + verb
+	if name != "" {
+		t += "/{name}"
+	}
+	if id != "" {
+		t += "/{id}"
+	}
+	return templateOption(t)
+}
+
 // Discover asks the services on the MQTT broker who they are (T
 // [ServicePing]), what they serve ([ServiceInfo]) or how it went
 // ([ServiceStats]), and yields each instance's reply as it comes. name ""
@@ -299,7 +312,7 @@ func Discover[T ServicePing | ServiceInfo | ServiceStats](ctx context.Context, b
 			yield(nil, err)
 			return
 		}
-		opts = append([]RequestOption{bodyReply{}}, opts...)
+		opts = append([]RequestOption{bodyReply{}, discoveryTemplate(b.cfg.discovery, verb, name, id)}, opts...)
 		if id != "" {
 			opts = append([]RequestOption{MaxReplies(1)}, opts...)
 		}

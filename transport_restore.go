@@ -143,6 +143,10 @@ func (b *Broker) Servers() []string {
 	return slices.Clone(b.urls)
 }
 
+// ClientID returns the MQTT client identifier the Broker connects with: the
+// one [WithClientID] gave, or the one generated at [Connect].
+func (b *Broker) ClientID() string { return b.cfg.clientID }
+
 // Version returns the MQTT protocol version the Broker speaks.
 func (b *Broker) Version() Version { return b.cfg.version }
 

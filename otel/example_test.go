@@ -29,7 +29,8 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	b, err := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithMiddleware(tel.Middleware))
+	// The hook traces every call of the Broker and every handler.
+	b, err := mqttrpc.Connect(ctx, srv.URL(), mqttrpc.WithHook(tel))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,7 +39,8 @@ func Example() {
 		return in, nil
 	}))
 
-	reply, err := tel.Request(ctx, b, "devices/42/echo", "hello")
+	// A template names the call with one name for every device.
+	reply, err := b.Request(ctx, "devices/42/echo", "hello", mqttrpc.TopicTemplate("devices/{id}/echo"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -49,5 +51,5 @@ func Example() {
 	// Output:
 	// hello
 	// consumer process devices/{id}/echo parent: true
-	// producer send devices/42/echo parent: false
+	// producer send devices/{id}/echo parent: false
 }
