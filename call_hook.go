@@ -40,7 +40,8 @@ type Calling struct {
 	Broker *Broker
 
 	// Op is the call: "request" (Broker.Request, and Call), "gather"
-	// (Broker.Gather, and Discover) or "publish"; the same as *[OpError]'s.
+	// (Broker.Gather, and Discover), "stream" (Broker.Stream, and
+	// CallStream) or "publish"; the same as *[OpError]'s.
 	Op string
 
 	// Template is a low-cardinality name of the topic: what [TopicTemplate]
@@ -126,6 +127,17 @@ func (b *Broker) hookedGather(ctx context.Context, topicName string, m *Message,
 	})
 	obs.End(err)
 	return err
+}
+
+// hookedStream tells the Broker's hook of a Stream: its start, each
+// response as it is yielded, and its end, through done.
+func (b *Broker) hookedStream(ctx context.Context, m *Message, opts []RequestOption, yield func(*Message, error) bool) (context.Context, func(*Message, error) bool, func(error)) {
+	ctx, obs := b.cfg.hook.StartCall(ctx, &Calling{Broker: b, Op: "stream", Template: requestTemplate(opts), Message: m})
+	observed := func(reply *Message, err error) bool {
+		obs.Reply(reply, err)
+		return yield(reply, err)
+	}
+	return ctx, observed, obs.End
 }
 
 // hookedPublish is Publish with the Broker's hook told of it.

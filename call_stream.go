@@ -168,7 +168,7 @@ type streamState struct {
 }
 
 // stream runs one Stream, returning the error that ends it badly.
-func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []RequestOption, yield func(*Message, error) bool) error {
+func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []RequestOption, yield func(*Message, error) bool) (err error) {
 	if !b.t.properties() {
 		return fail(ErrFeatureNotSupported, "MQTT %s has no user properties to carry a stream", b.cfg.version)
 	}
@@ -178,6 +178,11 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 	}
 	if r.tokenReply != "" {
 		return fail(ErrFeatureNotSupported, "a stream cannot come through TokenReply")
+	}
+	if b.cfg.hook != nil {
+		var done func(error)
+		ctx, yield, done = b.hookedStream(ctx, m, opts, yield)
+		defer func() { done(err) }()
 	}
 	if r.timeout > 0 {
 		var cancel context.CancelFunc

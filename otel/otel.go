@@ -334,15 +334,25 @@ type sendObserver struct {
 	replies  int
 }
 
-func (o *sendObserver) Reply(*mqttrpc.Message, error) { o.replies++ }
+// Reply counts a Gather's replies; each response of a Stream is an event
+// on its span, with its index.
+func (o *sendObserver) Reply(m *mqttrpc.Message, err error) {
+	o.replies++
+	if o.c.Op == "stream" && m != nil {
+		o.span.AddEvent("response", trace.WithAttributes(attribute.Int("mqttrpc.stream.index", m.StreamIndex())))
+	}
+}
 
 func (o *sendObserver) End(err error) {
 	t, span := o.t, o.span
 	d := time.Since(o.start).Seconds()
 	// The body, which a discovery request fills in after the start.
 	span.SetAttributes(semconv.MessagingMessageBodySize(len(o.c.Message.Body)))
-	if o.c.Op == "gather" {
+	switch o.c.Op {
+	case "gather":
 		span.SetAttributes(attribute.Int("mqttrpc.gather.replies", o.replies))
+	case "stream":
+		span.SetAttributes(attribute.Int("mqttrpc.stream.responses", o.replies))
 	}
 	attrs := make([]attribute.KeyValue, 0, 4)
 	attrs = append(attrs, t.operationDuration.AttrDestinationTemplate(o.template))

@@ -597,3 +597,38 @@ func TestGather(t *testing.T) {
 	}
 	assert.Equal(t, 2, children)
 }
+
+// TestStream: a Stream is one send span with an event per response, in
+// index order, and its handler one process span under it.
+func TestStream(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := s.b.Subscriber(ctx, "jobs/{id}/progress", mqttrpc.TypedStream(func(_ context.Context, _ string, send func(int) error) error {
+		for p := 0; p <= 100; p += 50 {
+			if err := send(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, err)
+	var got []int
+	for p, err := range mqttrpc.CallStream[int](ctx, s.b, "jobs/7/progress", "go", mqttrpc.TopicTemplate("jobs/{id}/progress")) {
+		require.NoError(t, err)
+		got = append(got, p)
+	}
+	assert.Equal(t, []int{0, 50, 100}, got)
+
+	require.Eventually(t, func() bool { return len(s.spans.GetSpans()) >= 2 }, 5*time.Second, time.Millisecond)
+	send := s.span(t, "send jobs/{id}/progress")
+	assert.Equal(t, "3", attr(send, "mqttrpc.stream.responses"))
+	require.Len(t, send.Events, 3)
+	for i, ev := range send.Events {
+		assert.Equal(t, "response", ev.Name)
+		assert.Equal(t, map[string]any{"mqttrpc.stream.index": int64(i)}, attrMap(ev.Attributes))
+	}
+	process := s.span(t, "process jobs/{id}/progress")
+	assert.Equal(t, send.SpanContext.SpanID(), process.Parent.SpanID())
+}
