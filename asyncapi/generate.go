@@ -3,6 +3,7 @@ package asyncapi
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -120,7 +121,27 @@ func documentInfo(services []mqttrpc.ServiceInfo, info Info) DocumentInfo {
 		Title:       cmp.Or(info.Title, strings.Join(names, ", ")),
 		Version:     cmp.Or(info.Version, strings.Join(versions, ", ")),
 		Description: info.Description,
+		Metadata:    sharedMetadata(services),
 	}
+}
+
+// sharedMetadata returns the metadata pairs every one of services has: of
+// the instances of one service, what is true of the service; nil if none.
+func sharedMetadata(services []mqttrpc.ServiceInfo) map[string]string {
+	if len(services) == 0 {
+		return nil
+	}
+	out := maps.Clone(services[0].Metadata)
+	for _, s := range services[1:] {
+		maps.DeleteFunc(out, func(k, v string) bool {
+			w, ok := s.Metadata[k]
+			return !ok || w != v
+		})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // endpoint is an endpoint of a service, and the keys of its channel and
@@ -181,6 +202,9 @@ func (g *generator) add(e endpoint) error {
 			ResponseTopic: g.schemas.ref(responseTopic), CorrelationData: g.schemas.ref(correlationData), BindingVersion: "0.2.0",
 		}}
 	}
+	if e.Streaming {
+		request.Headers = g.schemas.ref(streamRequestHeaders)
+	}
 	addr, params := address(e.Pattern)
 	g.d.Channels[e.key] = Channel{
 		Address:     &addr,
@@ -189,10 +213,18 @@ func (g *generator) add(e endpoint) error {
 		Parameters:  params,
 	}
 	op := Operation{
-		Action:   "receive",
-		Channel:  ref("channels", e.key),
-		Messages: []Reference{ref("channels", e.key, "messages", "request")},
-		Bindings: &OperationBindings{MQTT: MQTTOperationBinding{QoS: e.QoS, BindingVersion: "0.2.0"}},
+		Action:    "receive",
+		Channel:   ref("channels", e.key),
+		Messages:  []Reference{ref("channels", e.key, "messages", "request")},
+		Bindings:  &OperationBindings{MQTT: MQTTOperationBinding{QoS: e.QoS, BindingVersion: "0.2.0"}},
+		Metadata:  maps.Clone(e.Metadata),
+		Streaming: e.Streaming,
+	}
+	if len(op.Metadata) == 0 {
+		op.Metadata = nil
+	}
+	if e.Streaming {
+		op.Description = streamingDescription
 	}
 	if replies {
 		if err := g.addReply(e, &op); err != nil {
@@ -209,7 +241,11 @@ func (g *generator) addReply(e endpoint, op *Operation) error {
 	if err != nil {
 		return err
 	}
-	if g.v5 {
+	switch {
+	case e.Streaming:
+		reply.Headers = g.schemas.ref(streamReplyHeaders)
+		reply.Bindings = &MessageBindings{MQTT: MQTTMessageBinding{CorrelationData: g.schemas.ref(correlationData), BindingVersion: "0.2.0"}}
+	case g.v5:
 		reply.Headers = g.schemas.ref(errorHeaders)
 		reply.Bindings = &MessageBindings{MQTT: MQTTMessageBinding{CorrelationData: g.schemas.ref(correlationData), BindingVersion: "0.2.0"}}
 	}

@@ -32,6 +32,16 @@ type Status struct {
 	Uptime string `json:"uptime"`
 }
 
+// The bodies of examples/firmware.
+type Update struct {
+	Version string `json:"version"`
+}
+
+type Progress struct {
+	Percent int    `json:"percent"`
+	Version string `json:"version,omitempty"`
+}
+
 // Types that stretch the schema generator: a generic, a recursive and a
 // nested type, times and bytes.
 type Page[T any] struct {
@@ -88,11 +98,12 @@ var fixtures = []fixture{
 	{
 		// example_service_test.go: ExampleBroker_Service.
 		name: "thermo", version: mqttrpc.V5,
-		serve: service(mqttrpc.ServiceConfig{Name: "thermo", Version: "1.2.0", Description: "reads thermometers"},
+		serve: service(mqttrpc.ServiceConfig{Name: "thermo", Version: "1.2.0", Description: "reads thermometers", Metadata: map[string]string{"site": "7"}},
 			endpoint{"read", "site/7/thermo/{sensor}", mqttrpc.Typed(func(context.Context, []byte) (float64, error) { return 21.5, nil }),
 				[]mqttrpc.SubscribeOption{mqttrpc.EndpointMetadata(map[string]string{"unit": "celsius"})}}),
 		check: func(t *testing.T, d *asyncapi.Document) {
-			assert.Equal(t, asyncapi.DocumentInfo{Title: "thermo", Version: "1.2.0", Description: "reads thermometers"}, d.Info)
+			assert.Equal(t, asyncapi.DocumentInfo{Title: "thermo", Version: "1.2.0", Description: "reads thermometers",
+				Metadata: map[string]string{"site": "7"}}, d.Info, "service metadata as x-mqttrpc-metadata")
 			ch := d.Channels["thermo.read"]
 			assert.Equal(t, "site/7/thermo/{sensor}", *ch.Address)
 			assert.Equal(t, []string{"sensor"}, keys(ch.Parameters))
@@ -109,6 +120,8 @@ var fixtures = []fixture{
 			assert.Equal(t, "#/channels/thermo.read", op.Channel.Ref)
 			require.NotNil(t, op.Reply)
 			assert.Equal(t, "#/channels/thermo.read.reply", op.Reply.Channel.Ref)
+			assert.Equal(t, map[string]string{"unit": "celsius"}, op.Metadata, "endpoint metadata as x-mqttrpc-metadata")
+			assert.False(t, op.Streaming)
 			assert.Equal(t, asyncapi.Server{Host: "", Protocol: "mqtt", ProtocolVersion: "5"}, withoutHost(d.Servers["broker"]))
 		},
 	},
@@ -131,6 +144,29 @@ var fixtures = []fixture{
 			reply := d.Channels["devices.reboot.reply"].Messages["reply"]
 			assert.Equal(t, "text/plain", reply.ContentType)
 			assert.JSONEq(t, `{"type":"string"}`, string(reply.Payload))
+		},
+	},
+	{
+		// examples/firmware: a streaming endpoint.
+		name: "firmware", version: mqttrpc.V5,
+		serve: service(mqttrpc.ServiceConfig{Name: "firmware", Version: "1.0.0"},
+			endpoint{"update", "devices/{id}/firmware/update", mqttrpc.TypedStream(
+				func(ctx context.Context, u Update, send func(Progress) error) error {
+					return send(Progress{Percent: 100})
+				}), nil}),
+		check: func(t *testing.T, d *asyncapi.Document) {
+			op := d.Operations["firmware.update"]
+			assert.True(t, op.Streaming, "x-mqttrpc-streaming")
+			assert.Contains(t, op.Description, "__stream d:<i>")
+			req := d.Channels["firmware.update"].Messages["request"]
+			assert.JSONEq(t, `{"$ref":"#/components/schemas/mqttrpc.StreamRequestHeaders"}`, string(req.Headers))
+			reply := d.Channels["firmware.update.reply"].Messages["reply"]
+			assert.JSONEq(t, `{"$ref":"#/components/schemas/mqttrpc.StreamReplyHeaders"}`, string(reply.Headers))
+			assert.Contains(t, string(d.Components.Schemas["mqttrpc.StreamReplyHeaders"]), "c:<n>:last")
+			assert.JSONEq(t, `{"$ref":"#/components/schemas/asyncapi_test.Progress"}`, string(reply.Payload))
+			j, err := d.JSON()
+			require.NoError(t, err)
+			assert.Contains(t, string(j), `"x-mqttrpc-streaming": true`)
 		},
 	},
 	{
@@ -313,8 +349,8 @@ func TestFromDiscovery(t *testing.T) {
 
 	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: cli.Servers()})
 	require.NoError(t, err)
-	assert.Equal(t, "devices, echo, jobs, thermo", d.Info.Title)
-	assert.Equal(t, "devices 2.0.0, echo 1.0.0, jobs 3.0.0-rc.1, thermo 1.2.0", d.Info.Version)
+	assert.Equal(t, "devices, echo, firmware, jobs, thermo", d.Info.Title)
+	assert.Equal(t, "devices 2.0.0, echo 1.0.0, firmware 1.0.0, jobs 3.0.0-rc.1, thermo 1.2.0", d.Info.Version)
 	var channels, operations int
 	for _, l := range local {
 		channels += len(l.Channels)

@@ -27,7 +27,28 @@ var (
 		`{"type":"object","description":"The MQTT 5 User Properties of an error reply, whose payload is empty.","properties":{` +
 			`"__stat":{"type":"string","description":"The status, as in HTTP: 400, 404, 408, 500, 503."},` +
 			`"__stMsg":{"type":"string","description":"What went wrong, for people."}}}`}
+	streamRequestHeaders = component{"mqttrpc.StreamRequestHeaders",
+		`{"type":"object","description":"The MQTT 5 User Properties of a request to a streaming endpoint.","required":["__stream"],"properties":{` +
+			`"__stream":{"type":"string","pattern":"^[dcs]:[0-9]+(:last)?(:[0-9]+)?$",` +
+			`"description":"d:0[:<s left>] on the request; c:1:last[:<s left>] ends the request stream (no payload); ` +
+			`s:0[:<s left>] with __stat 499 cancels the call."},` +
+			`"__stat":{"type":"string","description":"499 on a cancel."}}}`}
+	streamReplyHeaders = component{"mqttrpc.StreamReplyHeaders",
+		`{"type":"object","description":"The MQTT 5 User Properties of each response of a stream, all with the request's Correlation Data.",` +
+			`"required":["__stream"],"properties":{` +
+			`"__stream":{"type":"string","pattern":"^[dcs]:[0-9]+(:last)?$",` +
+			`"description":"d:<i> on response i (from 0, with a payload); c:<n>:last ends the stream after n responses (no payload); ` +
+			`s:0 ends it with the error in __stat and __stMsg (499: cancelled)."},` +
+			`"__stat":{"type":"string","description":"On s:0, the status, as in HTTP: 400, 404, 408, 499, 500, 503."},` +
+			`"__stMsg":{"type":"string","description":"On s:0, what went wrong, for people."}}}`}
 )
+
+// streamingDescription is the description of a streaming endpoint's operation.
+const streamingDescription = "Streams its responses (x-mqttrpc-streaming): the request carries the MQTT 5 user property " +
+	"__stream d:0, and the reply is any number of messages to the Response Topic with the request's Correlation Data, " +
+	"response i with __stream d:<i> and the payload, then one with c:<n>:last after n responses, or s:0 with __stat and " +
+	"__stMsg for an error end. The caller cancels with a message to the request topic with __stream s:0 and __stat 499. " +
+	"A plain request (without __stream) gets a 400 error reply."
 
 // component is a schema of components.schemas.
 type component struct {
