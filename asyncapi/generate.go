@@ -2,6 +2,7 @@ package asyncapi
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"reflect"
@@ -54,10 +55,12 @@ func Generate(b *mqttrpc.Broker, info Info) (*Document, error) {
 }
 
 // FromServices returns the document of services, as [mqttrpc.Service.Info]
-// or discovery's INFO (see [mqttrpc.Discover]) describe them. Payload
-// schemas come from the Go types where the [mqttrpc.EndpointInfo] knows
-// them, as a Service's own does; an INFO reply only names them, so JSON
-// payloads then have no schema, and their messages the schema's name.
+// or discovery's INFO or SCHEMA (see [mqttrpc.Discover]) describe them.
+// Payload schemas come from the Go types where the [mqttrpc.EndpointInfo]
+// knows them, as a Service's own does, else from its RequestSchemaJSON and
+// ResponseSchemaJSON, which a SCHEMA reply carries; an INFO reply only
+// names them, so JSON payloads then have no schema, and their messages the
+// schema's name.
 //
 // The instances of a service serve the same endpoints, so an endpoint that
 // several of them list (by service name, endpoint name and pattern) is
@@ -192,7 +195,7 @@ type generator struct {
 
 // add adds e's channels and operation.
 func (g *generator) add(e endpoint) error {
-	request, err := g.message(e.request, e.RequestContentType, e.RequestSchema)
+	request, err := g.message(e.request, e.RequestContentType, e.RequestSchema, e.RequestSchemaJSON)
 	if err != nil {
 		return err
 	}
@@ -237,7 +240,7 @@ func (g *generator) add(e endpoint) error {
 
 // addReply adds e's reply channel, and the reply to op.
 func (g *generator) addReply(e endpoint, op *Operation) error {
-	reply, err := g.message(e.response, e.ResponseContentType, e.ResponseSchema)
+	reply, err := g.message(e.response, e.ResponseContentType, e.ResponseSchema, e.ResponseSchemaJSON)
 	if err != nil {
 		return err
 	}
@@ -269,8 +272,8 @@ func (g *generator) addReply(e endpoint, op *Operation) error {
 }
 
 // message returns the message of a body of Go type t, or, where t is not
-// known, of the given content type and schema name.
-func (g *generator) message(t reflect.Type, contentType, schema string) (Message, error) {
+// known, of the given content type, schema name and JSON Schema.
+func (g *generator) message(t reflect.Type, contentType, schema string, schemaJSON json.RawMessage) (Message, error) {
 	m := Message{ContentType: contentType}
 	if schema != "string" && schema != "[]byte" { // the payload says those
 		m.Name = schema
@@ -279,6 +282,8 @@ func (g *generator) message(t reflect.Type, contentType, schema string) (Message
 	switch {
 	case t != nil:
 		m.Payload, err = g.schemas.payload(t)
+	case len(schemaJSON) > 0:
+		m.Payload, err = g.schemas.standalone(schemaJSON)
 	case schema == "string":
 		m.Payload = textSchema
 	case schema == "[]byte":

@@ -112,6 +112,88 @@ func (s *schemas) payload(t reflect.Type) (json.RawMessage, error) {
 	return s.reflect(t)
 }
 
+// JSONSchema returns the JSON Schema (draft 2020-12) of a body of Go type
+// t, as mqttrpc encodes it: standalone, with the schemas of named types
+// under $defs, as a document built from it names them. It is an
+// [mqttrpc.SchemaGenerator]: with [mqttrpc.WithSchemaGenerator], a Broker's
+// services answer these schemas to discovery's SCHEMA, so that
+// [FromServices] describes them as completely as [Generate] does:
+//
+//	b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
+func JSONSchema(t reflect.Type) (raw json.RawMessage, err error) {
+	switch t {
+	case nil:
+		return nil, fmt.Errorf("asyncapi: JSON Schema of a nil type")
+	case reflect.TypeFor[string]():
+		return textSchema, nil
+	case reflect.TypeFor[[]byte]():
+		return binarySchema, nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("asyncapi: JSON Schema of %v: %v", t, p)
+		}
+	}()
+	root := newSchemas().r.ReflectFromType(t)
+	root.Version = jsonschema.Version
+	raw, err = json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi: %w", err)
+	}
+	return raw, nil
+}
+
+// standalone returns the payload schema of a standalone schema raw, as
+// [JSONSchema] makes and discovery's SCHEMA carries: its $defs move to
+// the document's components, and its references with them.
+func (s *schemas) standalone(raw json.RawMessage) (json.RawMessage, error) {
+	var root map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &root); err != nil {
+		if string(bytes.TrimSpace(raw)) == "true" {
+			return json.RawMessage(`{}`), nil
+		}
+		return nil, fmt.Errorf("asyncapi: a payload schema that is not a JSON object: %w", err)
+	}
+	_, hasDefs := root["$defs"]
+	_, hasVersion := root["$schema"]
+	_, hasID := root["$id"]
+	if !hasDefs && !hasVersion && !hasID { // as it is, in the order it came
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, fmt.Errorf("asyncapi: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	if d, ok := root["$defs"]; ok {
+		var defs map[string]json.RawMessage
+		if err := json.Unmarshal(d, &defs); err != nil {
+			return nil, fmt.Errorf("asyncapi: $defs: %w", err)
+		}
+		for name, def := range defs {
+			def = toComponents(def)
+			if old, ok := s.defs[name]; ok && !bytes.Equal(old, def) {
+				return nil, fmt.Errorf("asyncapi: two schemas named %s differ", name)
+			}
+			s.defs[name] = def
+		}
+	}
+	delete(root, "$defs")
+	delete(root, "$schema") // the document's schema format applies
+	delete(root, "$id")
+	out, err := json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi: %w", err)
+	}
+	return toComponents(out), nil
+}
+
+// toComponents moves the references of a schema from $defs to the
+// document's components. The bytes replaced cannot be inside a string,
+// where JSON escapes the quotes.
+func toComponents(b []byte) json.RawMessage {
+	return bytes.ReplaceAll(b, []byte(`"$ref":"#/$defs/`), []byte(`"$ref":"#/components/schemas/`))
+}
+
 // reflect returns the JSON Schema of t and adds the definitions it uses.
 func (s *schemas) reflect(t reflect.Type) (raw json.RawMessage, err error) {
 	defer func() {
@@ -157,5 +239,5 @@ func marshalSchema(v *jsonschema.Schema) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asyncapi: %w", err)
 	}
-	return bytes.ReplaceAll(b, []byte(`"$ref":"#/$defs/`), []byte(`"$ref":"#/components/schemas/`)), nil
+	return toComponents(b), nil
 }
