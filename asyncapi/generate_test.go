@@ -405,6 +405,7 @@ func TestJSONSchema(t *testing.T) {
 	assert.Equal(t, "#/$defs/asyncapi_test.Page_github.com_mqttrpc_mqttrpc_asyncapi_test.Job_", v.Ref)
 	assert.Contains(t, v.Defs, "asyncapi_test.Job")
 	assert.NotContains(t, string(s), "#/components/", "standalone: it refers to its own $defs")
+	assert.Contains(t, string(s), `"extra":{}`, "any value as {}, not true, which Modelina cannot read")
 
 	s, err = asyncapi.JSONSchema(reflect.TypeFor[string]())
 	require.NoError(t, err)

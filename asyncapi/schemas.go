@@ -71,9 +71,22 @@ func newSchemas() *schemas {
 			// encoding/json ignores fields it does not know.
 			AllowAdditionalProperties: true,
 			Namer:                     schemaName,
+			Mapper:                    anyValue,
 		},
 		defs: map[string]json.RawMessage{},
 	}
+}
+
+// anyValue returns the schema of any JSON value, {}, for the types that
+// hold one (an interface, a json.RawMessage), and nil for the others.
+// The reflector's own is the boolean schema true, which means the same but
+// which tools such as AsyncAPI Modelina cannot read. It writes an empty
+// schema as true, but not one whose Extras are an empty map.
+func anyValue(t reflect.Type) *jsonschema.Schema {
+	if t.Kind() == reflect.Interface || t == reflect.TypeFor[json.RawMessage]() {
+		return &jsonschema.Schema{Extras: map[string]any{}}
+	}
+	return nil
 }
 
 // schemaName names a named type as mqttrpc's EndpointInfo does ("main.Reading"),
