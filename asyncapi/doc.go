@@ -1,7 +1,8 @@
 // Package asyncapi describes mqttrpc services in AsyncAPI 3.0
 // (https://www.asyncapi.com/docs/reference/specification/v3.0.0), the
 // OpenAPI of message-driven APIs, so that tools can render, lint and
-// generate clients for them.
+// generate code for them (AsyncAPI Modelina's typed models are tested: see
+// the repository's README).
 //
 // [Generate] describes the services a Broker runs, with payload schemas
 // made from the Go types of their [mqttrpc.Typed] handlers; [FromServices]
