@@ -29,10 +29,13 @@
 //
 // [Broker.Service] starts an instance of a named, versioned service with a
 // random instance id; [Service.Endpoint] adds its handlers under names, and
-// counts what each serves. On MQTT 5 every instance answers PING, INFO and
-// STATS requests on mqttrpc/srv/<VERB>, mqttrpc/srv/<VERB>/<name> and
-// mqttrpc/srv/<VERB>/<name>/<id> with one JSON reply each (schemas/ in the
-// repository); [Discover] asks them, and any MQTT 5 client can. [Broker.Gather]
+// counts what each serves. On MQTT 5 every instance answers PING, INFO,
+// STATS and SCHEMA requests on mqttrpc/srv/<VERB>, mqttrpc/srv/<VERB>/<name>
+// and mqttrpc/srv/<VERB>/<name>/<id> with one JSON reply each (schemas/ in
+// the repository); [Discover] asks them, and any MQTT 5 client can. SCHEMA
+// adds the JSON Schemas of the endpoints' bodies to INFO's reply, which a
+// Broker makes with [WithSchemaGenerator] (the asyncapi module's
+// asyncapi.JSONSchema is one). [Broker.Gather]
 // is the scatter-gather call under it: one request, every reply as it comes.
 //
 // # Metrics and tracing

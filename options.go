@@ -3,10 +3,13 @@ package mqttrpc
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
+	"slices"
 	"time"
 )
 
@@ -52,7 +55,8 @@ type config struct {
 	discovery      string // topic prefix of discovery; see WithDiscoveryPrefix
 	noDiscovery    bool   // see WithoutDiscovery
 	servedHook     func(context.Context, Served)
-	hook           Hook // see WithHook; nil for none
+	hook           Hook            // see WithHook; nil for none
+	schemaGen      SchemaGenerator // see WithSchemaGenerator
 }
 
 func defaultConfig() config {
@@ -253,6 +257,23 @@ func WithHook(h Hook) Option { return configFunc(func(c *config) { c.hook = h })
 // start with '$', which MQTT reserves for brokers.
 func WithDiscoveryPrefix(prefix string) Option {
 	return configFunc(func(c *config) { c.discovery = prefix })
+}
+
+// SchemaGenerator returns the JSON Schema of the body of Go type t, as
+// [Typed] encodes it (a string as text, a []byte as it is, anything else as
+// JSON): a standalone schema, its definitions under $defs.
+type SchemaGenerator func(t reflect.Type) (json.RawMessage, error)
+
+// WithSchemaGenerator has the Broker's services make the JSON Schemas of
+// their [Typed] endpoints' requests and replies with gen, when each endpoint
+// is added, and answer them to discovery's SCHEMA (see [Discover]), so that
+// a client that knows the services only from discovery (mqttrpc docs, a
+// client generator) knows what to send and what comes back. The core module
+// has no schema generator of its own, to stay lean: the asyncapi module's
+// asyncapi.JSONSchema is one. [EndpointSchemaJSON] gives an endpoint's
+// schemas by hand instead, also without a generator.
+func WithSchemaGenerator(gen SchemaGenerator) Option {
+	return configFunc(func(c *config) { c.schemaGen = gen })
 }
 
 // WithoutDiscovery makes the Broker's services answer no discovery request:
@@ -630,6 +651,17 @@ func EndpointMetadata(md map[string]string) SubscribeOption {
 // [Service.Endpoint] takes it; [Broker.Subscriber] refuses it.
 func EndpointSchema(request, response string) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.about.requestSchema, o.about.responseSchema = request, response })
+}
+
+// EndpointSchemaJSON gives the JSON Schemas of an endpoint's request and
+// reply, which discovery's SCHEMA answers: each standalone, with its
+// definitions under $defs; nil for one that is not known. It takes
+// precedence over the Broker's [WithSchemaGenerator], and serves raw handlers,
+// whose types nothing knows. Only [Service.Endpoint] takes it;
+// [Broker.Subscriber] refuses it.
+func EndpointSchemaJSON(request, response json.RawMessage) SubscribeOption {
+	request, response = slices.Clone(request), slices.Clone(response)
+	return subscribeFunc(func(o *subscribeOptions) { o.about.requestJSON, o.about.responseJSON = request, response })
 }
 
 type gatherBufferOption int

@@ -25,6 +25,7 @@ func TestDiscoverySchemas(t *testing.T) {
 		require.Error(t, err) // so that last_error is set
 		for verb, file := range map[string]string{
 			mqttrpc.VerbPing: "ping_response.json", mqttrpc.VerbInfo: "info_response.json", mqttrpc.VerbStats: "stats_response.json",
+			mqttrpc.VerbSchema: "schema_response.json",
 		} {
 			raw, err := os.ReadFile("schemas/" + file)
 			require.NoError(t, err)

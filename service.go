@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -124,6 +125,12 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 	}
 	ep := &endpoint{service: s.cfg.Name, name: name}
 	ep.reset()
+	if t, ok := h.(typedSchemas); ok && s.b.cfg.schemaGen != nil {
+		var err error
+		if ep.requestJSON, ep.responseJSON, err = generateSchemas(s.b.cfg.schemaGen, t); err != nil {
+			return nil, opError("service", s.cfg.Name, fail(ErrInvalidService, "endpoint %s: %w", name, err))
+		}
+	}
 	s.mu.Lock()
 	switch {
 	case s.stopped:
@@ -148,6 +155,9 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 		ep.metadata = map[string]string{}
 	}
 	ep.requestSchema, ep.responseSchema = sub.opts.about.requestSchema, sub.opts.about.responseSchema
+	if a := sub.opts.about; a.requestJSON != nil || a.responseJSON != nil {
+		ep.requestJSON, ep.responseJSON = a.requestJSON, a.responseJSON
+	}
 	if t, ok := h.(typedSchemas); ok {
 		if ep.requestSchema == "" && ep.responseSchema == "" {
 			ep.requestSchema, ep.responseSchema = t.schemas()
@@ -155,6 +165,31 @@ func (s *Service) Endpoint(ctx context.Context, name, pattern string, h Handler,
 		ep.requestType, ep.responseType = t.types()
 	}
 	return sub, nil
+}
+
+// generateSchemas makes the JSON Schemas of t's request and reply types
+// with gen; nil for a type nothing knows (a raw *Message or *Response).
+func generateSchemas(gen SchemaGenerator, t typedSchemas) (request, response json.RawMessage, err error) {
+	reqType, respType := t.types()
+	var errs []error
+	for _, x := range []struct {
+		t   reflect.Type
+		out *json.RawMessage
+	}{{reqType, &request}, {respType, &response}} {
+		if x.t == nil {
+			continue
+		}
+		s, err := gen(x.t)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("JSON Schema of %v: %w", x.t, err))
+		case !json.Valid(s):
+			errs = append(errs, fmt.Errorf("JSON Schema of %v: not JSON", x.t))
+		default:
+			*x.out = s
+		}
+	}
+	return request, response, errors.Join(errs...)
 }
 
 // live reports whether e is subscribing or subscribed. Call it with s.mu held.
@@ -215,6 +250,24 @@ func (s *Service) Info() ServiceInfo {
 	return info
 }
 
+// Schemas returns what discovery's SCHEMA answers for the instance: its
+// INFO, with the JSON Schemas of each endpoint's request and reply where
+// known ([WithSchemaGenerator], [EndpointSchemaJSON]).
+func (s *Service) Schemas() ServiceSchemas {
+	info := ServiceSchemas{ServiceInfo{ServiceIdentity: s.identity(schemaType), Description: s.cfg.Description, Endpoints: []EndpointInfo{}}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.endpoints {
+		if e.sub == nil || !s.live(e) {
+			continue
+		}
+		ei := e.info()
+		ei.RequestSchemaJSON, ei.ResponseSchemaJSON = e.requestJSON, e.responseJSON
+		info.Endpoints = append(info.Endpoints, ei)
+	}
+	return info
+}
+
 // info describes e for [Service.Info]. Call it with the Service's mu held.
 func (e *endpoint) info() EndpointInfo {
 	o := e.sub.opts
@@ -266,9 +319,10 @@ func (s *Service) identity(typ string) ServiceIdentity {
 
 // The type of each discovery reply, in its "type" field.
 const (
-	pingType  = "io.mqttrpc.srv.v1.ping_response"
-	infoType  = "io.mqttrpc.srv.v1.info_response"
-	statsType = "io.mqttrpc.srv.v1.stats_response"
+	pingType   = "io.mqttrpc.srv.v1.ping_response"
+	infoType   = "io.mqttrpc.srv.v1.info_response"
+	statsType  = "io.mqttrpc.srv.v1.stats_response"
+	schemaType = "io.mqttrpc.srv.v1.schema_response"
 )
 
 // ServiceIdentity is the part of every discovery reply that says which
@@ -291,6 +345,16 @@ type ServiceInfo struct {
 	ServiceIdentity
 	Description string         `json:"description"`
 	Endpoints   []EndpointInfo `json:"endpoints"`
+}
+
+// ServiceSchemas is the reply to discovery's SCHEMA
+// (schemas/schema_response.json): the INFO reply, with the JSON Schemas of
+// the endpoints' requests and replies where the service knows them
+// (EndpointInfo's RequestSchemaJSON and ResponseSchemaJSON). INFO leaves
+// them out, so that asking a fleet what runs stays cheap; ask SCHEMA of one
+// instance per service and version for them.
+type ServiceSchemas struct {
+	ServiceInfo
 }
 
 // EndpointInfo describes an endpoint in [ServiceInfo].
@@ -320,6 +384,12 @@ type EndpointInfo struct {
 	// ReplyTopic is where replies go when the request names no Response
 	// Topic, with the pattern's {names} (see [ReplyTopic]).
 	ReplyTopic string `json:"reply_topic,omitempty"`
+	// The JSON Schemas of the request and the reply, each standalone with
+	// its definitions under $defs, where known ([WithSchemaGenerator],
+	// [EndpointSchemaJSON]): only in a SCHEMA reply ([ServiceSchemas]),
+	// never in INFO's.
+	RequestSchemaJSON  json.RawMessage `json:"request_schema_json,omitempty"`
+	ResponseSchemaJSON json.RawMessage `json:"response_schema_json,omitempty"`
 
 	// The Go types of a Typed handler, known in the process that serves it.
 	requestType, responseType reflect.Type

@@ -20,6 +20,9 @@ const (
 	VerbPing  = "PING"
 	VerbInfo  = "INFO"
 	VerbStats = "STATS"
+	// VerbSchema asks for INFO with the endpoints' JSON Schemas
+	// ([ServiceSchemas]): larger, so ask it of one instance.
+	VerbSchema = "SCHEMA"
 )
 
 func validDiscoveryPrefix(prefix string) error {
@@ -224,9 +227,11 @@ func (b *Broker) serveDiscovery(_ context.Context, m *Message) (*Response, error
 		reply = func(s *Service) any { return s.Info() }
 	case VerbStats:
 		reply = func(s *Service) any { return s.Stats() }
+	case VerbSchema:
+		reply = func(s *Service) any { return s.Schemas() }
 	default:
 		b.send(b.replyMessage(m, to, nil,
-			Errorf(StatusNotFound, "unknown discovery verb %q: use PING, INFO or STATS", verb)), m)
+			Errorf(StatusNotFound, "unknown discovery verb %q: use PING, INFO, STATS or SCHEMA", verb)), m)
 		return nil, nil
 	}
 	for _, s := range b.services.list() {
@@ -276,7 +281,9 @@ func discoveryTemplate(prefix, verb, name, id string) templateOption {
 
 // Discover asks the services on the MQTT broker who they are (T
 // [ServicePing]), what they serve ([ServiceInfo]) or how it went
-// ([ServiceStats]), and yields each instance's reply as it comes. name ""
+// ([ServiceStats]), or what it serves with the JSON Schemas of its
+// endpoints' bodies ([ServiceSchemas]: larger, so best asked of one
+// instance), and yields each instance's reply as it comes. name ""
 // asks every service, and id "" every instance of the named one. It gathers
 // as [Broker.Gather] does, until the request's deadline or [MaxReplies]
 // (which an id sets to 1); opts are Gather's.
@@ -284,7 +291,8 @@ func discoveryTemplate(prefix, verb, name, id string) templateOption {
 // The scheme, for any MQTT 5 client: publish an empty request with a
 // Response Topic to <prefix>/<VERB>, <prefix>/<VERB>/<name> or
 // <prefix>/<VERB>/<name>/<id>, where <prefix> is "mqttrpc/srv" unless
-// [WithDiscoveryPrefix] says otherwise and <VERB> is PING, INFO or STATS;
+// [WithDiscoveryPrefix] says otherwise and <VERB> is PING, INFO, STATS or
+// SCHEMA;
 // each instance answers with one JSON reply, whose schemas are in the
 // repository's schemas/ directory. An unknown verb is answered with a 404.
 // MQTT 3.1.1 has no Response Topic: there the request's body names the
@@ -296,7 +304,7 @@ func discoveryTemplate(prefix, verb, name, id string) templateOption {
 //
 // A reply that does not decode into T is yielded as an error, and so is a
 // *[RemoteError]; the sequence goes on after either.
-func Discover[T ServicePing | ServiceInfo | ServiceStats](ctx context.Context, b *Broker, name, id string, opts ...RequestOption) iter.Seq2[*T, error] {
+func Discover[T ServicePing | ServiceInfo | ServiceStats | ServiceSchemas](ctx context.Context, b *Broker, name, id string, opts ...RequestOption) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
 		var verb string
 		switch any((*T)(nil)).(type) {
@@ -306,6 +314,8 @@ func Discover[T ServicePing | ServiceInfo | ServiceStats](ctx context.Context, b
 			verb = VerbInfo
 		case *ServiceStats:
 			verb = VerbStats
+		case *ServiceSchemas:
+			verb = VerbSchema
 		}
 		t, err := DiscoveryTopic(b.cfg.discovery, verb, name, id)
 		if err != nil {

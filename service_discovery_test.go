@@ -2,7 +2,9 @@ package mqttrpc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -39,7 +41,7 @@ func newFleet(t *testing.T, tg target) *fleet {
 	ctx := ctxTimeout(t, 10*time.Second)
 	f := &fleet{prefix: uniqueTopic(t, "srv")}
 	opt := mqttrpc.WithDiscoveryPrefix(f.prefix)
-	f.a, f.b, f.cli = connect(t, tg, opt), connect(t, tg, opt), connect(t, tg, opt)
+	f.a, f.b, f.cli = connect(t, tg, opt, mqttrpc.WithSchemaGenerator(titleSchema)), connect(t, tg, opt), connect(t, tg, opt)
 	base := uniqueTopic(t, "site")
 	f.readTopic, f.failTopic = base+"/a/thermo/s1/read", base+"/a/thermo/fail"
 
@@ -61,7 +63,8 @@ func newFleet(t *testing.T, tg target) *fleet {
 		_, err = (*s.svc).Endpoint(ctx, "fail", base+"/"+s.at+"/thermo/fail",
 			mqttrpc.HandlerFunc(func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
 				return nil, mqttrpc.Errorf(409, "sensor busy")
-			}), mqttrpc.EndpointSchema("Empty", "https://example.com/schemas/none.json"))
+			}), mqttrpc.EndpointSchema("Empty", "https://example.com/schemas/none.json"),
+			mqttrpc.EndpointSchemaJSON(json.RawMessage(`{"type":"null"}`), nil))
 		require.NoError(t, err)
 	}
 	f.lights, err = f.a.Service(ctx, mqttrpc.ServiceConfig{Name: "lights", Version: "0.1.0-beta.1"})
@@ -71,8 +74,14 @@ func newFleet(t *testing.T, tg target) *fleet {
 	return f
 }
 
+// titleSchema is a SchemaGenerator that names the type: the core has no
+// real one, which lives in the asyncapi module.
+func titleSchema(t reflect.Type) (json.RawMessage, error) {
+	return json.Marshal(map[string]string{"title": t.String()})
+}
+
 // ids collects the ids that Discover yields for T, failing on any error.
-func ids[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](t *testing.T, b *mqttrpc.Broker, name, id string, opts ...mqttrpc.RequestOption) (out []string, replies []*T) {
+func ids[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats | mqttrpc.ServiceSchemas](t *testing.T, b *mqttrpc.Broker, name, id string, opts ...mqttrpc.RequestOption) (out []string, replies []*T) {
 	t.Helper()
 	for r, err := range mqttrpc.Discover[T](ctxTimeout(t, 10*time.Second), b, name, id, opts...) {
 		require.NoError(t, err)
@@ -83,6 +92,8 @@ func ids[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](t *
 		case *mqttrpc.ServiceInfo:
 			out = append(out, v.Name+"/"+v.ID)
 		case *mqttrpc.ServiceStats:
+			out = append(out, v.Name+"/"+v.ID)
+		case *mqttrpc.ServiceSchemas:
 			out = append(out, v.Name+"/"+v.ID)
 		}
 	}
@@ -141,11 +152,35 @@ func TestDiscovery(t *testing.T) {
 			assert.Equal(t, "Empty", fail.RequestSchema)
 			assert.Equal(t, "https://example.com/schemas/none.json", fail.ResponseSchema)
 			assert.Equal(t, map[string]string{}, fail.Metadata)
+			assert.Nil(t, read.RequestSchemaJSON, "INFO stays small: the schemas come with SCHEMA")
+			assert.Nil(t, fail.RequestSchemaJSON)
 
 			_, infos = ids[mqttrpc.ServiceInfo](t, f.cli, "lights", "", mqttrpc.MaxReplies(1))
 			require.Len(t, infos, 1)
 			assert.Equal(t, "string", infos[0].Endpoints[0].RequestSchema)
 			assert.Equal(t, "0.1.0-beta.1", infos[0].Version)
+		})
+		t.Run("SCHEMA", func(t *testing.T) {
+			_, got := ids[mqttrpc.ServiceSchemas](t, f.cli, "thermo", f.thermoA.ID())
+			require.Len(t, got, 1)
+			s := got[0]
+			assert.Equal(t, "io.mqttrpc.srv.v1.schema_response", s.Type)
+			assert.Equal(t, "reads thermometers", s.Description)
+			require.Len(t, s.Endpoints, 2)
+			read, fail := s.Endpoints[0], s.Endpoints[1]
+			assert.Equal(t, "mqttrpc_test.reading", read.RequestSchema, "what INFO says, too")
+			assert.Equal(t, map[string]string{"unit": "celsius"}, read.Metadata)
+			assert.JSONEq(t, `{"title":"mqttrpc_test.reading"}`, string(read.RequestSchemaJSON), "the Broker's generator")
+			assert.JSONEq(t, `{"title":"mqttrpc_test.temperature"}`, string(read.ResponseSchemaJSON))
+			assert.JSONEq(t, `{"type":"null"}`, string(fail.RequestSchemaJSON), "EndpointSchemaJSON, for a raw handler")
+			assert.Nil(t, fail.ResponseSchemaJSON)
+			local := f.thermoA.Schemas()
+			assert.Equal(t, local.Endpoints[0].RequestSchemaJSON, read.RequestSchemaJSON, "the same as the local view")
+
+			_, got = ids[mqttrpc.ServiceSchemas](t, f.cli, "thermo", f.thermoB.ID())
+			require.Len(t, got, 1)
+			assert.Nil(t, got[0].Endpoints[0].RequestSchemaJSON, "no generator on b: names only")
+			assert.JSONEq(t, `{"type":"null"}`, string(got[0].Endpoints[1].RequestSchemaJSON))
 		})
 		t.Run("STATS change after calls", func(t *testing.T) {
 			_, before := ids[mqttrpc.ServiceStats](t, f.cli, "thermo", f.thermoA.ID())
@@ -514,4 +549,28 @@ func TestDiscoveryAcrossVersions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSchemaGeneratorFails refuses an endpoint whose schema cannot be made,
+// as it could not tell discovery what it takes.
+func TestSchemaGeneratorFails(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		t.Parallel()
+		b := connect(t, tg, mqttrpc.WithSchemaGenerator(func(t reflect.Type) (json.RawMessage, error) {
+			if t.Kind() == reflect.Chan {
+				return nil, errors.New("a channel is no JSON")
+			}
+			return json.RawMessage(`{}`), nil
+		}))
+		ctx := ctxTimeout(t, 10*time.Second)
+		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "bad", Version: "1.0.0"})
+		require.NoError(t, err)
+		_, err = svc.Endpoint(ctx, "chan", uniqueTopic(t, "bad"), mqttrpc.Typed(func(context.Context, chan int) (string, error) { return "", nil }))
+		require.ErrorIs(t, err, mqttrpc.ErrInvalidService)
+		assert.ErrorContains(t, err, "JSON Schema of chan int: a channel is no JSON")
+		assert.Empty(t, svc.Info().Endpoints)
+		_, err = svc.Endpoint(ctx, "ok", uniqueTopic(t, "ok"), mqttrpc.Typed(echo))
+		require.NoError(t, err)
+		assert.JSONEq(t, `{}`, string(svc.Schemas().Endpoints[0].RequestSchemaJSON))
+	})
 }

@@ -1,6 +1,7 @@
 package mqttrpc
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"sync"
@@ -20,6 +21,8 @@ type endpoint struct {
 	responseSchema string
 	requestType    reflect.Type // a Typed handler's, for EndpointInfo.Types
 	responseType   reflect.Type
+	requestJSON    json.RawMessage // the JSON Schemas discovery's SCHEMA answers
+	responseJSON   json.RawMessage
 
 	requests   atomic.Uint64
 	errors     atomic.Uint64
@@ -45,10 +48,11 @@ type endpointObserver interface {
 type endpointAbout struct {
 	metadata                      map[string]string
 	requestSchema, responseSchema string
+	requestJSON, responseJSON     json.RawMessage // EndpointSchemaJSON
 }
 
 func (a endpointAbout) isZero() bool {
-	return a.metadata == nil && a.requestSchema == "" && a.responseSchema == ""
+	return a.metadata == nil && a.requestSchema == "" && a.responseSchema == "" && a.requestJSON == nil && a.responseJSON == nil
 }
 
 // countRefused counts one request refused before its handler ran.

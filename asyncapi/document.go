@@ -26,6 +26,10 @@ type DocumentInfo struct {
 	Title       string `json:"title"`
 	Version     string `json:"version"`
 	Description string `json:"description,omitempty"`
+	// Metadata is the service's metadata ([mqttrpc.ServiceConfig].Metadata),
+	// the pairs that every instance described shares, as the specification
+	// extension x-mqttrpc-metadata.
+	Metadata map[string]string `json:"x-mqttrpc-metadata,omitempty"`
 }
 
 // Server is an MQTT broker the services are on.
@@ -92,6 +96,14 @@ type Operation struct {
 	Messages    []Reference        `json:"messages,omitempty"`
 	Reply       *OperationReply    `json:"reply,omitempty"`
 	Bindings    *OperationBindings `json:"bindings,omitempty"`
+	// Metadata is the endpoint's metadata ([mqttrpc.EndpointMetadata]), as
+	// the specification extension x-mqttrpc-metadata.
+	Metadata map[string]string `json:"x-mqttrpc-metadata,omitempty"`
+	// Streaming, the extension x-mqttrpc-streaming, is set for an endpoint
+	// that streams its responses ([mqttrpc.TypedStream], [mqttrpc.StreamFunc]):
+	// the reply is any number of messages, each with the user property
+	// __stream, as the operation's description says.
+	Streaming bool `json:"x-mqttrpc-streaming,omitempty"`
 }
 
 // OperationReply says where an operation replies, and with what.

@@ -2,7 +2,9 @@ package asyncapi
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -53,10 +55,12 @@ func Generate(b *mqttrpc.Broker, info Info) (*Document, error) {
 }
 
 // FromServices returns the document of services, as [mqttrpc.Service.Info]
-// or discovery's INFO (see [mqttrpc.Discover]) describe them. Payload
-// schemas come from the Go types where the [mqttrpc.EndpointInfo] knows
-// them, as a Service's own does; an INFO reply only names them, so JSON
-// payloads then have no schema, and their messages the schema's name.
+// or discovery's INFO or SCHEMA (see [mqttrpc.Discover]) describe them.
+// Payload schemas come from the Go types where the [mqttrpc.EndpointInfo]
+// knows them, as a Service's own does, else from its RequestSchemaJSON and
+// ResponseSchemaJSON, which a SCHEMA reply carries; an INFO reply only
+// names them, so JSON payloads then have no schema, and their messages the
+// schema's name.
 //
 // The instances of a service serve the same endpoints, so an endpoint that
 // several of them list (by service name, endpoint name and pattern) is
@@ -120,7 +124,27 @@ func documentInfo(services []mqttrpc.ServiceInfo, info Info) DocumentInfo {
 		Title:       cmp.Or(info.Title, strings.Join(names, ", ")),
 		Version:     cmp.Or(info.Version, strings.Join(versions, ", ")),
 		Description: info.Description,
+		Metadata:    sharedMetadata(services),
 	}
+}
+
+// sharedMetadata returns the metadata pairs every one of services has: of
+// the instances of one service, what is true of the service; nil if none.
+func sharedMetadata(services []mqttrpc.ServiceInfo) map[string]string {
+	if len(services) == 0 {
+		return nil
+	}
+	out := maps.Clone(services[0].Metadata)
+	for _, s := range services[1:] {
+		maps.DeleteFunc(out, func(k, v string) bool {
+			w, ok := s.Metadata[k]
+			return !ok || w != v
+		})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // endpoint is an endpoint of a service, and the keys of its channel and
@@ -171,7 +195,7 @@ type generator struct {
 
 // add adds e's channels and operation.
 func (g *generator) add(e endpoint) error {
-	request, err := g.message(e.request, e.RequestContentType, e.RequestSchema)
+	request, err := g.message(e.request, e.RequestContentType, e.RequestSchema, e.RequestSchemaJSON)
 	if err != nil {
 		return err
 	}
@@ -181,6 +205,9 @@ func (g *generator) add(e endpoint) error {
 			ResponseTopic: g.schemas.ref(responseTopic), CorrelationData: g.schemas.ref(correlationData), BindingVersion: "0.2.0",
 		}}
 	}
+	if e.Streaming {
+		request.Headers = g.schemas.ref(streamRequestHeaders)
+	}
 	addr, params := address(e.Pattern)
 	g.d.Channels[e.key] = Channel{
 		Address:     &addr,
@@ -189,10 +216,18 @@ func (g *generator) add(e endpoint) error {
 		Parameters:  params,
 	}
 	op := Operation{
-		Action:   "receive",
-		Channel:  ref("channels", e.key),
-		Messages: []Reference{ref("channels", e.key, "messages", "request")},
-		Bindings: &OperationBindings{MQTT: MQTTOperationBinding{QoS: e.QoS, BindingVersion: "0.2.0"}},
+		Action:    "receive",
+		Channel:   ref("channels", e.key),
+		Messages:  []Reference{ref("channels", e.key, "messages", "request")},
+		Bindings:  &OperationBindings{MQTT: MQTTOperationBinding{QoS: e.QoS, BindingVersion: "0.2.0"}},
+		Metadata:  maps.Clone(e.Metadata),
+		Streaming: e.Streaming,
+	}
+	if len(op.Metadata) == 0 {
+		op.Metadata = nil
+	}
+	if e.Streaming {
+		op.Description = streamingDescription
 	}
 	if replies {
 		if err := g.addReply(e, &op); err != nil {
@@ -205,11 +240,15 @@ func (g *generator) add(e endpoint) error {
 
 // addReply adds e's reply channel, and the reply to op.
 func (g *generator) addReply(e endpoint, op *Operation) error {
-	reply, err := g.message(e.response, e.ResponseContentType, e.ResponseSchema)
+	reply, err := g.message(e.response, e.ResponseContentType, e.ResponseSchema, e.ResponseSchemaJSON)
 	if err != nil {
 		return err
 	}
-	if g.v5 {
+	switch {
+	case e.Streaming:
+		reply.Headers = g.schemas.ref(streamReplyHeaders)
+		reply.Bindings = &MessageBindings{MQTT: MQTTMessageBinding{CorrelationData: g.schemas.ref(correlationData), BindingVersion: "0.2.0"}}
+	case g.v5:
 		reply.Headers = g.schemas.ref(errorHeaders)
 		reply.Bindings = &MessageBindings{MQTT: MQTTMessageBinding{CorrelationData: g.schemas.ref(correlationData), BindingVersion: "0.2.0"}}
 	}
@@ -233,8 +272,8 @@ func (g *generator) addReply(e endpoint, op *Operation) error {
 }
 
 // message returns the message of a body of Go type t, or, where t is not
-// known, of the given content type and schema name.
-func (g *generator) message(t reflect.Type, contentType, schema string) (Message, error) {
+// known, of the given content type, schema name and JSON Schema.
+func (g *generator) message(t reflect.Type, contentType, schema string, schemaJSON json.RawMessage) (Message, error) {
 	m := Message{ContentType: contentType}
 	if schema != "string" && schema != "[]byte" { // the payload says those
 		m.Name = schema
@@ -243,6 +282,8 @@ func (g *generator) message(t reflect.Type, contentType, schema string) (Message
 	switch {
 	case t != nil:
 		m.Payload, err = g.schemas.payload(t)
+	case len(schemaJSON) > 0:
+		m.Payload, err = g.schemas.standalone(schemaJSON)
 	case schema == "string":
 		m.Payload = textSchema
 	case schema == "[]byte":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -30,6 +31,16 @@ type StatusRequest struct {
 type Status struct {
 	Device string `json:"device"`
 	Uptime string `json:"uptime"`
+}
+
+// The bodies of examples/firmware.
+type Update struct {
+	Version string `json:"version"`
+}
+
+type Progress struct {
+	Percent int    `json:"percent"`
+	Version string `json:"version,omitempty"`
 }
 
 // Types that stretch the schema generator: a generic, a recursive and a
@@ -88,11 +99,12 @@ var fixtures = []fixture{
 	{
 		// example_service_test.go: ExampleBroker_Service.
 		name: "thermo", version: mqttrpc.V5,
-		serve: service(mqttrpc.ServiceConfig{Name: "thermo", Version: "1.2.0", Description: "reads thermometers"},
+		serve: service(mqttrpc.ServiceConfig{Name: "thermo", Version: "1.2.0", Description: "reads thermometers", Metadata: map[string]string{"site": "7"}},
 			endpoint{"read", "site/7/thermo/{sensor}", mqttrpc.Typed(func(context.Context, []byte) (float64, error) { return 21.5, nil }),
 				[]mqttrpc.SubscribeOption{mqttrpc.EndpointMetadata(map[string]string{"unit": "celsius"})}}),
 		check: func(t *testing.T, d *asyncapi.Document) {
-			assert.Equal(t, asyncapi.DocumentInfo{Title: "thermo", Version: "1.2.0", Description: "reads thermometers"}, d.Info)
+			assert.Equal(t, asyncapi.DocumentInfo{Title: "thermo", Version: "1.2.0", Description: "reads thermometers",
+				Metadata: map[string]string{"site": "7"}}, d.Info, "service metadata as x-mqttrpc-metadata")
 			ch := d.Channels["thermo.read"]
 			assert.Equal(t, "site/7/thermo/{sensor}", *ch.Address)
 			assert.Equal(t, []string{"sensor"}, keys(ch.Parameters))
@@ -109,6 +121,8 @@ var fixtures = []fixture{
 			assert.Equal(t, "#/channels/thermo.read", op.Channel.Ref)
 			require.NotNil(t, op.Reply)
 			assert.Equal(t, "#/channels/thermo.read.reply", op.Reply.Channel.Ref)
+			assert.Equal(t, map[string]string{"unit": "celsius"}, op.Metadata, "endpoint metadata as x-mqttrpc-metadata")
+			assert.False(t, op.Streaming)
 			assert.Equal(t, asyncapi.Server{Host: "", Protocol: "mqtt", ProtocolVersion: "5"}, withoutHost(d.Servers["broker"]))
 		},
 	},
@@ -131,6 +145,29 @@ var fixtures = []fixture{
 			reply := d.Channels["devices.reboot.reply"].Messages["reply"]
 			assert.Equal(t, "text/plain", reply.ContentType)
 			assert.JSONEq(t, `{"type":"string"}`, string(reply.Payload))
+		},
+	},
+	{
+		// examples/firmware: a streaming endpoint.
+		name: "firmware", version: mqttrpc.V5,
+		serve: service(mqttrpc.ServiceConfig{Name: "firmware", Version: "1.0.0"},
+			endpoint{"update", "devices/{id}/firmware/update", mqttrpc.TypedStream(
+				func(ctx context.Context, u Update, send func(Progress) error) error {
+					return send(Progress{Percent: 100})
+				}), nil}),
+		check: func(t *testing.T, d *asyncapi.Document) {
+			op := d.Operations["firmware.update"]
+			assert.True(t, op.Streaming, "x-mqttrpc-streaming")
+			assert.Contains(t, op.Description, "__stream d:<i>")
+			req := d.Channels["firmware.update"].Messages["request"]
+			assert.JSONEq(t, `{"$ref":"#/components/schemas/mqttrpc.StreamRequestHeaders"}`, string(req.Headers))
+			reply := d.Channels["firmware.update.reply"].Messages["reply"]
+			assert.JSONEq(t, `{"$ref":"#/components/schemas/mqttrpc.StreamReplyHeaders"}`, string(reply.Headers))
+			assert.Contains(t, string(d.Components.Schemas["mqttrpc.StreamReplyHeaders"]), "c:<n>:last")
+			assert.JSONEq(t, `{"$ref":"#/components/schemas/asyncapi_test.Progress"}`, string(reply.Payload))
+			j, err := d.JSON()
+			require.NoError(t, err)
+			assert.Contains(t, string(j), `"x-mqttrpc-streaming": true`)
 		},
 	},
 	{
@@ -285,9 +322,11 @@ func generate(t *testing.T, f fixture) map[string][]byte {
 	return map[string][]byte{f.name + ".json": j}
 }
 
-// TestFromDiscovery builds the document of services a client only knows
-// from discovery's INFO replies: the same channels and operations as the
-// services' own, with the payload schemas INFO can carry.
+// TestFromDiscovery builds the document of each service a client only
+// knows from discovery: from SCHEMA replies of services whose Brokers make
+// schemas with JSONSchema, the very document Generate makes in the
+// services' process; from INFO replies, the same channels and operations
+// with the schema names alone.
 func TestFromDiscovery(t *testing.T) {
 	t.Parallel()
 	srv := startBroker(t)
@@ -297,24 +336,38 @@ func TestFromDiscovery(t *testing.T) {
 		if f.version != mqttrpc.V5 {
 			continue
 		}
-		b := connectTo(t, srv, f.version)
+		b := connectTo(t, srv, f.version, mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
 		require.NoError(t, f.serve(ctx, b))
 		d, err := asyncapi.Generate(b, asyncapi.Info{})
 		require.NoError(t, err)
 		local[d.Info.Title] = d
 	}
 	cli := connectTo(t, srv, mqttrpc.V5)
+
+	schemas := map[string][]mqttrpc.ServiceInfo{}
+	for s, err := range mqttrpc.Discover[mqttrpc.ServiceSchemas](ctx, cli, "", "", mqttrpc.MaxReplies(len(local))) {
+		require.NoError(t, err)
+		schemas[s.Name] = append(schemas[s.Name], s.ServiceInfo)
+	}
+	require.Len(t, schemas, len(local))
+	docs := map[string][]byte{}
+	for name, l := range local {
+		d, err := asyncapi.FromServices(schemas[name], asyncapi.Info{Servers: cli.Servers()})
+		require.NoError(t, err)
+		assert.Equal(t, l, d, "%s: SCHEMA carries all Generate knows", name)
+		docs[name+".json"], err = d.JSON()
+		require.NoError(t, err)
+	}
+	requireValid(t, docs)
+
 	var infos []mqttrpc.ServiceInfo
-	for info, err := range mqttrpc.Discover[mqttrpc.ServiceInfo](ctx, cli, "", "", mqttrpc.MaxReplies(len(local))) {
+	for info, err := range mqttrpc.Discover[mqttrpc.ServiceInfo](ctxTimeout(t), cli, "", "", mqttrpc.MaxReplies(len(local))) {
 		require.NoError(t, err)
 		infos = append(infos, *info)
 	}
 	require.Len(t, infos, len(local))
-
 	d, err := asyncapi.FromServices(infos, asyncapi.Info{Servers: cli.Servers()})
 	require.NoError(t, err)
-	assert.Equal(t, "devices, echo, jobs, thermo", d.Info.Title)
-	assert.Equal(t, "devices 2.0.0, echo 1.0.0, jobs 3.0.0-rc.1, thermo 1.2.0", d.Info.Version)
 	var channels, operations int
 	for _, l := range local {
 		channels += len(l.Channels)
@@ -330,16 +383,35 @@ func TestFromDiscovery(t *testing.T) {
 	}
 	assert.Len(t, d.Channels, channels)
 	assert.Len(t, d.Operations, operations)
-
 	run := d.Channels["jobs.run"].Messages["request"]
 	assert.Equal(t, "asyncapi_test.Job", run.Name, "INFO names the schema")
 	assert.Equal(t, "application/json", run.ContentType)
 	assert.Nil(t, run.Payload, "and does not carry it")
 	assert.JSONEq(t, `{"type":"string"}`, string(d.Channels["devices.reboot.reply"].Messages["reply"].Payload))
+}
 
-	j, err := d.JSON()
+// TestJSONSchema checks the standalone schemas services answer to SCHEMA.
+func TestJSONSchema(t *testing.T) {
+	t.Parallel()
+	s, err := asyncapi.JSONSchema(reflect.TypeFor[Page[Job]]())
 	require.NoError(t, err)
-	requireValid(t, map[string][]byte{"asyncapi.json": j})
+	var v struct {
+		Schema string                     `json:"$schema"`
+		Ref    string                     `json:"$ref"`
+		Defs   map[string]json.RawMessage `json:"$defs"`
+	}
+	require.NoError(t, json.Unmarshal(s, &v))
+	assert.Equal(t, "https://json-schema.org/draft/2020-12/schema", v.Schema)
+	assert.Equal(t, "#/$defs/asyncapi_test.Page_github.com_mqttrpc_mqttrpc_asyncapi_test.Job_", v.Ref)
+	assert.Contains(t, v.Defs, "asyncapi_test.Job")
+	assert.NotContains(t, string(s), "#/components/", "standalone: it refers to its own $defs")
+	assert.Contains(t, string(s), `"extra":{}`, "any value as {}, not true, which Modelina cannot read")
+
+	s, err = asyncapi.JSONSchema(reflect.TypeFor[string]())
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"type":"string"}`, string(s))
+	_, err = asyncapi.JSONSchema(reflect.TypeFor[chan int]())
+	assert.ErrorContains(t, err, "JSON Schema of chan int")
 }
 
 // TestFromServicesInstances describes each endpoint once, however many
@@ -480,9 +552,9 @@ func connect(t *testing.T, v mqttrpc.Version) *mqttrpc.Broker {
 	return connectTo(t, startBroker(t), v)
 }
 
-func connectTo(t *testing.T, srv *embedded.Server, v mqttrpc.Version) *mqttrpc.Broker {
+func connectTo(t *testing.T, srv *embedded.Server, v mqttrpc.Version, opts ...mqttrpc.Option) *mqttrpc.Broker {
 	t.Helper()
-	b, err := mqttrpc.Connect(ctxTimeout(t), srv.URL(), mqttrpc.WithVersion(v))
+	b, err := mqttrpc.Connect(ctxTimeout(t), srv.URL(), append([]mqttrpc.Option{mqttrpc.WithVersion(v)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.Close(context.Background())) })
 	return b

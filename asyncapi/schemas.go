@@ -27,7 +27,28 @@ var (
 		`{"type":"object","description":"The MQTT 5 User Properties of an error reply, whose payload is empty.","properties":{` +
 			`"__stat":{"type":"string","description":"The status, as in HTTP: 400, 404, 408, 500, 503."},` +
 			`"__stMsg":{"type":"string","description":"What went wrong, for people."}}}`}
+	streamRequestHeaders = component{"mqttrpc.StreamRequestHeaders",
+		`{"type":"object","description":"The MQTT 5 User Properties of a request to a streaming endpoint.","required":["__stream"],"properties":{` +
+			`"__stream":{"type":"string","pattern":"^[dcs]:[0-9]+(:last)?(:[0-9]+)?$",` +
+			`"description":"d:0[:<s left>] on the request; c:1:last[:<s left>] ends the request stream (no payload); ` +
+			`s:0[:<s left>] with __stat 499 cancels the call."},` +
+			`"__stat":{"type":"string","description":"499 on a cancel."}}}`}
+	streamReplyHeaders = component{"mqttrpc.StreamReplyHeaders",
+		`{"type":"object","description":"The MQTT 5 User Properties of each response of a stream, all with the request's Correlation Data.",` +
+			`"required":["__stream"],"properties":{` +
+			`"__stream":{"type":"string","pattern":"^[dcs]:[0-9]+(:last)?$",` +
+			`"description":"d:<i> on response i (from 0, with a payload); c:<n>:last ends the stream after n responses (no payload); ` +
+			`s:0 ends it with the error in __stat and __stMsg (499: cancelled)."},` +
+			`"__stat":{"type":"string","description":"On s:0, the status, as in HTTP: 400, 404, 408, 499, 500, 503."},` +
+			`"__stMsg":{"type":"string","description":"On s:0, what went wrong, for people."}}}`}
 )
+
+// streamingDescription is the description of a streaming endpoint's operation.
+const streamingDescription = "Streams its responses (x-mqttrpc-streaming): the request carries the MQTT 5 user property " +
+	"__stream d:0, and the reply is any number of messages to the Response Topic with the request's Correlation Data, " +
+	"response i with __stream d:<i> and the payload, then one with c:<n>:last after n responses, or s:0 with __stat and " +
+	"__stMsg for an error end. The caller cancels with a message to the request topic with __stream s:0 and __stat 499. " +
+	"A plain request (without __stream) gets a 400 error reply."
 
 // component is a schema of components.schemas.
 type component struct {
@@ -50,9 +71,22 @@ func newSchemas() *schemas {
 			// encoding/json ignores fields it does not know.
 			AllowAdditionalProperties: true,
 			Namer:                     schemaName,
+			Mapper:                    anyValue,
 		},
 		defs: map[string]json.RawMessage{},
 	}
+}
+
+// anyValue returns the schema of any JSON value, {}, for the types that
+// hold one (an interface, a json.RawMessage), and nil for the others.
+// The reflector's own is the boolean schema true, which means the same but
+// which tools such as AsyncAPI Modelina cannot read. It writes an empty
+// schema as true, but not one whose Extras are an empty map.
+func anyValue(t reflect.Type) *jsonschema.Schema {
+	if t.Kind() == reflect.Interface || t == reflect.TypeFor[json.RawMessage]() {
+		return &jsonschema.Schema{Extras: map[string]any{}}
+	}
+	return nil
 }
 
 // schemaName names a named type as mqttrpc's EndpointInfo does ("main.Reading"),
@@ -89,6 +123,88 @@ func (s *schemas) payload(t reflect.Type) (json.RawMessage, error) {
 		return binarySchema, nil
 	}
 	return s.reflect(t)
+}
+
+// JSONSchema returns the JSON Schema (draft 2020-12) of a body of Go type
+// t, as mqttrpc encodes it: standalone, with the schemas of named types
+// under $defs, as a document built from it names them. It is an
+// [mqttrpc.SchemaGenerator]: with [mqttrpc.WithSchemaGenerator], a Broker's
+// services answer these schemas to discovery's SCHEMA, so that
+// [FromServices] describes them as completely as [Generate] does:
+//
+//	b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
+func JSONSchema(t reflect.Type) (raw json.RawMessage, err error) {
+	switch t {
+	case nil:
+		return nil, fmt.Errorf("asyncapi: JSON Schema of a nil type")
+	case reflect.TypeFor[string]():
+		return textSchema, nil
+	case reflect.TypeFor[[]byte]():
+		return binarySchema, nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("asyncapi: JSON Schema of %v: %v", t, p)
+		}
+	}()
+	root := newSchemas().r.ReflectFromType(t)
+	root.Version = jsonschema.Version
+	raw, err = json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi: %w", err)
+	}
+	return raw, nil
+}
+
+// standalone returns the payload schema of a standalone schema raw, as
+// [JSONSchema] makes and discovery's SCHEMA carries: its $defs move to
+// the document's components, and its references with them.
+func (s *schemas) standalone(raw json.RawMessage) (json.RawMessage, error) {
+	var root map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &root); err != nil {
+		if string(bytes.TrimSpace(raw)) == "true" {
+			return json.RawMessage(`{}`), nil
+		}
+		return nil, fmt.Errorf("asyncapi: a payload schema that is not a JSON object: %w", err)
+	}
+	_, hasDefs := root["$defs"]
+	_, hasVersion := root["$schema"]
+	_, hasID := root["$id"]
+	if !hasDefs && !hasVersion && !hasID { // as it is, in the order it came
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return nil, fmt.Errorf("asyncapi: %w", err)
+		}
+		return buf.Bytes(), nil
+	}
+	if d, ok := root["$defs"]; ok {
+		var defs map[string]json.RawMessage
+		if err := json.Unmarshal(d, &defs); err != nil {
+			return nil, fmt.Errorf("asyncapi: $defs: %w", err)
+		}
+		for name, def := range defs {
+			def = toComponents(def)
+			if old, ok := s.defs[name]; ok && !bytes.Equal(old, def) {
+				return nil, fmt.Errorf("asyncapi: two schemas named %s differ", name)
+			}
+			s.defs[name] = def
+		}
+	}
+	delete(root, "$defs")
+	delete(root, "$schema") // the document's schema format applies
+	delete(root, "$id")
+	out, err := json.Marshal(root)
+	if err != nil {
+		return nil, fmt.Errorf("asyncapi: %w", err)
+	}
+	return toComponents(out), nil
+}
+
+// toComponents moves the references of a schema from $defs to the
+// document's components. The bytes replaced cannot be inside a string,
+// where JSON escapes the quotes.
+func toComponents(b []byte) json.RawMessage {
+	return bytes.ReplaceAll(b, []byte(`"$ref":"#/$defs/`), []byte(`"$ref":"#/components/schemas/`))
 }
 
 // reflect returns the JSON Schema of t and adds the definitions it uses.
@@ -136,5 +252,5 @@ func marshalSchema(v *jsonschema.Schema) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("asyncapi: %w", err)
 	}
-	return bytes.ReplaceAll(b, []byte(`"$ref":"#/$defs/`), []byte(`"$ref":"#/components/schemas/`)), nil
+	return toComponents(b), nil
 }

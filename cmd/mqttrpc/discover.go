@@ -74,6 +74,7 @@ type discoverFlags struct {
 	timeout time.Duration
 	prefix  string
 	json    bool
+	out     string // docs --out: a directory for one file per service
 }
 
 // parse parses the command line of the discovery command cmd into f, checks
@@ -86,6 +87,9 @@ func (f *discoverFlags) parse(cmd, help string, min, max int, want string, args 
 	fs.DurationVar(&f.timeout, "timeout", time.Second, "")
 	stringFlags(fs, &f.prefix, mqttrpc.DefaultDiscoveryPrefix, "prefix")
 	boolFlags(fs, &f.json, "json")
+	if cmd == "docs" {
+		fs.StringVar(&f.out, "out", "", "")
+	}
 	pos, err := parseArgs(fs, args, help, s.stdout)
 	if err != nil {
 		return "", "", err
@@ -157,6 +161,11 @@ func discover[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats
 		return nil, err
 	}
 	defer closeBroker(b)
+	return discoverOn[T](ctx, b, cmd, f, name, id, s)
+}
+
+// discoverOn is discover on a Broker already connected.
+func discoverOn[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](ctx context.Context, b *mqttrpc.Broker, cmd string, f *discoverFlags, name, id string, s streams) ([]reply[T], error) {
 	var (
 		replies []reply[T]
 		errs    []error
@@ -288,9 +297,6 @@ var (
 	}
 	statsCommand = discovery[mqttrpc.ServiceStats]{
 		name: "stats", help: statsHelp, min: 1, max: 2, want: "a service NAME and at most an instance ID", text: writeStats,
-	}
-	docsCommand = discovery[mqttrpc.ServiceInfo]{
-		name: "docs", help: docsHelp, max: 2, want: "at most a service NAME and an instance ID", text: writeDocs, json: docsJSON,
 	}
 )
 

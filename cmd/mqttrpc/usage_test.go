@@ -75,7 +75,7 @@ func TestHelp(t *testing.T) {
 	}
 	// docs --json prints the document, not the replies.
 	r = cli(t, "", "docs", "-h")
-	assert.Contains(t, r.stdout, "--json                print the document as JSON instead of YAML\n")
+	assert.Contains(t, r.stdout, "--json                write the documents as JSON instead of YAML\n")
 	assert.NotContains(t, r.stdout, "JSON array")
 	r = cli(t, "", "ls", "-h")
 	assert.Contains(t, r.stdout, "--json                print the replies as a JSON array")
