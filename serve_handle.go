@@ -242,16 +242,38 @@ func (b *Broker) sendFailed(out, req *Message, err error) {
 // lost. MQTT 5 only: there a late reply goes to its own request's reply topic
 // and is dropped by its caller, while on MQTT 3.1.1 it would answer the next
 // request on a shared reply topic.
+//
+// The messages of a stream are sent again however often the connection
+// drops, until it is back, the request's deadline passes, if it has one, or
+// the Broker closes: a stream is long, its caller may keep its session
+// (WithSessionExpiry) through the outage, and it puts responses back in
+// order and drops a repeat (a publish cut off may have reached the broker).
 func (b *Broker) resend(out, req *Message) error {
 	deadline, ok := req.deadline()
-	if !b.t.properties() || !ok {
+	if !b.t.properties() || !ok && req.stream == nil {
 		return ErrDisconnected
 	}
-	ctx, cancel := context.WithDeadline(b.handlerCtx, deadline)
-	defer cancel()
-	if err := b.awaitReady(ctx); err != nil {
-		return err
+	ctx := b.handlerCtx
+	if ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
 	}
+	for {
+		if err := b.awaitReady(ctx); err != nil {
+			return err
+		}
+		err := b.publishWithin(ctx, out)
+		if req.stream == nil || !errors.Is(err, ErrDisconnected) {
+			return err
+		}
+	}
+}
+
+// publishWithin publishes out within ctx and the request timeout.
+func (b *Broker) publishWithin(ctx context.Context, out *Message) error {
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.requestTimeout)
+	defer cancel()
 	return b.t.publish(ctx, out)
 }
 

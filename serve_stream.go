@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strconv"
 	"sync"
@@ -108,10 +109,13 @@ func (s *Sender) SendResponse(r *Response) error {
 }
 
 // publish sends one message of the stream, remembering the first failure.
+// One that fails for want of a connection is sent again once the
+// connection is back (see [Broker.resend]).
 func (s *Sender) publish(out *Message) error {
-	ctx, cancel := context.WithTimeout(s.b.handlerCtx, s.b.cfg.requestTimeout)
-	defer cancel()
-	err := s.b.t.publish(ctx, out)
+	err := s.b.publishWithin(s.b.handlerCtx, out)
+	if errors.Is(err, ErrDisconnected) {
+		err = s.b.resend(out, s.req)
+	}
 	if err != nil {
 		s.mu.Lock()
 		if s.err == nil {

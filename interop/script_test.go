@@ -43,6 +43,13 @@ func TestMQTTJS(t *testing.T) {
 // MQTTRPC_INTEROP_PYTHON names another interpreter.
 func TestPahoPython(t *testing.T) {
 	t.Parallel()
+	runMatrix(t, pahoPython(t))
+}
+
+// pahoPython returns the client that runs the scripts in py/, or skips the
+// test (fails it in CI) if paho-mqtt cannot be imported.
+func pahoPython(t *testing.T) *scriptClient {
+	t.Helper()
 	python := os.Getenv("MQTTRPC_INTEROP_PYTHON")
 	if python == "" {
 		python = "/usr/bin/python3"
@@ -61,11 +68,11 @@ func TestPahoPython(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runMatrix(t, &scriptClient{
+	return &scriptClient{
 		cmd: []string{python}, dir: dir, caller: "caller.py", responder: "responder.py",
 		// Leave no __pycache__ in the source tree.
 		env: []string{"PYTHONDONTWRITEBYTECODE=1"},
-	})
+	}
 }
 
 // scriptClient runs a client library's caller and responder scripts, which
@@ -91,11 +98,13 @@ type scriptConfig struct {
 	Msg             *wireMsg `json:"msg,omitempty"`   // caller: the request
 	Reply           *wireMsg `json:"reply,omitempty"` // responder: the reply
 	EchoCorrelation bool     `json:"echoCorrelation"`
+	CancelAfter     int      `json:"cancelAfter,omitempty"` // stream caller: cancel after this many responses
 }
 
 type scriptEvent struct {
-	Event   string   `json:"event"` // "ready", "request" or "reply"
+	Event   string   `json:"event"` // "ready", "request", "reply"; stream caller: "message", "end"
 	Message *wireMsg `json:"message"`
+	Bodies  [][]byte `json:"bodies"` // stream caller, "end": the data bodies in index order
 }
 
 func (c *scriptClient) command(ctx context.Context, script string, cfg scriptConfig) *exec.Cmd {

@@ -17,17 +17,7 @@ import (
 // TestBinary builds the command and runs it as a user would: a server that
 // stops on SIGTERM, a call to it, and a usage mistake.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build with")
-	}
-	bin := filepath.Join(t.TempDir(), "mqttrpc")
-	build := exec.Command(goBin, "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := buildBinary(t)
 
 	url := mochi(t)
 	tp := topic("binary")
@@ -49,7 +39,7 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, call.Run())
 	assert.Equal(t, "hi\n", stdout.String())
 
-	err = exec.Command(bin).Run()
+	err := exec.Command(bin).Run()
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "%v", err)
 	assert.Equal(t, exitUsage, exit.ExitCode())
@@ -75,4 +65,22 @@ func TestBinary(t *testing.T) {
 	case <-time.After(waitLimit):
 		t.Fatalf("serve did not stop on SIGTERM within %v", waitLimit)
 	}
+}
+
+// buildBinary builds the command into the test's temporary directory and
+// returns its path; it skips the test with -short, or without a go command.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build with")
+	}
+	bin := filepath.Join(t.TempDir(), "mqttrpc")
+	build := exec.Command(goBin, "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	return bin
 }

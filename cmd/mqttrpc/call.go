@@ -19,6 +19,9 @@ when it is JSON and stdout is a terminal). BODY is the text itself, @FILE for
 a file's contents, or - for standard input; without it the body is empty.
 With --replies, it prints the body of every reply that comes, one after
 another, as they come: scatter-gather, for a request many responders answer.
+With --stream, it calls a streaming handler and prints each of its responses
+as it comes, until the handler ends the stream; SIGINT (Ctrl-C) cancels the
+handler (MQTT 5 only).
 
 Flags:
   -q, --qos N               QoS of the request: 0, 1 or 2 (default 0); at 1 and 2 an
@@ -29,6 +32,9 @@ Flags:
       --reply-timeout D     with --replies: how long to gather replies, in all, from
                             the request on (default: --timeout); fewer than N replies
                             by then exits 3, as does none with --replies 0
+      --stream              read a stream of responses: print each as it comes, until the
+                            handler ends the stream; --timeout bounds the wait for each
+                            response, not the whole stream; SIGINT cancels the handler
   -H, --header KEY=VALUE    a header (MQTT 5 User Property); may repeat
       --correlation-id ID   Correlation Data (default: a random UUID)
   -r, --reply-topic TOPIC   wait for the reply on TOPIC, one request at a time
@@ -40,7 +46,8 @@ Flags:
   -n, --count N             send N requests, one after another (default 1);
                             the first failure ends the command
   -v, --verbose             print each reply's topic, properties and round trip on
-                            stderr, an error reply's too
+                            stderr, an error reply's too; with --stream, each
+                            response's index first
 ` + connHelp + `
 MQTT 3.1.1 has no Response Topic, Correlation Data or User Properties: the
 request needs --reply-topic or --token-reply, and -H and --correlation-id are
@@ -67,6 +74,7 @@ type callFlags struct {
 	count         int
 	replies       int
 	replyTimeout  time.Duration
+	stream        bool
 	verbose       bool
 }
 
@@ -88,7 +96,10 @@ func runCall(ctx context.Context, args []string, s streams) error {
 	defer closeBroker(b)
 	for range f.count {
 		call := f.callOnce
-		if f.replies != 1 {
+		switch {
+		case f.stream:
+			call = f.readStream
+		case f.replies != 1:
 			call = f.gather
 		}
 		if err := call(ctx, b, topic, body, opts, s); err != nil {
@@ -113,6 +124,7 @@ func (f *callFlags) parse(args []string, s streams) (topic string, body any, err
 	stringFlags(fs, &f.tokenReply, "", "token-reply")
 	fs.IntVar(&f.replies, "replies", 1, "")
 	fs.DurationVar(&f.replyTimeout, "reply-timeout", 0, "")
+	boolFlags(fs, &f.stream, "stream")
 	stringFlags(fs, &f.bodyType, typeText, "type")
 	fs.IntVar(&f.count, "n", 1, "")
 	fs.IntVar(&f.count, "count", 1, "")
@@ -159,10 +171,17 @@ func (f *callFlags) requestOptions(s streams) ([]mqttrpc.RequestOption, error) {
 		return nil, usagef("--reply-timeout is for gathering --replies: with one reply, --timeout bounds the wait")
 	case f.replyTopic != "" && f.tokenReply != "":
 		return nil, usagef("--reply-topic and --token-reply both say where the reply comes: give one")
+	case f.stream && (f.replies != 1 || f.replyTimeout > 0):
+		return nil, usagef("--stream reads the responses of one handler: --replies and --reply-timeout gather the replies of many")
+	case f.stream && f.tokenReply != "":
+		return nil, usagef("--stream needs the User Properties of MQTT 5, which --token-reply does without")
 	}
 	v, err := f.conn.protocol()
 	if err != nil {
 		return nil, err
+	}
+	if v == mqttrpc.V311 && f.stream {
+		return nil, usagef("--stream: MQTT 3.1.1 has no User Properties to carry a stream")
 	}
 	if v == mqttrpc.V311 && f.replyTopic == "" && f.tokenReply == "" {
 		return nil, usagef("MQTT 3.1.1 has no Response Topic: name the reply topic with --token-reply PREFIX or --reply-topic TOPIC")
@@ -176,6 +195,9 @@ func (f *callFlags) requestOptions(s streams) ([]mqttrpc.RequestOption, error) {
 		timeout = f.replyTimeout
 	}
 	opts := []mqttrpc.RequestOption{mqttrpc.QoS(byte(f.qos)), mqttrpc.Timeout(timeout)}
+	if f.stream { // a stream runs as long as its handler sends
+		opts = []mqttrpc.RequestOption{mqttrpc.QoS(byte(f.qos)), mqttrpc.IdleTimeout(timeout)}
+	}
 	if f.replies > 1 {
 		opts = append(opts, mqttrpc.MaxReplies(f.replies))
 	}
@@ -270,6 +292,35 @@ func (f *callFlags) gather(ctx context.Context, b *mqttrpc.Broker, topic string,
 		return fewReplies{topic, n, f.replies, time.Since(start).Round(time.Millisecond)}
 	}
 	return remote
+}
+
+// readStream sends one streaming request and prints each response as it
+// comes, in index order, until the handler ends the stream. The stream ends
+// badly with an error status from the handler (exit 1), a response that
+// does not come within --timeout of the one before (exit 3), or ctx's end
+// (SIGINT, exit 130); in each case but the first the library has told the
+// handler to stop.
+func (f *callFlags) readStream(ctx context.Context, b *mqttrpc.Broker, topic string, body any, opts []mqttrpc.RequestOption, s streams) error {
+	start := time.Now()
+	for m, err := range b.Stream(ctx, topic, body, opts...) {
+		if err != nil {
+			return err
+		}
+		if f.verbose {
+			fmt.Fprintf(s.stderr, "index: %d\n", m.StreamIndex())
+			writeReplyMeta(s.stderr, m, time.Since(start))
+		}
+		if len(m.Body) == 0 { // one line a response, an empty one too
+			if _, err := io.WriteString(s.stdout, "\n"); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := writeBody(s.stdout, m.Body, m.ContentType); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fewReplies is a gathering that ended before --replies came, or with none:

@@ -96,6 +96,12 @@ func cli(t testing.TB, stdin string, args ...string) result {
 // on stderr.
 func serve(t testing.TB, args ...string) string {
 	t.Helper()
+	return serveOut(t, args...).String()
+}
+
+// serveOut is serve, returning serve's stderr as it goes on being written.
+func serveOut(t testing.TB, args ...string) *output {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := newOutput()
 	exited := make(chan int, 1)
@@ -123,7 +129,7 @@ func serve(t testing.TB, args ...string) string {
 			t.Fatalf("serve %q not serving within %v; stderr:\n%s", args, waitLimit, stderr)
 		}
 	}
-	return stderr.String()
+	return stderr
 }
 
 // mochi starts an embedded broker for the test and returns its URL.

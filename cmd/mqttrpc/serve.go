@@ -27,6 +27,12 @@ What to answer, exactly one of:
       --exec CMD            run CMD with sh -c for each request: the body on its stdin,
                             its stdout as the reply; a non-zero exit status is an error
                             reply (500) carrying its stderr, trimmed to 1 KiB
+      --stream              with --exec: serve a stream, each line CMD prints on stdout
+                            sent as one response as it comes; CMD's exit ends the stream
+                            (a non-zero status with an error status carrying its stderr);
+                            a caller that cancels stops CMD with SIGTERM
+      --kill-after D        with --stream: how long CMD has to exit after SIGTERM before
+                            it is killed with SIGKILL (default 5s)
 CMD's environment has, besides the server's own:
   MQTTRPC_TOPIC, MQTTRPC_PATTERN, MQTTRPC_CONTENT_TYPE, MQTTRPC_QOS,
   MQTTRPC_CORRELATION_ID (or MQTTRPC_CORRELATION_ID_HEX when it is not text),
@@ -65,6 +71,8 @@ type serveFlags struct {
 	reply       string
 	replySet    bool
 	exec        string
+	stream      bool
+	killAfter   time.Duration
 	concurrency int
 	timeout     time.Duration
 	qos         uint
@@ -100,7 +108,7 @@ func runServe(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	h, err := f.handler(pattern)
+	h, err := f.handler(pattern, s)
 	if err != nil {
 		return err
 	}
@@ -167,6 +175,8 @@ func (f *serveFlags) parse(args []string, s streams) (string, error) {
 	boolFlags(fs, &f.echo, "echo")
 	stringFlags(fs, &f.reply, "", "reply")
 	stringFlags(fs, &f.exec, "", "exec")
+	boolFlags(fs, &f.stream, "stream")
+	fs.DurationVar(&f.killAfter, "kill-after", 5*time.Second, "")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "")
 	fs.DurationVar(&f.timeout, "timeout", 0, "")
 	fs.UintVar(&f.qos, "q", 0, "")
@@ -217,7 +227,7 @@ func isSet(fs *flag.FlagSet, name string) bool {
 }
 
 // handler returns the handler the flags ask for.
-func (f *serveFlags) handler(pattern string) (mqttrpc.Handler, error) {
+func (f *serveFlags) handler(pattern string, s streams) (mqttrpc.Handler, error) {
 	n := 0
 	for _, set := range []bool{f.echo, f.replySet, f.exec != ""} {
 		if set {
@@ -229,6 +239,12 @@ func (f *serveFlags) handler(pattern string) (mqttrpc.Handler, error) {
 	}
 	if err := checkType(f.bodyType); err != nil {
 		return nil, err
+	}
+	if f.stream && f.exec == "" {
+		return nil, usagef("--stream streams what --exec CMD prints: give --exec")
+	}
+	if f.killAfter <= 0 {
+		return nil, usagef("--kill-after %v: want a positive duration", f.killAfter)
 	}
 	switch {
 	case f.echo:
@@ -242,7 +258,11 @@ func (f *serveFlags) handler(pattern string) (mqttrpc.Handler, error) {
 			return &mqttrpc.Response{Body: body}, nil
 		}), nil
 	}
-	return &execHandler{cmd: f.exec, pattern: pattern, params: patternParams(pattern), bodyType: f.bodyType}, nil
+	h := &execHandler{cmd: f.exec, pattern: pattern, params: patternParams(pattern), bodyType: f.bodyType}
+	if f.stream {
+		return mqttrpc.StreamFunc((&execStream{execHandler: h, killAfter: f.killAfter, log: f.logger(s)}).serve), nil
+	}
+	return h, nil
 }
 
 // subscribeOptions checks the serving flags and returns them as options
@@ -260,6 +280,9 @@ func (f *serveFlags) subscribeOptions(s streams) ([]mqttrpc.SubscribeOption, err
 	v, err := f.conn.protocol()
 	if err != nil {
 		return nil, err
+	}
+	if v == mqttrpc.V311 && f.stream {
+		return nil, usagef("--stream: MQTT 3.1.1 has no User Properties to carry a stream")
 	}
 	if v == mqttrpc.V311 && f.replyTopic == "" {
 		return nil, usagef("MQTT 3.1.1 requests name no reply topic: give one with --reply-topic")

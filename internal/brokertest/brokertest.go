@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,6 +96,23 @@ func MosquittoWith(t testing.TB, extraConfig string) *Broker {
 	return startMosquitto(t, requireMosquitto(t), extraConfig)
 }
 
+// MosquittoPersistent is like Mosquitto, with persistence on, in a
+// directory of the test's: a broker that Stop and Restart take down and
+// bring back keeps its sessions, their subscriptions and the QoS 1 and 2
+// messages queued for them, as a broker restarted for an upgrade does.
+// (Kill, like a crash, loses what changed since mosquitto last saved.)
+func MosquittoPersistent(t testing.TB) *Broker {
+	t.Helper()
+	dir := t.TempDir()
+	conf := "persistence true\npersistence_location " + dir + "/\n"
+	// mosquitto started as root switches to the user "mosquitto", who may
+	// not write dir; it stays who it is if told to be.
+	if u, err := user.Current(); err == nil {
+		conf += "user " + u.Username + "\n"
+	}
+	return MosquittoWith(t, conf)
+}
+
 // requireMosquitto returns the path of mosquitto, or skips the test where it
 // is not installed; in CI it fails it.
 func requireMosquitto(t testing.TB) string {
@@ -143,6 +162,28 @@ func (b *Broker) Kill(t testing.TB) {
 	t.Helper()
 	if b.bin == "" {
 		t.Fatalf("brokertest: Kill is only supported for broker processes, not %s", b.Name)
+	}
+	b.kill()
+}
+
+// Stop stops the broker process with SIGTERM, as a service manager does,
+// and waits for it to exit: mosquitto saves its state first (see
+// MosquittoPersistent). Stopping a broker that is not running does nothing.
+func (b *Broker) Stop(t testing.TB) {
+	t.Helper()
+	if b.bin == "" {
+		t.Fatalf("brokertest: Stop is only supported for broker processes, not %s", b.Name)
+	}
+	if b.cmd == nil {
+		return
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Logf("brokertest: SIGTERM: %v", err)
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(startTimeout):
+		t.Errorf("brokertest: %s did not exit within %v of SIGTERM", b.Name, startTimeout)
 	}
 	b.kill()
 }
