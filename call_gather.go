@@ -5,10 +5,10 @@ import (
 	"iter"
 )
 
-// defaultGatherBuffer is how many replies a Gather holds for a loop that has
-// not taken them yet, unless [GatherBuffer] says otherwise: room for every
-// instance of a fleet of 10,000 to answer at once.
-const defaultGatherBuffer = 16384
+// defaultReplyBuffer is how many replies a Gather, or responses a Stream,
+// holds for a loop that has not taken them yet, unless [ReplyBuffer] says
+// otherwise: room for every instance of a fleet of 10,000 to answer at once.
+const defaultReplyBuffer = 16384
 
 // Gather publishes body to topic as one request and yields every reply that
 // arrives, each as it comes, until the request's deadline (its context's,
@@ -30,7 +30,7 @@ const defaultGatherBuffer = 16384
 //
 // A fleet answers in a burst that a loop doing any work cannot keep pace
 // with, so replies wait for the loop: up to 16,384 of them, or as many as
-// [GatherBuffer] says, each holding its Message and body. Replies that
+// [ReplyBuffer] says, each holding its Message and body. Replies that
 // arrived before the deadline are yielded even when the loop takes them
 // after it. Replies beyond the buffer are dropped, counted in
 // [Stats].DroppedReplies, and reported: the sequence then ends with an
@@ -65,9 +65,9 @@ func (b *Broker) gatherReplies(ctx context.Context, topicName string, m *Message
 		return opError("gather", topicName, err)
 	}
 	defer b.releaseReplyTopic(rt)
-	buffer := r.gatherBuffer
+	buffer := r.replyBuffer
 	if buffer == 0 {
-		buffer = defaultGatherBuffer
+		buffer = defaultReplyBuffer
 	}
 	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, buffer, r.maxReplies)
 	defer b.pending.remove(m.ReplyTo, c)
@@ -106,5 +106,5 @@ func repliesLost(topicName string, lost, buffer int) error {
 	if lost == 0 {
 		return nil
 	}
-	return opError("gather", topicName, fail(ErrRepliesDropped, "%d replies came while %d waited for the loop (see GatherBuffer)", lost, buffer))
+	return opError("gather", topicName, fail(ErrRepliesDropped, "%d replies came while %d waited for the loop (see ReplyBuffer)", lost, buffer))
 }

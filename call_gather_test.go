@@ -185,7 +185,7 @@ func TestGatherEndsOnClose(t *testing.T) {
 
 // TestGatherHoldsABurst: a fleet answers in a burst that the loop does not
 // keep pace with. Every reply that came before the deadline is yielded, up
-// to GatherBuffer; beyond it, the sequence ends saying replies were dropped.
+// to ReplyBuffer; beyond it, the sequence ends saying replies were dropped.
 func TestGatherHoldsABurst(t *testing.T) {
 	const burst = 500
 	forEachV5(t, func(t *testing.T, tg target) {
@@ -225,7 +225,7 @@ func TestGatherHoldsABurst(t *testing.T) {
 		})
 		t.Run("small buffer", func(t *testing.T) {
 			before := cli.Stats().DroppedReplies
-			got, err := gather(t, mqttrpc.GatherBuffer(10))
+			got, err := gather(t, mqttrpc.ReplyBuffer(10))
 			require.ErrorIs(t, err, mqttrpc.ErrRepliesDropped, "the loss is said, not only counted")
 			lost := int(cli.Stats().DroppedReplies - before)
 			assert.Equal(t, burst, got+lost, "every reply is either yielded or counted as dropped")

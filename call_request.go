@@ -139,7 +139,7 @@ type replyRoute struct {
 	tokenReply   string        // the TokenReply prefix, if given
 	explicit     bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
 	maxReplies   int           // the MaxReplies option, for Gather
-	gatherBuffer int           // the GatherBuffer option; 0 for the default
+	replyBuffer int           // the ReplyBuffer option; 0 for the default
 	bodyReply    bool          // the body names the reply topic, on MQTT 3.1.1
 	idle         time.Duration // the IdleTimeout option, for Stream
 }
@@ -156,8 +156,8 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	for _, opt := range opts {
 		o = opt.applyRequest(o)
 	}
-	if o.maxReplies < 0 || o.gatherBuffer < 0 {
-		return nil, replyRoute{}, fail(ErrInvalidArgument, "MaxReplies %d or GatherBuffer %d < 0", o.maxReplies, o.gatherBuffer)
+	if o.maxReplies < 0 || o.replyBuffer < 0 {
+		return nil, replyRoute{}, fail(ErrInvalidArgument, "MaxReplies %d or ReplyBuffer %d < 0", o.maxReplies, o.replyBuffer)
 	}
 	m, err := newMessage(topicName, body, o.publishOptions)
 	if err != nil {
@@ -178,7 +178,7 @@ func (b *Broker) newRequest(topicName string, body any, opts []RequestOption) (*
 	if needID {
 		m.CorrelationID = unsafe.String(unsafe.SliceData(m.correlation), len(m.correlation))
 	}
-	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, gatherBuffer: o.gatherBuffer, bodyReply: o.bodyReply, idle: o.idle}, nil
+	return m, replyRoute{timeout: o.timeout, tokenReply: o.tokenReply, explicit: o.replyTo != "", maxReplies: o.maxReplies, replyBuffer: o.replyBuffer, bodyReply: o.bodyReply, idle: o.idle}, nil
 }
 
 // newRequestIDs returns a reply topic in the inbox with a fresh random token

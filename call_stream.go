@@ -11,9 +11,6 @@ import (
 
 // Bounds of what a caller holds for one stream.
 const (
-	// streamBuffer is how many responses wait for a loop body that has
-	// not taken them yet; beyond, the stream ends with ErrStreamBroken.
-	streamBuffer = 256
 	// streamAhead is how far past the next expected index a response may
 	// come (responses published in parallel may overtake each other) and
 	// still be kept; beyond, it is dropped and counted.
@@ -34,7 +31,7 @@ const (
 // error, then ends, when the stream does not end well: a *[RemoteError] the
 // handler ended it with ([StatusCanceled] if the executor cancelled it),
 // [ErrStreamBroken] when a response is lost for good (its index is named in
-// the error) or the loop falls [streamBuffer] responses behind, [ErrTimeout],
+// the error) or the loop falls further behind than [ReplyBuffer], [ErrTimeout],
 // context.Canceled, [ErrClosed], or what [Broker.Request] would return for a
 // request that cannot be sent. A repeated index, one far ahead of the next
 // expected, a second "last" and a response after the last are dropped and
@@ -96,9 +93,10 @@ func (d idleTimeoutOption) applyRequest(o requestOptions) requestOptions {
 func IdleTimeout(d time.Duration) RequestOption { return idleTimeoutOption(d) }
 
 // streamInbox holds the responses of one stream that its loop has not taken
-// yet. The dispatcher pushes and never blocks: beyond streamBuffer
-// responses it notes the overflow instead.
+// yet. The dispatcher pushes and never blocks: beyond limit responses it
+// notes the overflow instead.
 type streamInbox struct {
+	limit    int
 	mu       sync.Mutex
 	queue    []*Message
 	overflow bool
@@ -106,13 +104,13 @@ type streamInbox struct {
 	notify   chan struct{} // capacity 1: something came
 }
 
-func newStreamInbox() *streamInbox {
-	return &streamInbox{notify: make(chan struct{}, 1)}
+func newStreamInbox(limit int) *streamInbox {
+	return &streamInbox{limit: limit, notify: make(chan struct{}, 1)}
 }
 
 func (s *streamInbox) push(m *Message) int {
 	s.mu.Lock()
-	if len(s.queue) >= streamBuffer {
+	if len(s.queue) >= s.limit {
 		s.overflow = true
 	} else {
 		s.queue = append(s.queue, m)
@@ -207,7 +205,11 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 		left = time.Until(deadline)
 	}
 	m.Headers[headerStream] = streamValue(streamData, 0, left)
-	in := newStreamInbox()
+	buffer := r.replyBuffer
+	if buffer == 0 {
+		buffer = defaultReplyBuffer
+	}
+	in := newStreamInbox(buffer)
 	c := b.pending.addStream(m.ReplyTo, m.CorrelationID, in)
 	defer b.pending.remove(m.ReplyTo, c)
 	b.stats.streamsOpened.Add(1)
@@ -257,7 +259,7 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 			canceled = false
 			return ErrClosed
 		case overflow:
-			return fail(ErrStreamBroken, "the loop fell %d responses behind (next index %d)", streamBuffer, st.next)
+			return fail(ErrStreamBroken, "the loop fell %d responses behind (next index %d; see ReplyBuffer)", in.limit, st.next)
 		}
 		if len(got) > 0 {
 			timer.Reset(idle)

@@ -98,7 +98,7 @@ var (
 	ErrRefused = errors.New("refused by the MQTT broker")
 
 	// ErrRepliesDropped: a [Broker.Gather] or [Discover] dropped replies that
-	// came while more than its buffer (see [GatherBuffer]) waited for its
+	// came while more than its buffer (see [ReplyBuffer]) waited for its
 	// loop; the error says how many.
 	ErrRepliesDropped = errors.New("replies dropped")
 

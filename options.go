@@ -299,12 +299,12 @@ type publishOptions struct {
 // requestOptions are the settings of one [Broker.Request].
 type requestOptions struct {
 	publishOptions
-	timeout      time.Duration
-	tokenReply   string        // the reply prefix of TokenReply; "" for none
-	maxReplies   int           // Gather only
-	gatherBuffer int           // Gather only; 0 for the default
-	idle         time.Duration // Stream only; see IdleTimeout
-	bodyReply    bool          // on MQTT 3.1.1 the body names the reply topic (discovery)
+	timeout     time.Duration
+	tokenReply  string        // the reply prefix of TokenReply; "" for none
+	maxReplies  int           // Gather only
+	replyBuffer int           // Gather and Stream; 0 for the default
+	idle        time.Duration // Stream only; see IdleTimeout
+	bodyReply   bool          // on MQTT 3.1.1 the body names the reply topic (discovery)
 }
 
 // subscribeOptions are the settings of one [Broker.Subscriber].
@@ -664,21 +664,25 @@ func EndpointSchemaJSON(request, response json.RawMessage) SubscribeOption {
 	return subscribeFunc(func(o *subscribeOptions) { o.about.requestJSON, o.about.responseJSON = request, response })
 }
 
-type gatherBufferOption int
+type replyBufferOption int
 
-func (n gatherBufferOption) applyRequest(o requestOptions) requestOptions {
-	o.gatherBuffer = int(n)
+func (n replyBufferOption) applyRequest(o requestOptions) requestOptions {
+	o.replyBuffer = int(n)
 	return o
 }
 
-// GatherBuffer sets how many replies a [Broker.Gather] (or [Discover]) holds
-// for a loop that has not taken them yet; the default, 16,384, lets every
-// instance of a fleet of 10,000 answer at once. Each held reply keeps its
-// Message and body: about 0.5 KB for a PING reply, a few KB for INFO. A
-// reply beyond it is dropped and the sequence ends with
-// [ErrRepliesDropped].
-func GatherBuffer(n int) RequestOption {
-	return gatherBufferOption(n)
+// ReplyBuffer sets how many replies a [Broker.Gather] (or [Discover]), or
+// responses a [Broker.Stream], holds for a loop that has not taken them
+// yet; the default, 16,384, lets every instance of a fleet of 10,000 answer
+// at once, and a stream run ahead of a loop that is slower for a while.
+// Each held reply keeps its Message and body: about 0.5 KB for a PING
+// reply, a few KB for INFO. Past it, a Gather drops replies and ends with
+// [ErrRepliesDropped]; a Stream ends with [ErrStreamBroken]. MQTT has no
+// way to slow one stream's sender without slowing every message to the
+// caller, so the buffer is what stands between a fast handler and a slow
+// loop.
+func ReplyBuffer(n int) RequestOption {
+	return replyBufferOption(n)
 }
 
 type maxRepliesOption int

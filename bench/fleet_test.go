@@ -61,7 +61,7 @@ func askFleet[T mqttrpc.ServicePing | mqttrpc.ServiceInfo](b *testing.B, cli *mq
 		got := 0
 		var last time.Duration
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		for _, err := range mqttrpc.Discover[T](ctx, cli, "fleet", "", mqttrpc.MaxReplies(n), gatherBuffer()) {
+		for _, err := range mqttrpc.Discover[T](ctx, cli, "fleet", "", mqttrpc.MaxReplies(n), replyBuffer()) {
 			if err != nil {
 				b.Logf("discover: %v", err)
 				continue
@@ -80,12 +80,12 @@ func askFleet[T mqttrpc.ServicePing | mqttrpc.ServiceInfo](b *testing.B, cli *mq
 	b.ReportMetric(lastMS/iterations, "last-ms")
 }
 
-// gatherBuffer is BENCH_GATHER_BUFFER as a GatherBuffer option, to compare
+// replyBuffer is BENCH_GATHER_BUFFER as a ReplyBuffer option, to compare
 // with a smaller buffer (256 was the fixed one before it was an option);
 // else the default.
-func gatherBuffer() mqttrpc.RequestOption {
+func replyBuffer() mqttrpc.RequestOption {
 	n, _ := strconv.Atoi(os.Getenv("BENCH_GATHER_BUFFER"))
-	return mqttrpc.GatherBuffer(n) // 0: the default
+	return mqttrpc.ReplyBuffer(n) // 0: the default
 }
 
 // startFleet connects n Brokers, each running the service "fleet", from a
