@@ -167,7 +167,9 @@ func TestStreamCancelOnBreak(t *testing.T) {
 // A cancel reaches a handler blocked in work, for a plain request too.
 func TestCancelReachesBlockedHandler(t *testing.T) {
 	forEachV5(t, func(t *testing.T, tg target) {
-		server, client := connect(t, tg), connect(t, tg)
+		served := make(chan mqttrpc.Served, 1)
+		server := connect(t, tg, mqttrpc.WithServedHook(func(_ context.Context, s mqttrpc.Served) { served <- s }))
+		client := connect(t, tg)
 		tp := uniqueTopic(t, "slow")
 		started, cause := make(chan struct{}, 1), make(chan error, 1)
 		subscribe(t, server, tp, mqttrpc.HandlerFunc(func(ctx context.Context, _ *mqttrpc.Message) (*mqttrpc.Response, error) {
@@ -187,6 +189,8 @@ func TestCancelReachesBlockedHandler(t *testing.T) {
 		require.ErrorIs(t, receive(t, done), context.Canceled)
 		require.ErrorIs(t, receive(t, cause), mqttrpc.ErrCallerCanceled)
 		require.EqualValues(t, 1, server.Stats().Canceled)
+		assert.Equal(t, mqttrpc.StatusCanceled, receive(t, served).Status,
+			"the middleware and hooks see the cancel as the caller does, not a 503")
 	})
 }
 

@@ -131,3 +131,18 @@ func (b *Broker) sendCancel(m *Message) {
 func canceledError() *RemoteError {
 	return &RemoteError{Code: StatusCanceled, Message: msgCanceled}
 }
+
+// answerCancels turns the error of a handler whose caller cancelled it into
+// the 499 the caller is answered with, innermost in the chain, so that
+// every middleware, the served hook and a tracing hook see the cancel as
+// the caller does, not as a 503 for the context.Canceled the handler
+// returned.
+func answerCancels(next Handler) Handler {
+	return HandlerFunc(func(ctx context.Context, m *Message) (*Response, error) {
+		resp, err := next.ServeRPC(ctx, m)
+		if err != nil && errors.Is(context.Cause(ctx), ErrCallerCanceled) {
+			return nil, canceledError()
+		}
+		return resp, err
+	})
+}

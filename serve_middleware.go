@@ -23,6 +23,7 @@ func (s *Subscription) chain(h Handler) Handler {
 	if o.internal {
 		mws = o.middleware
 	}
+	h = answerCancels(h)
 	for _, mw := range slices.Backward(mws) {
 		h = mw(h)
 	}
