@@ -20,9 +20,9 @@ type Response struct {
 	// set. Leave it empty to echo the request's, which is what callers match on.
 	CorrelationID string
 
-	// QoS of the reply. The zero value replies at the request's QoS, so that
-	// a handler that only adds a header keeps its caller's guarantee; ask
-	// for QoS 0 with [AtMostOnce].
+	// QoS of the reply. The zero value, [QoSAsRequest], replies at the
+	// request's QoS, so that a handler that only adds a header keeps its
+	// caller's guarantee; ask for QoS 0 with [AtMostOnce].
 	QoS QoSLevel
 
 	Retain bool // publish the reply as a retained message
@@ -31,17 +31,20 @@ type Response struct {
 // QoSLevel is the quality of service of a reply (see [Response]).
 type QoSLevel byte
 
-// The QoS levels of a reply. The zero value means "as the request".
+// The QoS levels of a reply. As in net/http's timeouts, the zero value is
+// the default, "as the request", and the explicit choice of what a zero
+// would mean elsewhere has a value of its own: AtMostOnce.
 const (
-	AtLeastOnce QoSLevel = 1    // QoS 1
-	ExactlyOnce QoSLevel = 2    // QoS 2
-	AtMostOnce  QoSLevel = 0x80 // QoS 0, asked for explicitly
+	QoSAsRequest QoSLevel = 0    // the request's QoS: the zero value
+	AtLeastOnce  QoSLevel = 1    // QoS 1
+	ExactlyOnce  QoSLevel = 2    // QoS 2
+	AtMostOnce   QoSLevel = 0x80 // QoS 0, asked for explicitly
 )
 
 // qos returns the QoS a reply to a request at qos goes out at.
 func (l QoSLevel) qos(request byte) byte {
 	switch l {
-	case 0:
+	case QoSAsRequest:
 		return request
 	case AtMostOnce:
 		return 0
