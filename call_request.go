@@ -135,13 +135,13 @@ func awaitReply(ctx context.Context, topicName string, c call, rt *replyTopic) (
 
 // replyRoute says where the reply to a request built by newRequest comes.
 type replyRoute struct {
-	timeout      time.Duration // the Timeout option; 0 if none
-	tokenReply   string        // the TokenReply prefix, if given
-	explicit     bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
-	maxReplies   int           // the MaxReplies option, for Gather
+	timeout     time.Duration // the Timeout option; 0 if none
+	tokenReply  string        // the TokenReply prefix, if given
+	explicit    bool          // the reply topic is the caller's ReplyTo, in m.ReplyTo
+	maxReplies  int           // the MaxReplies option, for Gather
 	replyBuffer int           // the ReplyBuffer option; 0 for the default
-	bodyReply    bool          // the body names the reply topic, on MQTT 3.1.1
-	idle         time.Duration // the IdleTimeout option, for Stream
+	bodyReply   bool          // the body names the reply topic, on MQTT 3.1.1
+	idle        time.Duration // the IdleTimeout option, for Stream
 }
 
 // newRequest builds the request message from Request's arguments, with its
