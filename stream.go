@@ -101,9 +101,3 @@ func streamValue(kind byte, index uint64, timeout time.Duration) string {
 	}
 	return string(b)
 }
-
-// isCancel reports whether m is a cancel: a status carrying 499.
-func isCancel(m *Message) bool {
-	v, ok := m.Headers[headerStream]
-	return ok && parseStreamTag(v).kind == streamStatus && m.Headers[headerStatus] == strconv.Itoa(StatusCanceled)
-}
