@@ -57,6 +57,7 @@
 // CPU above), asking only just before the next read, and asking only when
 // nothing was written since the previous read (which misses the holds:
 // the request's write comes before the PUBACK that needs acknowledging).
+//
 // Other systems have no TCP_QUICKACK, and a Conn leaves their delayed
 // acknowledgements as they are: Windows delays one by up to 200 ms by
 // default, macOS by up to about 100 ms, so calls on a broker with Nagle's
@@ -236,7 +237,11 @@ type peer struct {
 var peers sync.Map // remote address → *peer
 
 func peerOf(c net.Conn) *peer {
-	key := c.RemoteAddr().String()
+	addr := c.RemoteAddr()
+	if addr == nil {
+		return new(peer) // nothing to share it by: this Conn learns alone
+	}
+	key := addr.String()
 	if p, ok := peers.Load(key); ok {
 		return p.(*peer)
 	}
