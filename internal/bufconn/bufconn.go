@@ -40,18 +40,21 @@
 // nodelay mosquitto, medians of 8 passes on a loaded machine; nothing
 // measurable at 64 callers, whose acknowledgements ride on the next write
 // anyway; bench/README.md, "A stock mosquitto"). So a Conn
-// waits for the sign of a hold: a read that brings data 38–100 ms after
-// the previous one with nothing written in between, that is just when the
-// kernel's delayed acknowledgement of the previous data went out. From
+// waits for the sign of a hold: a read that brings data 39–50 ms (plus two
+// round-trip times) after the previous one with nothing written in
+// between, that is just when the kernel's delayed acknowledgement of the
+// previous data went out. From
 // then on every Conn to that address (the broker's IP and port, for the
 // life of the process) acknowledges at once after every read that reached
 // the socket, not after reads from the buffer: Linux drops quick-ack mode
 // by itself whenever it judges the connection interactive, so it is asked
 // for again each time (0.35–0.5 µs in BenchmarkQuickAck, against 1.4 µs for
 // the read of one waiting byte). The price is one hold per broker address
-// per process, the first; a pause of that length with nothing written
-// between (a responder idle between requests 40–100 ms apart) can be taken
-// for a hold too, and costs then what acknowledging every read costs.
+// per process, the first (with mosquitto, usually while connecting: the
+// SUBACK of a second subscription waits behind the first); a pause of that
+// length with nothing written between (a process starved of CPU, requests
+// that come about 45 ms apart) can be taken for a hold too, and costs then
+// what acknowledging every read costs.
 //
 // Other rules were measured and not kept: acknowledging every read (the
 // CPU above), asking only just before the next read, and asking only when
@@ -205,10 +208,11 @@ func (r *ackReader) Read(p []byte) (int, error) {
 	}
 	now, w := time.Now(), r.writes.Load()
 	if w == r.lastWrites && !r.last.IsZero() {
-		if gap := now.Sub(r.last); gap >= holdMin && gap < holdMax {
+		if gap := now.Sub(r.last); gap >= holdMin && gap < holdCeil && gap < holdMax+2*r.q.rtt() {
 			// Nothing was written since the previous read, so its data
 			// was acknowledged only when the delayed-acknowledgement timer
-			// fired, and this data came just then: held for it.
+			// fired, and this data came just then (a round trip later):
+			// held for it.
 			r.peer.holds.Store(true)
 			r.q.ack()
 		}
@@ -218,13 +222,19 @@ func (r *ackReader) Read(p []byte) (int, error) {
 }
 
 const (
-	// holdMin and holdMax bound the wait that marks a peer as holding
-	// packets back for acknowledgements: Linux delays an acknowledgement
-	// by 40 ms at first (TCP_DELACK_MIN), longer once it has seen the
-	// connection as interactive for a while; the 40 ms holds measured on
-	// stock mosquitto came to 40–44 ms.
-	holdMin = 38 * time.Millisecond
-	holdMax = 100 * time.Millisecond
+	// A hold ends when the client's delayed acknowledgement reaches the
+	// broker, which then sends what it held: 40 ms after the data it
+	// acknowledges arrived (Linux's TCP_DELACK_MIN; longer once the kernel
+	// has seen the connection as interactive for a while), plus the timer's
+	// slack, plus a round trip. The holds measured on stock mosquitto over
+	// loopback came to 41.8–44.0 ms. A gap from holdMin to holdMax plus two
+	// smoothed round-trip times (the kernel's, read only for a gap that
+	// long) is taken for a hold; the band is kept narrow because a pause
+	// of the same length for another reason (the broker or the peer client
+	// starved of CPU) cannot be told from one.
+	holdMin  = 39 * time.Millisecond
+	holdMax  = 50 * time.Millisecond
+	holdCeil = time.Second // no round-trip time is read for a longer gap
 )
 
 // peer is what the Conns to one address have learnt about it.
