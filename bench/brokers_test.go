@@ -20,13 +20,14 @@ import (
 type mqttBroker struct {
 	name string
 	url  func(tb testing.TB) string
+	cpu  brokerCPUFunc // nil for the embedded broker, whose CPU is this process's
 }
 
 var mqttBrokers = []mqttBroker{
-	{"mochi", mochiURL},
-	{"mosquitto-stock", mosquittoStock.url},
-	{"mosquitto-nodelay", mosquittoNodelay.url},
-	{"mosquitto-raised", mosquittoRaised.url},
+	{"mochi", mochiURL, nil},
+	{"mosquitto-stock", mosquittoStock.url, mosquittoStock.cpu},
+	{"mosquitto-nodelay", mosquittoNodelay.url, mosquittoNodelay.cpu},
+	{"mosquitto-raised", mosquittoRaised.url, mosquittoRaised.cpu},
 }
 
 var (
@@ -145,6 +146,14 @@ func (m *mosquitto) start() {
 		out, _ := os.ReadFile(logPath)
 		m.err = fmt.Errorf("%w; mosquitto's log:\n%s", m.err, out)
 	}
+}
+
+// cpu returns the CPU time the mosquitto process has used so far.
+func (m *mosquitto) cpu() (time.Duration, bool) {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return 0, false
+	}
+	return pidCPU(m.cmd.Process.Pid)
 }
 
 func (m *mosquitto) stop() {

@@ -83,7 +83,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				b.Run("impl="+im.name, func(b *testing.B) {
 					for _, qos := range qosLevels {
 						b.Run(fmt.Sprintf("qos=%d", qos), func(b *testing.B) {
-							runMatrix(b, im.setup(b, url, qos), im.lossy)
+							runMatrix(b, im.setup(b, url, qos), im.lossy, br.cpu)
 						})
 					}
 				})
@@ -95,7 +95,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Run("impl=nats", func(b *testing.B) {
 			// NATS core request/reply is at most once, the counterpart of QoS 0.
 			b.Run("qos=0", func(b *testing.B) {
-				runMatrix(b, setupNATS(b, url), false)
+				runMatrix(b, setupNATS(b, url), false, nil)
 			})
 		})
 	})
@@ -114,12 +114,16 @@ func startingAt(impls []impl, first string) []impl {
 	return append(slices.Clone(impls[i:]), impls[:i]...)
 }
 
-func runMatrix(b *testing.B, newCaller func(int) callFunc, lossy bool) {
+// brokerCPUFunc returns the CPU time a broker running as a process of its
+// own has used so far, and whether it could be read.
+type brokerCPUFunc func() (time.Duration, bool)
+
+func runMatrix(b *testing.B, newCaller func(int) callFunc, lossy bool, brokerCPU brokerCPUFunc) {
 	for _, size := range sizes {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			for _, n := range callerCount {
 				b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
-					runRoundTrips(b, newCaller, size, n, lossy)
+					runRoundTrips(b, newCaller, size, n, lossy, brokerCPU)
 				})
 			}
 		})
@@ -130,8 +134,12 @@ func runMatrix(b *testing.B, newCaller func(int) callFunc, lossy bool) {
 // is wall time per round trip, so with many callers it is the inverse of
 // throughput; rt/s states that throughput directly. p50-µs and p99-µs are
 // percentiles of the time each round trip took, as its caller saw it: with
-// many callers that includes the wait behind the others.
-func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int, lossy bool) {
+// many callers that includes the wait behind the others. cpu-ns/op is the
+// CPU time of this process per round trip: both clients, requester and
+// responder, together (and the broker's when it is the embedded one);
+// broker-cpu-ns/op, where the broker is a process of its own (mosquitto),
+// is that process's.
+func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int, lossy bool, brokerCPU brokerCPUFunc) {
 	payload := make([]byte, size)
 	for i := range payload {
 		payload[i] = byte(i)
@@ -180,6 +188,11 @@ func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int
 
 	b.ReportAllocs()
 	cpu0, cpuOK := processCPU()
+	var bcpu0 time.Duration
+	bcpuOK := brokerCPU != nil
+	if bcpuOK {
+		bcpu0, bcpuOK = brokerCPU()
+	}
 	b.ResetTimer()
 	if callers == 1 {
 		for i := range b.N {
@@ -215,6 +228,11 @@ func runRoundTrips(b *testing.B, newCaller func(int) callFunc, size, callers int
 		// This process only: requester and responder, plus the broker when it
 		// is the embedded one, but not mosquitto, which runs apart.
 		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+	}
+	if bcpuOK {
+		if bcpu1, ok := brokerCPU(); ok {
+			b.ReportMetric(float64(bcpu1-bcpu0)/float64(b.N), "broker-cpu-ns/op")
+		}
 	}
 	if lossy {
 		b.ReportMetric(float64(lost.Load())/float64(b.N), "lost/op")

@@ -300,7 +300,8 @@ func setupPendingMQTTRPC(tb testing.TB, url string, qos byte, topic string, _ *g
 func setupPendingPaho(tb testing.TB, url string, qos byte, topic string, _ *gate) callFunc {
 	r := newPahoRequester(tb, url, "bench/"+token()+"/inbox")
 	return func(ctx context.Context, payload []byte) ([]byte, error) {
-		return r.request(ctx, topic, qos, payload)
+		// Every pending request waits at once: each needs a channel of its own.
+		return r.request(ctx, make(chan []byte, 1), topic, qos, payload)
 	}
 }
 

@@ -25,17 +25,42 @@
 //
 // On the read side, a Conn on Linux acknowledges at once what each read
 // took from the socket (TCP_QUICKACK, on the TCP socket under TLS and
-// WebSocket too). A broker that leaves Nagle's algorithm on, as mosquitto
-// does unless set_tcp_nodelay is true, holds a small packet back while an
-// earlier one is unacknowledged; a client that has nothing to send delays
-// its acknowledgement, by up to 40 ms on Linux. Together they made every
-// QoS 1 call on such a broker take 44 ms: the broker's PUBACK to the
-// caller goes out at once, and the reply that follows waits for its
-// acknowledgement. Linux drops quick-ack mode by itself whenever it judges
-// the connection interactive, so it is asked for again after every read
-// that reached the socket (not after reads from the buffer): one setsockopt
-// per read system call (0.35–0.5 µs in BenchmarkQuickAck, against 1.4 µs
-// for the read of one waiting byte).
+// WebSocket too) once the broker is known to need it. A broker that leaves
+// Nagle's algorithm on, as mosquitto does unless set_tcp_nodelay is true,
+// holds a small packet back while an earlier one is unacknowledged; a
+// client that has nothing to send delays its acknowledgement, by 40 ms at
+// first on Linux. Together they made every QoS 1 call on such a broker take
+// 44 ms: the broker's PUBACK to the caller goes out at once, and the reply
+// that follows waits for its acknowledgement.
+//
+// An acknowledgement sent at once is a packet of its own, where otherwise
+// it would ride on the client's next write; on a broker that holds nothing
+// back it buys nothing and costs CPU on both ends (with one caller, a Conn
+// that acknowledged every read used 4–20 % more CPU per round trip on a
+// nodelay mosquitto, medians of 8 passes on a loaded machine; nothing
+// measurable at 64 callers, whose acknowledgements ride on the next write
+// anyway; bench/README.md, "A stock mosquitto"). So a Conn
+// waits for the sign of a hold: a read that brings data 39–50 ms (plus two
+// round-trip times) after the previous one with nothing written in
+// between, that is just when the kernel's delayed acknowledgement of the
+// previous data went out. From
+// then on every Conn to that address (the broker's IP and port, for the
+// life of the process) acknowledges at once after every read that reached
+// the socket, not after reads from the buffer: Linux drops quick-ack mode
+// by itself whenever it judges the connection interactive, so it is asked
+// for again each time (0.35–0.5 µs in BenchmarkQuickAck, against 1.4 µs for
+// the read of one waiting byte). The price is one hold per broker address
+// per process, the first (with mosquitto, usually while connecting: the
+// SUBACK of a second subscription waits behind the first); a pause of that
+// length with nothing written between (a process starved of CPU, requests
+// that come about 45 ms apart) can be taken for a hold too, and costs then
+// what acknowledging every read costs.
+//
+// Other rules were measured and not kept: acknowledging every read (the
+// CPU above), asking only just before the next read, and asking only when
+// nothing was written since the previous read (which misses the holds:
+// the request's write comes before the PUBACK that needs acknowledging).
+//
 // Other systems have no TCP_QUICKACK, and a Conn leaves their delayed
 // acknowledgements as they are: Windows delays one by up to 200 ms by
 // default, macOS by up to about 100 ms, so calls on a broker with Nagle's
@@ -132,19 +157,19 @@ func New(c net.Conn, stall time.Duration) *Conn {
 	if stall <= 0 {
 		stall = DefaultStallTimeout
 	}
-	var src io.Reader = c
-	if q := newQuickAcker(c); q != nil {
-		src = &ackReader{Conn: c, q: q}
-	}
 	bc := &Conn{
 		Conn:   c,
-		r:      bufio.NewReaderSize(src, 32<<10),
 		stall:  stall,
 		direct: resumable(c),
 		raw:    newRawWriter(c),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	var src io.Reader = c
+	if q := newQuickAcker(c); q != nil {
+		src = &ackReader{Conn: c, q: q, writes: &bc.writes, peer: peerOf(c)}
+	}
+	bc.r = bufio.NewReaderSize(src, 32<<10)
 	go bc.flusher() // ends when Close has flushed what was pending
 	return bc
 }
@@ -159,19 +184,79 @@ func resumable(c net.Conn) bool {
 }
 
 // ackReader is what a Conn's buffer refills from where the socket can be
-// told to acknowledge at once: each read that brings data is acknowledged
-// (see the package comment).
+// told to acknowledge at once. It does so after every read that brings data
+// once the peer is known to hold packets back for acknowledgements; until
+// then it watches for the sign that it does (see the package comment).
 type ackReader struct {
 	net.Conn
-	q *quickAcker
+	q      *quickAcker
+	writes *atomic.Uint64 // the Conn's write count: a write carries the acknowledgement
+	peer   *peer
+
+	last       time.Time // when the previous read brought data
+	lastWrites uint64    // the write count then
 }
 
 func (r *ackReader) Read(p []byte) (int, error) {
 	n, err := r.Conn.Read(p)
-	if n > 0 {
-		r.q.ack()
+	if n <= 0 {
+		return n, err
 	}
+	if r.peer.holds.Load() {
+		r.q.ack()
+		return n, err
+	}
+	now, w := time.Now(), r.writes.Load()
+	if w == r.lastWrites && !r.last.IsZero() {
+		if gap := now.Sub(r.last); gap >= holdMin && gap < holdCeil && gap < holdMax+2*r.q.rtt() {
+			// Nothing was written since the previous read, so its data
+			// was acknowledged only when the delayed-acknowledgement timer
+			// fired, and this data came just then (a round trip later):
+			// held for it.
+			r.peer.holds.Store(true)
+			r.q.ack()
+		}
+	}
+	r.last, r.lastWrites = now, w
 	return n, err
+}
+
+const (
+	// A hold ends when the client's delayed acknowledgement reaches the
+	// broker, which then sends what it held: 40 ms after the data it
+	// acknowledges arrived (Linux's TCP_DELACK_MIN; longer once the kernel
+	// has seen the connection as interactive for a while), plus the timer's
+	// slack, plus a round trip. The holds measured on stock mosquitto over
+	// loopback came to 41.8–44.0 ms. A gap from holdMin to holdMax plus two
+	// smoothed round-trip times (the kernel's, read only for a gap that
+	// long) is taken for a hold; the band is kept narrow because a pause
+	// of the same length for another reason (the broker or the peer client
+	// starved of CPU) cannot be told from one.
+	holdMin  = 39 * time.Millisecond
+	holdMax  = 50 * time.Millisecond
+	holdCeil = time.Second // no round-trip time is read for a longer gap
+)
+
+// peer is what the Conns to one address have learnt about it.
+type peer struct {
+	holds atomic.Bool // it has held a packet back for an acknowledgement
+}
+
+// peers are the addresses Conns have read from, so that a new Conn to a
+// broker known to hold packets back acknowledges at once from its start.
+var peers sync.Map // remote address → *peer
+
+func peerOf(c net.Conn) *peer {
+	addr := c.RemoteAddr()
+	if addr == nil {
+		return new(peer) // nothing to share it by: this Conn learns alone
+	}
+	key := addr.String()
+	if p, ok := peers.Load(key); ok {
+		return p.(*peer)
+	}
+	p, _ := peers.LoadOrStore(key, new(peer))
+	return p.(*peer)
 }
 
 // Read reads from the buffer, refilling it from the connection.

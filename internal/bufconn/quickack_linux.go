@@ -3,6 +3,8 @@ package bufconn
 import (
 	"net"
 	"syscall"
+	"time"
+	"unsafe"
 )
 
 // QuickAck reports whether a Conn acknowledges what it reads at once. It
@@ -44,3 +46,19 @@ func newQuickAcker(c net.Conn) *quickAcker {
 // holding it back, and acknowledges what comes next at once too, until the
 // kernel sees the connection as interactive again.
 func (q *quickAcker) ack() { _ = q.rc.Control(q.fn) }
+
+// rtt returns the kernel's smoothed round-trip time of the connection, or 0
+// if it cannot be read.
+func (q *quickAcker) rtt() time.Duration {
+	var info syscall.TCPInfo
+	size := uint32(unsafe.Sizeof(info))
+	var errno syscall.Errno
+	err := q.rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall6(syscall.SYS_GETSOCKOPT, fd, syscall.IPPROTO_TCP, syscall.TCP_INFO,
+			uintptr(unsafe.Pointer(&info)), uintptr(unsafe.Pointer(&size)), 0)
+	})
+	if err != nil || errno != 0 {
+		return 0
+	}
+	return time.Duration(info.Rtt) * time.Microsecond
+}

@@ -2,7 +2,10 @@
 
 package bufconn
 
-import "net"
+import (
+	"net"
+	"time"
+)
 
 // QuickAck reports whether a Conn acknowledges what it reads at once: only
 // on Linux, which alone has TCP_QUICKACK. See [New] for what that means
@@ -15,3 +18,5 @@ type quickAcker struct{}
 func newQuickAcker(net.Conn) *quickAcker { return nil }
 
 func (*quickAcker) ack() { panic("unreachable") }
+
+func (*quickAcker) rtt() time.Duration { panic("unreachable") }

@@ -172,8 +172,43 @@ func TestReadsAreAcknowledgedAtOnce(t *testing.T) {
 			bare := exchangeMedian(t, other.Conn, 10)
 			t.Logf("median exchange: %v with quick acknowledgements, %v on the bare %T", median, bare, other.Conn)
 			assert.Less(t, median, 5*time.Millisecond, "reads wait for delayed acknowledgements")
+			assert.True(t, peerOf(c.Conn).holds.Load(), "the server's holds went unnoticed")
 		})
 	}
+}
+
+// TestNoQuickAckWithoutHolds: a server that sends its packets at once (Go's
+// default, as mosquitto with set_tcp_nodelay true) is never marked as
+// holding packets back, so its Conns leave acknowledgements to the kernel.
+func TestNoQuickAckWithoutHolds(t *testing.T) {
+	if !QuickAck {
+		t.Skip("no TCP_QUICKACK on this platform")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveNagle(c) // with Nagle's algorithm off, as Go leaves it
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, &url.URL{Scheme: "mqtt", Host: ln.Addr().String()}, nil, 0)
+	require.NoError(t, err)
+	defer c.Close()
+	median := exchangeMedian(t, c, 30)
+	t.Logf("median exchange: %v", median)
+	assert.Less(t, median, 5*time.Millisecond)
+	assert.False(t, peerOf(c.Conn).holds.Load(), "a server that holds nothing back was marked as holding")
+	// Nor does a pause between exchanges: the client writes before each.
+	time.Sleep(50 * time.Millisecond)
+	exchangeMedian(t, c, 3)
+	assert.False(t, peerOf(c.Conn).holds.Load(), "a pause was taken for a hold")
 }
 
 // BenchmarkQuickAck is the cost a Conn adds to each read that reaches the
