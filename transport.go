@@ -11,7 +11,7 @@ import (
 	"github.com/mqttrpc/mqttrpc/internal/bufconn"
 )
 
-// transport is a protocol adapter (v5.go, v311.go): the only code that knows
+// transport is a protocol adapter (transport_v5.go, transport_v311.go): the only code that knows
 // a Paho client. It keeps the connection up by itself and reports what happens
 // through the [events] it was made with; all RPC logic lives in the Broker.
 type transport interface {

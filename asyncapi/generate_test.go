@@ -212,7 +212,7 @@ var fixtures = []fixture{
 		},
 	},
 	{
-		// TokenReply's responder (tokens.go), on MQTT 3.1.1 where it is the way.
+		// TokenReply's responder (call_tokens.go), on MQTT 3.1.1 where it is the way.
 		name: "token-reply-3.1.1", version: mqttrpc.V311,
 		serve: service(mqttrpc.ServiceConfig{Name: "svc", Version: "1.0.0"},
 			endpoint{"echo", "svc/echo/request/{caller}/{token}", mqttrpc.Typed(echo),
