@@ -29,14 +29,32 @@
 //
 // [Broker.Service] starts an instance of a named, versioned service with a
 // random instance id; [Service.Endpoint] adds its handlers under names, and
-// counts what each serves. On MQTT 5 every instance answers PING, INFO,
-// STATS and SCHEMA requests on mqttrpc/srv/<VERB>, mqttrpc/srv/<VERB>/<name>
-// and mqttrpc/srv/<VERB>/<name>/<id> with one JSON reply each (schemas/ in
-// the repository); [Discover] asks them, and any MQTT 5 client can. SCHEMA
+// counts what each serves. Every instance answers PING, INFO, STATS and
+// SCHEMA requests on mqttrpc/srv/<VERB>, mqttrpc/srv/<VERB>/<name> and
+// mqttrpc/srv/<VERB>/<name>/<id> with one JSON reply each (schemas/ in the
+// repository), at the Response Topic on MQTT 5 and at the topic the body's
+// reply_to names on 3.1.1; [Discover] asks them on both versions at once,
+// and any MQTT client can. SCHEMA
 // adds the JSON Schemas of the endpoints' bodies to INFO's reply, which a
 // Broker makes with [WithSchemaGenerator] (the asyncapi module's
 // asyncapi.JSONSchema is one). [Broker.Gather]
 // is the scatter-gather call under it: one request, every reply as it comes.
+//
+// # Long-running commands
+//
+// A [StreamFunc] or [TypedStream] handler sends any number of responses
+// before it returns; [Broker.Stream] and [CallStream] yield them in index
+// order. A caller that stops waiting, on a stream or a plain request, sends
+// a cancel, and the handler's context ends with [ErrCallerCanceled] as its
+// cause. The wire is Azure IoT Operations' RPC streaming design (the
+// __stream user property); MQTT 5 only.
+//
+// # Errors
+//
+// Every call that fails returns an *[OpError]: the operation, its topic, one
+// of this package's sentinels or a *[RemoteError] (compare with [errors.Is]
+// and [errors.As]), and the cause beneath. [IsRetriable] says whether trying
+// again can help.
 //
 // # Metrics and tracing
 //
@@ -64,7 +82,10 @@
 // <topic>/<random token> and waits on <reply prefix>/<token>, which the
 // handler's [ReplyTopic] ("<reply prefix>/{token}") names: no reply can answer
 // another request. With [ReplyTo] a request names one reply topic, the first
-// message there answers it, and requests sharing it take turns. Headers,
+// message there answers it, and requests sharing it take turns; a request
+// that ended without its reply leaves the topic owing it, and the next
+// waits until that late reply is dropped or can no longer come, so that no
+// request takes another's reply. Headers,
 // Correlation Data and error replies do not exist on 3.1.1: a failing handler
 // sends nothing, and its caller times out.
 //
