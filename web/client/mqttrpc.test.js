@@ -189,3 +189,83 @@ test('a Client wraps an MQTT.js client of the caller', async () => {
     await mc.endAsync()
   }
 })
+
+// A responder written against the wire with bare MQTT.js: it checks what the
+// client sends, and sends responses out of order, a duplicate and a stray.
+test('the wire: request properties, reordered responses, c:1:last', async () => {
+  const raw = await mqtt.connectAsync(ready.tcp, { protocolVersion: 5 })
+  try {
+    const seen = []
+    const done = new Promise(resolve => {
+      raw.on('message', (topic, payload, packet) => {
+        const p = packet.properties
+        seen.push({ topic, body: payload.toString(), ...p })
+        if (p.userProperties.__stream !== 'd:0:30') return
+        const props = (stream, extra = {}) => ({
+          qos: 1, properties: { correlationData: p.correlationData, userProperties: { __stream: stream }, ...extra }
+        })
+        const to = p.responseTopic
+        Promise.all([
+          raw.publishAsync(to, '"two"', props('d:2', { contentType: 'application/json' })),
+          raw.publishAsync(to, '', props('c:3:last')),
+          raw.publishAsync(to, '"zero"', props('d:0', { contentType: 'application/json' })),
+          raw.publishAsync(to, '"stray"', { qos: 1, properties: { correlationData: Buffer.from('not-it'), userProperties: { __stream: 'd:1' } } }),
+          raw.publishAsync(to, '"zero again"', props('d:0', { contentType: 'application/json' })),
+          raw.publishAsync(to, '"one"', props('d:1', { contentType: 'application/json' }))
+        ]).then(resolve)
+      })
+    })
+    await raw.subscribeAsync('raw/stream', { qos: 1 })
+    const got = []
+    for await (const r of tcp.stream('raw/stream', { go: true }, { timeout: 30000, headers: { a: 'b' } })) {
+      got.push([r.index, r.value()])
+    }
+    await withTimeout(done, 'the responder')
+    assert.deepEqual(got, [[0, 'zero'], [1, 'one'], [2, 'two']])
+
+    const [req, end] = seen
+    assert.equal(req.body, '{"go":true}')
+    assert.equal(req.contentType, 'application/json')
+    assert.ok(req.messageExpiryInterval >= 29 && req.messageExpiryInterval <= 30, req.messageExpiryInterval)
+    assert.equal(req.userProperties.a, 'b')
+    assert.match(req.responseTopic, /^mqttrpc\/inbox\/[0-9a-f]{16}\/[0-9a-f]{16}$/)
+    assert.match(end.userProperties.__stream, /^c:1:last:(29|30)$/)
+    assert.equal(end.body, '')
+    assert.equal(end.responseTopic, req.responseTopic)
+    assert.deepEqual(end.correlationData, req.correlationData)
+  } finally {
+    await raw.endAsync()
+  }
+})
+
+test('the wire: a cancel names the request', async () => {
+  const raw = await mqtt.connectAsync(ready.tcp, { protocolVersion: 5 })
+  try {
+    const seen = []
+    let requested, arrived
+    const request = new Promise(resolve => { requested = resolve })
+    const cancelled = new Promise(resolve => { arrived = resolve })
+    raw.on('message', (topic, payload, packet) => {
+      seen.push(packet.properties)
+      if (packet.properties.userProperties?.__stat) arrived()
+      else requested()
+    })
+    await raw.subscribeAsync('raw/cancel', { qos: 1 })
+    const ac = new AbortController()
+    const call = tcp.request('raw/cancel', 'x', { qos: 1, signal: ac.signal, timeout: 10000 })
+    await withTimeout(request, 'the request')
+    ac.abort()
+    await assert.rejects(call, err => err.name === 'AbortError')
+    await withTimeout(cancelled, 'the cancel')
+    const [req, cancel] = seen
+    assert.equal(req.messageExpiryInterval, 10)
+    assert.equal(req.contentType, 'text/plain')
+    assert.equal(cancel.userProperties.__stat, '499')
+    assert.match(cancel.userProperties.__stream, /^s:0(:\d+)?$/)
+    assert.ok(cancel.userProperties.__stMsg)
+    assert.equal(cancel.responseTopic, req.responseTopic)
+    assert.deepEqual(cancel.correlationData, req.correlationData)
+  } finally {
+    await raw.endAsync()
+  }
+})
