@@ -418,8 +418,8 @@ func natsNodeKill(t *testing.T, qos byte) {
 	if qos == 0 {
 		assert.Zero(t, twice, "QoS 0: no request runs twice")
 	}
-	t.Logf("failover: the caller of n%d connected to %s %v after the kill (bound %v)",
-		killed+1, moved.Server, connectedAfter.Round(time.Millisecond), bound)
+	t.Logf("failover, QoS %d: the caller of n%d connected to %s %v after the kill (bound %v)",
+		qos, killed+1, moved.Server, connectedAfter.Round(time.Millisecond), bound)
 	for _, cli := range callers {
 		assert.Zero(t, mqttrpc.PendingRequests(cli))
 	}
