@@ -86,6 +86,7 @@ const (
 	answered        // the waiting request got the message
 	mismatch        // a request waits there, but for other Correlation Data
 	overflow        // a Gather waits there, with its buffer full
+	afterEnd        // a Stream waits there, but it has had its last response
 )
 
 // deliver hands m to the request waiting on m.Topic. The first matching reply

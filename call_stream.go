@@ -101,6 +101,7 @@ type streamInbox struct {
 	queue    []*Message
 	overflow bool
 	closed   bool
+	ended    bool          // the stream has had its last response: what comes now is dropped
 	notify   chan struct{} // capacity 1: something came
 }
 
@@ -110,6 +111,10 @@ func newStreamInbox(limit int) *streamInbox {
 
 func (s *streamInbox) push(m *Message) int {
 	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return afterEnd
+	}
 	if len(s.queue) >= s.limit {
 		s.overflow = true
 	} else {
@@ -132,6 +137,19 @@ func (s *streamInbox) wake() {
 	case s.notify <- struct{}{}:
 	default:
 	}
+}
+
+// seal ends the inbox once the stream has had its last response, and
+// returns what is queued: from now on push refuses, so that nothing that
+// comes between the loop's last take and the stream's removal from the
+// pending table goes uncounted.
+func (s *streamInbox) seal() []*Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	rest := s.queue
+	s.queue = nil
+	return rest
 }
 
 // take returns what has come, swapping in spare as the next queue.
@@ -244,7 +262,7 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 			case !more && st.done:
 				canceled = false
 				b.stats.streamsCompleted.Add(1)
-				rest, _, _ := in.take(nil) // after the last: dropped
+				rest := in.seal() // after the last: dropped
 				for range len(got) - i - 1 + len(rest) {
 					st.drop()
 				}

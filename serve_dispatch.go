@@ -22,6 +22,10 @@ func (b *Broker) deliver(m *Message) {
 	case overflow:
 		b.dropReply(m, "the gathering caller is not keeping up")
 		return
+	case afterEnd:
+		b.stats.streamDropped.Add(1)
+		b.log.Debug("mqttrpc: stream response dropped", "topic", m.Topic, "reason", "after the last")
+		return
 	}
 	// A message on a reply topic is never a request, even where a handler's
 	// filter matches it too: answering replies is how RPC loops start.
