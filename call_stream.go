@@ -2,6 +2,7 @@ package mqttrpc
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"maps"
 	"strconv"
@@ -288,7 +289,7 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 			return ctx.Err()
 		case <-timer.C:
 			if gap := st.gap(); gap >= 0 {
-				return fail(ErrStreamBroken, "response %d lost: none came within %v, and later ones did", gap, idle)
+				return failWith(ErrStreamBroken, lostResponse{index: gap, idle: idle})
 			}
 			return fail(ErrTimeout, "no response within %v (next index %d)", idle, st.next)
 		}
@@ -409,4 +410,15 @@ func (st *streamState) gap() int64 {
 func (st *streamState) drop() {
 	st.b.stats.streamDropped.Add(1)
 	st.b.log.Debug("mqttrpc: streamed response dropped", "next", strconv.FormatUint(st.next, 10))
+}
+
+// lostResponse is why a stream broke on a gap: the index that never came,
+// though later ones did, within the idle timeout.
+type lostResponse struct {
+	index int64
+	idle  time.Duration
+}
+
+func (l lostResponse) Error() string {
+	return fmt.Sprintf("response %d lost: none came within %v, and later ones did", l.index, l.idle)
 }

@@ -1,6 +1,7 @@
 package mqttrpc
 
 import (
+	"errors"
 	"sync"
 	"testing"
 )
@@ -90,4 +91,14 @@ func HeldReplies(b *Broker) int {
 		}
 	}
 	return n
+}
+
+// LostResponse returns the index of the response whose loss broke a
+// stream, as its error names it.
+func LostResponse(err error) (int, bool) {
+	var l lostResponse
+	if !errors.As(err, &l) {
+		return 0, false
+	}
+	return int(l.index), true
 }
