@@ -206,6 +206,8 @@ func TestNoQuickAckWithoutHolds(t *testing.T) {
 	assert.Less(t, median, 5*time.Millisecond)
 	assert.False(t, peerOf(c.Conn).holds.Load(), "a server that holds nothing back was marked as holding")
 	// Nor does a pause between exchanges: the client writes before each.
+	// The pause is the point, not a wait for an event: it is as long as a
+	// hold, so only the write before the next read tells the two apart.
 	time.Sleep(50 * time.Millisecond)
 	exchangeMedian(t, c, 3)
 	assert.False(t, peerOf(c.Conn).holds.Load(), "a pause was taken for a hold")
