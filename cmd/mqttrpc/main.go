@@ -59,6 +59,7 @@ func init() {
 		{"serve", "answer requests: echo, a fixed reply, or a shell command", serveHelp, runServe},
 		{"bench", "measure round trips: throughput and latency percentiles", benchHelp, runBench},
 		{"broker", "run an embedded MQTT broker for local development", brokerHelp, runBroker},
+		{"ui", "serve the explorer, a web page to find services and call them", uiHelp, runUI},
 		{"ls", "list the service instances that answer discovery", lsHelp, lsCommand.run},
 		{"ping", "ping service instances and print their round trips", pingHelp, pingCommand.run},
 		{"info", "print a service's endpoints: patterns, QoS, reply topics, schemas", infoHelp, infoCommand.run},
