@@ -20,6 +20,11 @@ const maxAsyncAPIBody = 8 << 20
 // itself, over its own connection; this only turns them into a document,
 // which takes the Go generator.
 func (h *uiHandler) serveAsyncAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST the SCHEMA replies", http.StatusMethodNotAllowed)
+		return
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "yaml"

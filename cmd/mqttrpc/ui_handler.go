@@ -66,7 +66,7 @@ func newUIHandler(f *uiFlags, password string) (*uiHandler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /config.json", h.serveConfig)
 	mux.Handle("/mqtt", h.relay)
-	mux.HandleFunc("POST /api/asyncapi", h.serveAsyncAPI)
+	mux.HandleFunc("/api/asyncapi", h.serveAsyncAPI)
 	mux.Handle("/", web.Explorer())
 	h.Handler = guard(password, mux)
 	return h, nil
