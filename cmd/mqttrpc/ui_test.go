@@ -103,7 +103,14 @@ func config(t testing.TB, page, password string) map[string]any {
 func echoBroker(t testing.TB) (url, topicName string) {
 	t.Helper()
 	url = mochi(t)
-	topicName = topic("echo")
+	return url, echoOn(t, url)
+}
+
+// echoOn registers through the library an echo handler on the broker at
+// url, on a topic of its own, and returns the topic.
+func echoOn(t testing.TB, url string) string {
+	t.Helper()
+	topicName := topic("echo")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	b, err := mqttrpc.Connect(ctx, url)
@@ -113,7 +120,7 @@ func echoBroker(t testing.TB) (url, topicName string) {
 		return &mqttrpc.Response{Body: m.Body, ContentType: m.ContentType}, nil
 	}))
 	require.NoError(t, err)
-	return url, topicName
+	return topicName
 }
 
 func TestUIConfig(t *testing.T) {
@@ -164,17 +171,21 @@ func TestUIServesThePage(t *testing.T) {
 // TestUIRelay calls a handler on a broker with no WebSocket listener
 // through the relay, as the page does.
 func TestUIRelay(t *testing.T) {
-	t.Parallel()
-	url, tp := echoBroker(t)
-	page, _ := startUI(t, "-s", url)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	b, err := mqttrpc.Connect(ctx, wsURL(page))
-	require.NoError(t, err)
-	defer closeBroker(b)
-	reply, err := b.Request(ctx, tp, "through the relay")
-	require.NoError(t, err)
-	assert.Equal(t, "through the relay", string(reply.Body))
+	for name, url := range brokers(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tp := echoOn(t, url)
+			page, _ := startUI(t, "-s", url)
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			b, err := mqttrpc.Connect(ctx, wsURL(page))
+			require.NoError(t, err)
+			defer closeBroker(b)
+			reply, err := b.Request(ctx, tp, "through the relay")
+			require.NoError(t, err)
+			assert.Equal(t, "through the relay", string(reply.Body))
+		})
+	}
 }
 
 // TestUIRelayRefusesOtherOrigins keeps other sites open in the operator's
@@ -357,4 +368,27 @@ func TestUIStops(t *testing.T) {
 		t.Fatalf("ui did not stop within %v", waitLimit)
 	}
 	closeBroker(b)
+}
+
+// TestUIRelayTLS relays to a broker that takes only TLS with a client
+// certificate: the relay dials it with the TLS flags.
+func TestUIRelayTLS(t *testing.T) {
+	t.Parallel()
+	pki := newPKI(t)
+	addr := mosquittoWith(t, "user root\n"+
+		"cafile "+pki.ca+"\ncertfile "+pki.serverCert+"\nkeyfile "+pki.serverKey+"\n"+
+		"require_certificate true\n")
+	tlsArgs := []string{"-s", "mqtts://" + addr, "--cafile", pki.ca, "--cert", pki.clientCert, "--key", pki.clientKey}
+	tp := topic("tls-relay")
+	serve(t, append([]string{tp, "--echo"}, tlsArgs...)...)
+	page, _ := startUI(t, tlsArgs...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	b, err := mqttrpc.Connect(ctx, wsURL(page))
+	require.NoError(t, err)
+	defer closeBroker(b)
+	reply, err := b.Request(ctx, tp, "over TLS")
+	require.NoError(t, err)
+	assert.Equal(t, "over TLS", string(reply.Body))
 }
