@@ -28,7 +28,8 @@ can open the page can call every service with them.
 So on a non-loopback --listen address, ui requires a password of its own
 (--ui-password-file, or $MQTTRPC_UI_PASSWORD) and then asks every request
 for it with HTTP Basic authentication, under any user name. It may be set on
-loopback too.
+loopback too. Without one, ui answers only requests addressed to localhost
+or a loopback address.
 
 Flags:
       --listen ADDR         HTTP address to listen on (default 127.0.0.1:8080)

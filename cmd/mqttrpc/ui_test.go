@@ -392,3 +392,48 @@ func TestUIRelayTLS(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "over TLS", string(reply.Body))
 }
+
+// TestUIUsage refuses what the page cannot do.
+func TestUIUsage(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	for _, args := range [][]string{
+		{"-V", "3.1.1"},            // the page speaks MQTT 5 only
+		{"-i", "explorer"},         // the page names its own clients
+		{"extra"},                  // no arguments
+		{"--listen", "nowhere"},    // no port
+		{"--prefix", "mqttrpc/+/"}, // a filter, not a topic
+	} {
+		r := cli(t, "", append([]string{"ui", "-s", url}, args...)...)
+		assert.Equal(t, exitUsage, r.code, "%q: %s", args, r.stderr)
+	}
+}
+
+// TestUIAnswersLoopbackNamesOnly keeps a site whose name points at
+// 127.0.0.1 (DNS rebinding) from reading the page's settings, unless the
+// page has a password, which the browser would not send to that site.
+func TestUIAnswersLoopbackNamesOnly(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	get := func(page, host, password string) int {
+		req, err := http.NewRequest(http.MethodGet, page+"config.json", nil)
+		require.NoError(t, err)
+		req.Host = host
+		if password != "" {
+			req.SetBasicAuth("", password)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	page, _ := startUI(t, "-s", url)
+	port := page[strings.LastIndex(page, ":")+1 : len(page)-1]
+	for _, host := range []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "127.0.0.1"} {
+		assert.Equal(t, http.StatusOK, get(page, host, ""), host)
+	}
+	assert.Equal(t, http.StatusMisdirectedRequest, get(page, "evil.example:"+port, ""))
+
+	page, _ = startUI(t, "-s", url, "--ui-password-file", writeFile(t, "ui-pw", "pw\n"))
+	assert.Equal(t, http.StatusOK, get(page, "explorer.plant.local", "pw"))
+}
