@@ -7,6 +7,7 @@
 //	mqttrpc call devices/42/reboot
 //	mqttrpc bench rpc/bench --serve --callers 16 --duration 5s
 //	mqttrpc ls
+//	mqttrpc ui
 //
 // Run "mqttrpc help" for the commands, and README.md for the exit codes.
 package main
