@@ -162,3 +162,15 @@ try {
 	assert.Equal(t, []any{0.0, 1.0, 2.0}, got["counted"])
 	screenshot(t, tab, "explorer")
 }
+
+// waitUntil polls the JavaScript expression cond in the page, every
+// animation frame, until it is truthy, and fails the test with what if the
+// tab's time (waitLimit) runs out first.
+func waitUntil(t testing.TB, ctx context.Context, cond, what string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(resolve => {
+  const check = () => { try { if (`+cond+`) return resolve(true) } catch {} ; requestAnimationFrame(check) }
+  check()
+})`, chromedp.EvalAwaitPromise))
+	require.NoError(t, err, "waiting until %s (%s)", what, cond)
+}

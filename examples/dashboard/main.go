@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -79,13 +80,17 @@ func run(ctx context.Context, listen, brokerURL, wsURL string) error {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(page)
 	})
-	hs := &http.Server{Addr: listen, Handler: mux}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux}
 	go func() {
 		<-ctx.Done()
 		hs.Close()
 	}()
-	fmt.Printf("dashboard on http://%s/ (broker %s, page connects to %s)\n", listen, brokerURL, wsURL)
-	if err := hs.ListenAndServe(); err != http.ErrServerClosed {
+	fmt.Printf("dashboard on http://%s/ (broker %s, page connects to %s)\n", ln.Addr(), brokerURL, wsURL)
+	if err := hs.Serve(ln); err != http.ErrServerClosed {
 		return err
 	}
 	return nil
