@@ -103,17 +103,6 @@ func evaluate[T any](t testing.TB, ctx context.Context, body string) T {
 	return v
 }
 
-// importMap maps 'mqtt', which mqttrpc.js imports, to the MQTT.js build
-// the page's server has under lib/, unless the page has an import map.
-// It must run before the page first imports a module.
-const importMap = `
-if (!document.querySelector('script[type=importmap]')) {
-  const s = document.createElement('script')
-  s.type = 'importmap'
-  s.textContent = JSON.stringify({ imports: { mqtt: new URL('lib/mqtt.esm.js', location.href).href } })
-  document.head.append(s)
-}`
-
 // TestBrowserCallsThroughTheRelay loads the page's browser client in
 // Chromium, which calls handlers that the Go library serves on a broker
 // with no WebSocket listener, through ui's relay: a plain call and a
@@ -144,7 +133,6 @@ func TestBrowserCallsThroughTheRelay(t *testing.T) {
 
 	tab := browser(t)
 	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(page)))
-	evaluate[any](t, tab, importMap)
 	got := evaluate[map[string]any](t, tab, fmt.Sprintf(`
 const m = await import('./lib/mqttrpc.js')
 const cfg = await (await fetch('config.json')).json()
