@@ -24,6 +24,7 @@ const STATUS_CANCELED = 499
 const MSG_CANCELED = 'canceled by the caller'
 const DEFAULT_TIMEOUT = 5000 // ms, as the Go library's request timeout
 const STREAM_AHEAD = 1024 // how far past the next index a response is kept
+const REPLY_BUFFER = 16384 // replies a gather or stream holds for its loop, as the Go library's ReplyBuffer
 
 const fromUtf8 = new TextDecoder()
 
@@ -55,15 +56,29 @@ export class StreamBrokenError extends Error {
 }
 
 /**
+ * A gather (or discovery) that had to drop replies: more came at once than
+ * its loop took, past replyBuffer. What came before is yielded; dropped
+ * says how many were lost.
+ */
+export class RepliesDroppedError extends Error {
+  constructor (dropped, limit) {
+    super(`mqttrpc: ${dropped} replies dropped: they came while ${limit} waited for the loop (see replyBuffer)`)
+    this.name = 'RepliesDroppedError'
+    this.dropped = dropped
+  }
+}
+
+/**
  * Connects to url (mqtt://, ws://, wss://...) with MQTT 5 and returns a
  * Client once its inbox is subscribed. options go to MQTT.js, except
  * inboxPrefix (default 'mqttrpc/inbox'), timeout (the default request
- * timeout, ms, 5000) and discoveryPrefix (default 'mqttrpc/srv').
+ * timeout, ms, 5000), discoveryPrefix (default 'mqttrpc/srv') and
+ * replyBuffer (replies a gather or stream holds for its loop, 16384).
  */
 export async function connect (url, options = {}) {
-  const { inboxPrefix, timeout, discoveryPrefix, ...mqttOptions } = options
+  const { inboxPrefix, timeout, discoveryPrefix, replyBuffer, ...mqttOptions } = options
   const mc = await mqtt.connectAsync(url, { protocolVersion: 5, ...mqttOptions })
-  const c = new Client(mc, { inboxPrefix, timeout, discoveryPrefix, owned: true })
+  const c = new Client(mc, { inboxPrefix, timeout, discoveryPrefix, replyBuffer, owned: true })
   try {
     await c.ready()
   } catch (err) {
@@ -79,9 +94,10 @@ export class Client {
    * Wraps a connected MQTT.js client (protocolVersion 5); call ready() before
    * the first request. connect() does both.
    */
-  constructor (mqttClient, { inboxPrefix = 'mqttrpc/inbox', timeout = DEFAULT_TIMEOUT, discoveryPrefix = 'mqttrpc/srv', owned = false } = {}) {
+  constructor (mqttClient, { inboxPrefix = 'mqttrpc/inbox', timeout = DEFAULT_TIMEOUT, discoveryPrefix = 'mqttrpc/srv', replyBuffer = REPLY_BUFFER, owned = false } = {}) {
     this.mqtt = mqttClient
     this.timeout = timeout
+    this.replyBuffer = replyBuffer
     this.discoveryPrefix = discoveryPrefix
     this.inbox = `${inboxPrefix}/${randomHex(8)}`
     this.pending = new Map() // request token -> { correlation, deliver(reply) }
@@ -192,13 +208,19 @@ export class Client {
     await this.ready()
     const deadline = timeout ? Date.now() + timeout : 0
     const req = this.newRequest(topic, body, options)
+    const limit = options.replyBuffer ?? this.replyBuffer
     const queue = []
+    let overflow = false // a response came with the queue full: it is lost
     let wake = null
     const notify = () => { if (wake) { const w = wake; wake = null; w() } }
     let closed = null
     this.pending.set(req.token, {
       correlation: req.correlation,
-      deliver: reply => { queue.push(reply); notify() },
+      deliver: reply => {
+        if (queue.length >= limit) overflow = true
+        else queue.push(reply)
+        notify()
+      },
       close: err => { closed = err; notify() }
     })
     const onAbort = () => notify()
@@ -262,6 +284,9 @@ export class Client {
             return
           }
         }
+        if (overflow) {
+          throw new StreamBrokenError(`mqttrpc: a response from ${topic} lost: more than ${limit} came while the loop was busy (see replyBuffer)`)
+        }
         if (closed) { cancel = false; throw closed }
         if (signal?.aborted) throw signal.reason
         if (deadline && Date.now() >= deadline) {
@@ -299,11 +324,14 @@ export class Client {
   /**
    * Sends body to topic and yields every Reply (or, with decode, its value)
    * that comes within timeout ms, as discovery and scatter-gather do. Error
-   * replies are yielded as RpcError objects, not thrown.
+   * replies are yielded as RpcError objects, not thrown. Past replyBuffer
+   * replies waiting for the loop, replies are dropped, and the gather ends
+   * with a RepliesDroppedError once the others are yielded.
    */
-  gather (topic, body, { timeout, signal, headers, qos, decode = false } = {}) {
+  gather (topic, body, { timeout, signal, headers, qos, decode = false, replyBuffer } = {}) {
     const client = this
     const ms = timeout ?? this.timeout
+    const limit = replyBuffer ?? this.replyBuffer
     const iterate = async function * () {
       signal?.throwIfAborted()
       await client.ready()
@@ -313,12 +341,17 @@ export class Client {
         req.payload = JSON.stringify({ reply_to: req.replyTo })
       }
       const queue = []
+      let dropped = 0
       let wake = null
       const notify = () => { if (wake) { const w = wake; wake = null; w() } }
       let closed = null
       client.pending.set(req.token, {
         correlation: req.correlation,
-        deliver: reply => { queue.push(reply); notify() },
+        deliver: reply => {
+          if (queue.length >= limit) dropped++
+          else queue.push(reply)
+          notify()
+        },
         close: err => { closed = err; notify() }
       })
       const deadline = Date.now() + ms
@@ -334,7 +367,10 @@ export class Client {
           if (closed) throw closed
           signal?.throwIfAborted()
           const now = Date.now()
-          if (now >= deadline) return
+          if (now >= deadline) {
+            if (dropped > 0) throw new RepliesDroppedError(dropped, limit)
+            return
+          }
           await sleepUnless(deadline - now, w => { wake = w })
         }
       } finally {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import mqtt from 'mqtt'
-import { connect, Client, RpcError, TimeoutError } from './mqttrpc.js'
+import { connect, Client, RpcError, TimeoutError, StreamBrokenError, RepliesDroppedError } from './mqttrpc.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const WAIT = 20000 // generous bound on anything the tests wait for
@@ -265,6 +265,85 @@ test('the wire: a cancel names the request', async () => {
     assert.ok(cancel.userProperties.__stMsg)
     assert.equal(cancel.responseTopic, req.responseTopic)
     assert.deepEqual(cancel.correlationData, req.correlationData)
+  } finally {
+    await raw.endAsync()
+  }
+})
+
+// arrivals resolves once n messages have reached client's inbox: by then
+// every one of them has been handed to its gather or stream.
+function arrivals (client, n) {
+  let seen = 0
+  return withTimeout(new Promise(resolve => {
+    const count = topic => {
+      if (topic.startsWith(client.inbox + "/") && ++seen === n) {
+        client.mqtt.removeListener('message', count)
+        resolve()
+      }
+    }
+    client.mqtt.on('message', count)
+  }), `${n} messages in the inbox`)
+}
+
+// responder answers each request on topic with replies, a list of [body,
+// userProperties] (null for none: given an empty object, MQTT.js publishes
+// nothing at all), and records the properties of what it was sent.
+async function responder (topic, replies) {
+  const raw = await mqtt.connectAsync(ready.tcp, { protocolVersion: 5 })
+  const seen = []
+  raw.on('message', (t, payload, packet) => {
+    const p = packet.properties
+    seen.push(p)
+    if (p.userProperties?.__stat) return // a cancel
+    for (const [body, userProperties] of replies) {
+      const properties = { correlationData: p.correlationData }
+      if (userProperties) properties.userProperties = userProperties
+      raw.publish(p.responseTopic, body, { qos: 1, properties })
+    }
+  })
+  await raw.subscribeAsync(topic, { qos: 1 })
+  return { raw, seen }
+}
+
+test('a gather whose loop falls behind drops replies past replyBuffer, and says how many', async () => {
+  const { raw } = await responder('raw/burst', Array.from({ length: 10 }, (_, i) => [String(i), null]))
+  try {
+    const all = arrivals(tcp, 10)
+    const got = []
+    await assert.rejects(async () => {
+      for await (const r of tcp.gather('raw/burst', null, { timeout: 1500, replyBuffer: 3 })) {
+        got.push(r.text())
+        if (got.length === 1) await all
+      }
+    }, err => {
+      assert.ok(err instanceof RepliesDroppedError, err)
+      assert.equal(got.length + err.dropped, 10)
+      assert.ok(got.length <= 4, `${got.length} replies held with a buffer of 3`)
+      return true
+    })
+  } finally {
+    await raw.endAsync()
+  }
+})
+
+test('a stream whose loop falls behind past replyBuffer ends broken and cancels', async () => {
+  const responses = Array.from({ length: 10 }, (_, i) => [String(i), { __stream: `d:${i}` }])
+  responses.push(['', { __stream: 'c:10:last' }])
+  const { raw, seen } = await responder('raw/flood', responses)
+  try {
+    const all = arrivals(tcp, 11)
+    const got = []
+    await assert.rejects(async () => {
+      for await (const r of tcp.stream('raw/flood', null, { replyBuffer: 3 })) {
+        got.push(r.index)
+        if (got.length === 1) await all
+      }
+    }, StreamBrokenError)
+    assert.ok(got.length < 10, `got ${got}`)
+    await withTimeout(new Promise(resolve => {
+      const check = () => seen.some(p => p.userProperties?.__stat === '499') ? resolve() : setImmediate(check)
+      check()
+    }), 'the cancel')
   } finally {
     await raw.endAsync()
   }
