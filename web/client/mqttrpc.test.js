@@ -269,3 +269,37 @@ test('the wire: a cancel names the request', async () => {
     await raw.endAsync()
   }
 })
+
+test('publish sends a message no handler answers: no Response Topic, no Correlation Data', async () => {
+  const raw = await mqtt.connectAsync(ready.tcp, { protocolVersion: 5 })
+  try {
+    const seen = []
+    let arrived
+    const both = new Promise(resolve => { arrived = resolve })
+    raw.on('message', (topic, payload, packet) => {
+      seen.push({ topic, body: payload.toString(), qos: packet.qos, ...packet.properties })
+      if (seen.length === 2) arrived()
+    })
+    await raw.subscribeAsync('raw/notify/#', { qos: 2 })
+    const dropped = ws.droppedReplies
+    await ws.publish('raw/notify/json', { on: true }, { qos: 1, headers: { who: 'page' } })
+    await tcp.publish('raw/notify/text', 'hi')
+    await withTimeout(both, 'the published messages')
+    seen.sort((a, b) => a.topic.localeCompare(b.topic))
+    const [json, text] = seen
+    assert.equal(json.body, '{"on":true}')
+    assert.equal(json.contentType, 'application/json')
+    assert.equal(json.qos, 1)
+    assert.equal(json.userProperties.who, 'page')
+    assert.equal(json.responseTopic, undefined)
+    assert.equal(json.correlationData, undefined)
+    assert.equal(text.body, 'hi')
+    assert.equal(text.contentType, 'text/plain')
+    assert.equal(text.qos, 0)
+    assert.equal(text.responseTopic, undefined)
+    assert.equal(ws.pending.size, 0)
+    assert.equal(ws.droppedReplies, dropped)
+  } finally {
+    await raw.endAsync()
+  }
+})
