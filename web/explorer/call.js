@@ -87,7 +87,7 @@ export function callPanel (app, s, e, schemas) {
     running = ac
     refresh()
     if (cancel) cancel.disabled = !e.streaming
-    const out = resultView(result, t.topic, urls)
+    const out = resultView(result, t.topic, urls, e.streaming)
     try {
       if (e.noReply) await publish(app, t.topic, b, o, out)
       else if (e.streaming) await stream(app, t.topic, b, o, out, ac.signal)
@@ -432,7 +432,7 @@ function optionFields (e) {
 
 // resultView shows a call's outcome in el: status, round trip, headers and
 // body of a reply, or a stream's responses.
-function resultView (el, topic, urls) {
+function resultView (el, topic, urls, streaming) {
   el.hidden = false
   const status = h('span', { id: 'call-status', class: 'status' }, 'sending…')
   const rtt = h('span', { id: 'call-rtt', class: 'rtt' })
@@ -449,8 +449,8 @@ function resultView (el, topic, urls) {
     h('div', { class: 'result-topic' }, 'to ', h('code', {}, topic)),
     extra,
     h('div', { class: 'reply-parts' },
-      h('h4', {}, 'Headers'), headers,
-      h('h4', {}, 'Body'), bodyMeta, body))
+      h('h4', {}, streaming ? 'Headers of the last response' : 'Headers'), headers,
+      h('h4', {}, streaming ? 'Body of the last response' : 'Body'), bodyMeta, body))
   return {
     el,
     extra,
@@ -671,7 +671,6 @@ async function stream (app, topic, b, o, out, signal) {
         bar.hidden = barText.hidden = false
         bar.value = p
         barText.textContent = `${p} %`
-        li.append(h('progress', { class: 'item-progress', max: '100', value: String(p) }))
       }
       out.status(`running: ${n} response${n === 1 ? '' : 's'}`)
       out.rtt(`first after ${ms(first)} · ${ms(t)} so far`)
