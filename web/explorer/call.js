@@ -38,8 +38,9 @@ export function callPanel (app, s, e, schemas) {
     if (!send) return // still being built
     const missing = topic.invalid()
     send.disabled = Boolean(running) || missing.length > 0
-    send.title = missing.length > 0 ? `Fill in ${missing.join(', ')} first` : ''
-    sendHint.textContent = missing.length > 0 && !running ? `Fill in ${missing.join(', ')} to send` : ''
+    const why = `The topic needs ${missing.join(', ')}`
+    send.title = missing.length > 0 ? why : ''
+    sendHint.textContent = missing.length > 0 && !running ? why : ''
   }
 
   const form = h('form', {
@@ -134,7 +135,6 @@ function topicFields (pattern, onChange) {
       spellcheck: 'false',
       placeholder: p.multi ? 'one or more levels: a/b' : 'one level',
       oninput: () => update(),
-      onblur: () => { p.touched = true; update() }
     })
     p.error = h('span', { class: 'field-error', role: 'alert' })
   }
@@ -156,8 +156,10 @@ function topicFields (pattern, onChange) {
     ]))
     for (const p of params) {
       const why = problem(p)
-      p.error.textContent = (p.touched || showAll) ? why : ''
-      p.input.toggleAttribute('aria-invalid', Boolean((p.touched || showAll) && why))
+      // what is typed is judged at once; a field left empty once a call was tried
+      const say = showAll || (p.input.value !== '' && why !== 'required')
+      p.error.textContent = say ? why : ''
+      p.input.toggleAttribute('aria-invalid', Boolean(say && why))
     }
     onChange()
   }
@@ -171,8 +173,8 @@ function topicFields (pattern, onChange) {
   update()
   return {
     element,
-    /** The names of the parameters that keep a call from being sent. */
-    invalid: () => params.filter(p => problem(p)).map(p => p.param),
+    /** What keeps a call from being sent: "room", "line (one level: no /)". */
+    invalid: () => params.filter(p => problem(p)).map(p => problem(p) === 'required' ? p.param : `${p.param} (${problem(p)})`),
     read (show) {
       if (show) { showAll = true; update() }
       const bad = params.filter(p => problem(p))

@@ -241,10 +241,17 @@ export function fits (node, v, path, misfits) {
 /** What the schema asks of a value, for the hint under its field. */
 function limits (node) {
   const out = []
-  const add = (k, text) => { if (node[k] !== undefined) out.push(`${text} ${node[k]}`) }
-  add('minimum', 'min'); add('exclusiveMinimum', 'over'); add('maximum', 'max'); add('exclusiveMaximum', 'under')
-  add('multipleOf', 'multiple of'); add('minLength', 'at least characters:'); add('maxLength', 'at most characters:')
-  add('minItems', 'at least items:'); add('maxItems', 'at most items:')
+  const add = (k, text) => { if (node[k] !== undefined) out.push(text(node[k])) }
+  const plural = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`
+  add('minimum', n => `min ${n}`)
+  add('exclusiveMinimum', n => `over ${n}`)
+  add('maximum', n => `max ${n}`)
+  add('exclusiveMaximum', n => `under ${n}`)
+  add('multipleOf', n => `a multiple of ${n}`)
+  add('minLength', n => `at least ${plural(n, 'character')}`)
+  add('maxLength', n => `at most ${plural(n, 'character')}`)
+  add('minItems', n => `at least ${plural(n, 'item')}`)
+  add('maxItems', n => `at most ${plural(n, 'item')}`)
   if (node.format) out.push(`format ${node.format}`)
   if (node.pattern) out.push(`pattern ${node.pattern}`)
   if (node.kind === 'integer') out.push('whole number')
@@ -506,24 +513,24 @@ function leafField (node, path, name, required, ctx, inArray = false) {
       case 'boolean': return { value: control.checked }
       case 'null': return { value: null }
       case 'enum':
-        if (control.value === '') return required ? { error: 'required: choose one' } : { value: ABSENT }
+        if (control.value === '') return required ? { error: 'required: choose one', empty: true } : { value: ABSENT }
         return { value: node.values[Number(control.value)] }
       case 'number':
       case 'integer': {
         if (control.validity.badInput) return { error: 'not a number' }
         const raw = control.value.trim()
-        if (raw === '') return required ? { error: inArray ? 'empty: fill it in or remove it' : 'required' } : { value: ABSENT }
+        if (raw === '') return required ? { error: inArray ? 'empty: fill it in or remove it' : 'required', empty: true } : { value: ABSENT }
         const n = Number(raw)
         if (!Number.isFinite(n)) return { error: 'not a number' }
         if (node.kind === 'integer' && !Number.isInteger(n)) return { error: 'not a whole number' }
         return { value: n, warning: outOfLimits(node, n) }
       }
       case 'string':
-        if (control.value === '') return required ? { error: inArray ? 'empty: fill it in or remove it' : 'required' } : { value: ABSENT }
+        if (control.value === '') return required ? { error: inArray ? 'empty: fill it in or remove it' : 'required', empty: true } : { value: ABSENT }
         return { value: control.value, warning: outOfLimits(node, control.value) }
       default: {
         const raw = control.value.trim()
-        if (raw === '') return required ? { error: 'required: type a JSON value' } : { value: ABSENT }
+        if (raw === '') return required ? { error: 'required: type a JSON value', empty: true } : { value: ABSENT }
         try {
           return { value: JSON.parse(raw) }
         } catch (err) {
@@ -532,7 +539,10 @@ function leafField (node, path, name, required, ctx, inArray = false) {
       }
     }
   }
+  // An empty required field is said after a call was tried, not as soon
+  // as the operator passes it by.
   const mark = (r, show) => {
+    if (r.empty && !ctx.showAll) show = false
     error.textContent = show && r.error ? r.error : ''
     warning.textContent = show && r.warning ? `${r.warning}: the service may refuse it` : ''
     control.toggleAttribute('aria-invalid', Boolean(show && r.error))
