@@ -548,13 +548,16 @@ function leafField (node, path, name, required, ctx, inArray = false) {
     control.toggleAttribute('aria-invalid', Boolean(show && r.error))
     element.classList.toggle('invalid', Boolean(show && r.error))
   }
+  // What is typed is judged as it is typed, not when the field loses the
+  // focus: a message that appeared then would move the page under the
+  // pointer on its way to the Send button.
   const onEdit = () => {
-    if (touched || ctx.showAll) mark(check(), true)
+    touched = true
+    mark(check(), true)
     ctx.onChange()
   }
   control.addEventListener('input', onEdit)
-  control.addEventListener('change', () => { touched = true; onEdit() })
-  control.addEventListener('blur', () => { touched = true; mark(check(), true) })
+  control.addEventListener('change', onEdit)
 
   return {
     element,
