@@ -88,7 +88,7 @@ export function callPanel (app, s, e, schemas) {
     running = ac
     refresh()
     if (cancel) cancel.disabled = !e.streaming
-    const out = resultView(result, t.topic, urls, e.streaming)
+    const out = resultView(result, t.topic, urls, e.noReply ? 'no-reply' : e.streaming)
     try {
       if (e.noReply) await publish(app, t.topic, b, o, out)
       else if (e.streaming) await stream(app, t.topic, b, o, out, ac.signal)
@@ -197,7 +197,7 @@ function bodyEditor (e, schemas, onChange) {
   const ct = e.requestContentType || ''
   const raw = h('textarea', { id: 'call-raw', rows: 6, spellcheck: 'false', autocomplete: 'off' })
   const rawError = h('span', { class: 'field-error', id: 'call-raw-error', role: 'alert' })
-  const mode = h('button', { type: 'button', id: 'call-mode', disabled: true, title: 'No form for this body' }, 'Edit as form')
+  const mode = h('button', { type: 'button', id: 'call-mode', disabled: true, hidden: true, title: 'No form for this body' }, 'Edit as form')
   const note = h('p', { class: 'call-note', id: 'call-schema-note' }, 'asking the service for the request schema (SCHEMA)…')
   const switchNote = h('div', { class: 'call-note switch-note', role: 'status' })
   const formArea = h('div', { class: 'form-area', hidden: true })
@@ -326,7 +326,7 @@ function bodyEditor (e, schemas, onChange) {
     fill(formArea, form.element)
     fill(note)
     note.hidden = true
-    mode.disabled = false
+    mode.disabled = mode.hidden = false
     mode.title = 'Switch between the form and the JSON it makes'
     showForm(true)
   }).catch(err => {
@@ -433,7 +433,8 @@ function optionFields (e) {
 // ——— the outcome ———
 
 // resultView shows a call's outcome in el: status, round trip, headers and
-// body of a reply, or a stream's responses.
+// body of a reply, or a stream's responses. streaming is true for a
+// stream, 'no-reply' for an endpoint that never replies.
 function resultView (el, topic, urls, streaming) {
   el.hidden = false
   const status = h('span', { id: 'call-status', class: 'status' }, 'sending…')
@@ -450,9 +451,9 @@ function resultView (el, topic, urls, streaming) {
     h('div', { class: 'result-head' }, status, rtt, contentType),
     h('div', { class: 'result-topic' }, 'to ', h('code', {}, topic)),
     extra,
-    h('div', { class: 'reply-parts' },
-      h('h4', {}, streaming ? 'Headers of the last response' : 'Headers'), headers,
-      h('h4', {}, streaming ? 'Body of the last response' : 'Body'), bodyMeta, body))
+    h('div', { class: 'reply-parts', hidden: streaming === 'no-reply' },
+      h('h4', {}, streaming === true ? 'Headers of the last response' : 'Headers'), headers,
+      h('h4', {}, streaming === true ? 'Body of the last response' : 'Body'), bodyMeta, body))
   return {
     el,
     extra,
