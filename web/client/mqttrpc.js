@@ -178,7 +178,7 @@ export class Client {
         reject(new TimeoutError(`mqttrpc: no reply from ${topic} within ${timeout} ms`))
       }, timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.publish(req, { expiry: secondsLeft(deadline) }).catch(err => { finish(); reject(err) })
+      this.publishRequest(req, { expiry: secondsLeft(deadline) }).catch(err => { finish(); reject(err) })
     })
   }
 
@@ -228,9 +228,9 @@ export class Client {
     let cancel = true // unless it ends well, or the handler ended it
     try {
       const left = () => deadline ? secondsLeft(deadline) : 0
-      await this.publish(req, { expiry: left(), stream: tag('d', 0, left()) })
+      await this.publishRequest(req, { expiry: left(), stream: tag('d', 0, left()) })
       // The end of the one-entry request stream, as the Go caller sends it.
-      this.publish(req, { expiry: left(), stream: tag('c', 1, left(), true), empty: true }).catch(() => {})
+      this.publishRequest(req, { expiry: left(), stream: tag('c', 1, left(), true), empty: true }).catch(() => {})
       const ahead = new Map() // index -> reply that came before its turn
       let next = 0
       let last = -1
@@ -357,7 +357,7 @@ export class Client {
       const deadline = Date.now() + ms
       signal?.addEventListener('abort', notify)
       try {
-        await client.publish(req, { expiry: secondsLeft(deadline) })
+        await client.publishRequest(req, { expiry: secondsLeft(deadline) })
         for (;;) {
           while (queue.length > 0) {
             const reply = queue.shift()
@@ -403,7 +403,22 @@ export class Client {
     }
   }
 
-  publish (req, { expiry = 0, stream, empty = false } = {}) {
+  /**
+   * Sends body to topic and waits for nothing but the broker (at QoS 1 and
+   * 2): for an endpoint that never replies (the Go library's NoReply). The
+   * message has no Response Topic, so no handler answers it.
+   * Options: qos (default 0), headers, contentType.
+   */
+  async publish (topic, body, { qos = 0, headers = {}, contentType } = {}) {
+    const { payload, type } = encode(body)
+    const properties = {}
+    const ct = contentType ?? type
+    if (ct) properties.contentType = ct
+    if (Object.keys(headers).length > 0) properties.userProperties = { ...headers }
+    await this.mqtt.publishAsync(topic, payload, { qos, properties })
+  }
+
+  publishRequest (req, { expiry = 0, stream, empty = false } = {}) {
     const headers = stream ? { ...req.headers, __stream: stream } : req.headers
     const properties = {
       responseTopic: req.replyTo,

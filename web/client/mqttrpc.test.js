@@ -276,7 +276,7 @@ function arrivals (client, n) {
   let seen = 0
   return withTimeout(new Promise(resolve => {
     const count = topic => {
-      if (topic.startsWith(client.inbox + "/") && ++seen === n) {
+      if (topic.startsWith(client.inbox + '/') && ++seen === n) {
         client.mqtt.removeListener('message', count)
         resolve()
       }
@@ -344,6 +344,40 @@ test('a stream whose loop falls behind past replyBuffer ends broken and cancels'
       const check = () => seen.some(p => p.userProperties?.__stat === '499') ? resolve() : setImmediate(check)
       check()
     }), 'the cancel')
+  } finally {
+    await raw.endAsync()
+  }
+})
+
+test('publish sends a message no handler answers: no Response Topic, no Correlation Data', async () => {
+  const raw = await mqtt.connectAsync(ready.tcp, { protocolVersion: 5 })
+  try {
+    const seen = []
+    let arrived
+    const both = new Promise(resolve => { arrived = resolve })
+    raw.on('message', (topic, payload, packet) => {
+      seen.push({ topic, body: payload.toString(), qos: packet.qos, ...packet.properties })
+      if (seen.length === 2) arrived()
+    })
+    await raw.subscribeAsync('raw/notify/#', { qos: 2 })
+    const dropped = ws.droppedReplies
+    await ws.publish('raw/notify/json', { on: true }, { qos: 1, headers: { who: 'page' } })
+    await tcp.publish('raw/notify/text', 'hi')
+    await withTimeout(both, 'the published messages')
+    seen.sort((a, b) => a.topic.localeCompare(b.topic))
+    const [json, text] = seen
+    assert.equal(json.body, '{"on":true}')
+    assert.equal(json.contentType, 'application/json')
+    assert.equal(json.qos, 1)
+    assert.equal(json.userProperties.who, 'page')
+    assert.equal(json.responseTopic, undefined)
+    assert.equal(json.correlationData, undefined)
+    assert.equal(text.body, 'hi')
+    assert.equal(text.contentType, 'text/plain')
+    assert.equal(text.qos, 0)
+    assert.equal(text.responseTopic, undefined)
+    assert.equal(ws.pending.size, 0)
+    assert.equal(ws.droppedReplies, dropped)
   } finally {
     await raw.endAsync()
   }
