@@ -8,6 +8,9 @@ replace github.com/mqttrpc/mqttrpc => ../..
 replace github.com/mqttrpc/mqttrpc/asyncapi => ../../asyncapi
 
 require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
+	github.com/gorilla/websocket v1.5.3
 	github.com/mqttrpc/mqttrpc v0.0.0-00010101000000-000000000000
 	github.com/mqttrpc/mqttrpc/asyncapi v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
@@ -20,7 +23,7 @@ require (
 	github.com/buger/jsonparser v1.1.2 // indirect
 	github.com/eclipse/paho.golang v0.23.0 // indirect
 	github.com/eclipse/paho.mqtt.golang v1.5.1 // indirect
-	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/invopop/jsonschema v0.14.0 // indirect
 	github.com/mochi-mqtt/server/v2 v2.7.9 // indirect
 	github.com/pb33f/ordered-map/v2 v2.3.1 // indirect

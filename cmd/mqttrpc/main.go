@@ -7,6 +7,7 @@
 //	mqttrpc call devices/42/reboot
 //	mqttrpc bench rpc/bench --serve --callers 16 --duration 5s
 //	mqttrpc ls
+//	mqttrpc ui
 //
 // Run "mqttrpc help" for the commands, and README.md for the exit codes.
 package main
@@ -59,6 +60,7 @@ func init() {
 		{"serve", "answer requests: echo, a fixed reply, or a shell command", serveHelp, runServe},
 		{"bench", "measure round trips: throughput and latency percentiles", benchHelp, runBench},
 		{"broker", "run an embedded MQTT broker for local development", brokerHelp, runBroker},
+		{"ui", "serve the explorer, a web page to find services and call them", uiHelp, runUI},
 		{"ls", "list the service instances that answer discovery", lsHelp, lsCommand.run},
 		{"ping", "ping service instances and print their round trips", pingHelp, pingCommand.run},
 		{"info", "print a service's endpoints: patterns, QoS, reply topics, schemas", infoHelp, infoCommand.run},

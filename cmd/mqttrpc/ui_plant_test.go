@@ -26,6 +26,7 @@ type Setpoint struct {
 
 // Thermostat is what a thermostat holds.
 type Thermostat struct {
+	Room    string  `json:"room"`
 	Celsius float64 `json:"celsius"`
 	Mode    string  `json:"mode"`
 	Eco     bool    `json:"eco"`
@@ -76,12 +77,14 @@ func startPlant(t testing.TB, url string, step time.Duration) *plant {
 			if in.Celsius < 5 || in.Celsius > 30 {
 				return Thermostat{}, mqttrpc.Errorf(422, "%.1f °C is outside 5–30 °C", in.Celsius)
 			}
-			return Thermostat{Celsius: in.Celsius, Mode: in.Mode, Eco: in.Eco}, nil
+			room := mqttrpc.MessageFromContext(ctx).Param("room")
+			return Thermostat{Room: room, Celsius: in.Celsius, Mode: in.Mode, Eco: in.Eco}, nil
 		}), mqttrpc.EndpointMetadata(map[string]string{"unit": "celsius"}))
 	require.NoError(t, err)
 	_, err = thermo.Endpoint(ctx, "read", "site/7/rooms/{room}/thermostat", mqttrpc.Typed(
-		func(context.Context, []byte) (Thermostat, error) {
-			return Thermostat{Celsius: 21.5, Mode: "heat"}, nil
+		func(ctx context.Context, _ []byte) (Thermostat, error) {
+			room := mqttrpc.MessageFromContext(ctx).Param("room")
+			return Thermostat{Room: room, Celsius: 21.5, Mode: "heat"}, nil
 		}))
 	require.NoError(t, err)
 	_, err = thermo.Endpoint(ctx, "calibrate", "site/7/thermostat/calibrate", mqttrpc.Typed(
