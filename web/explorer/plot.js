@@ -63,7 +63,14 @@ export function timePlot ({ width = 640, height = 150, from, to, unit, series, e
   const w = width - m.left - m.right
   const ht = height - m.top - m.bottom
   let max = 0
-  for (const s of series) for (const p of s.points) if (Number.isFinite(p.v) && p.v > max) max = p.v
+  let min = Infinity
+  for (const s of series) {
+    for (const p of s.points) {
+      if (!Number.isFinite(p.v) || p.t < from) continue
+      if (p.v > max) max = p.v
+      if (p.v < min) min = p.v
+    }
+  }
   const step = nice((max || 1) / 4)
   const top = Math.max(step, Math.ceil(max / step - 1e-9) * step)
   const x = t => m.left + ((t - from) / Math.max(1, to - from)) * w
@@ -103,7 +110,8 @@ export function timePlot ({ width = 640, height = 150, from, to, unit, series, e
   })
 
   const quiet = max === 0 && empty
-  return svg('svg', { ...attrs, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': attrs['aria-label'] },
+  // data-min and data-max: the values shown, for tests and tools.
+  return svg('svg', { ...attrs, 'data-min': Number.isFinite(min) ? min : '', 'data-max': Number.isFinite(min) ? max : '', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': attrs['aria-label'] },
     svg('rect', { class: 'frame', x: m.left, y: m.top, width: w, height: ht }),
     grid,
     svg('line', { class: 'axis', x1: m.left, x2: m.left + w, y1: m.top + ht, y2: m.top + ht }),

@@ -15,7 +15,7 @@ const MIN_SPAN = 60 * 1000 // the plots show at least this much time
 const COLORS = ['#1f6feb', '#e8590c', '#1a7f37', '#cf222e', '#8250df', '#0598bc', '#bf3989', '#9a6700', '#57606a', '#2da44e']
 
 /** What the page sampled of one service, shared by its views while it keeps it. */
-class History extends EventTarget {
+export class History extends EventTarget {
   constructor (name) {
     super()
     this.name = name
@@ -158,6 +158,16 @@ function historyOf (name) {
   return hist
 }
 
+/** A latency in ms as people read it, down to microseconds. */
+function latency (v) {
+  if (Number.isFinite(v) && v < 0.1) return `${trimmed((v * 1000).toFixed(v < 0.01 ? 1 : 0))} µs`
+  return ms(v)
+}
+
+function trimmed (s) {
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s
+}
+
 function clock (t) {
   return new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
 }
@@ -274,9 +284,9 @@ export function statsPanel (app, s, only) {
       }
       if (n > 0) latNow = ns / n / 1e6
     }
-    const latencyCard = card('Mean latency', 'latency', Number.isFinite(latNow) ? ms(latNow) : 'no requests', latNow,
+    const latencyCard = card('Mean latency', 'latency', Number.isFinite(latNow) ? latency(latNow) : 'no requests', latNow,
       timePlot({ from, to: now, unit: 'ms', series: eps.map(e => seriesOf(e, lat)), empty: pending ?? `no requests to time in the last ${window}` }, attrs('latency')),
-      legend(eps, active(lat), e => ms(lastOf(e, lat)), only, 'processing time per request, in the handler'))
+      legend(eps, active(lat), e => latency(lastOf(e, lat)), only, 'processing time per request, in the handler'))
 
     fill(plots, rateCard, errorsCard, latencyCard)
   }
@@ -312,7 +322,7 @@ export function statsPanel (app, s, only) {
         h('td', { class: 'n', 'data-stat': 'requests', 'data-total': '' }, String(all.requests)),
         h('td', { class: 'n', 'data-stat': 'errors', 'data-total': '' }, String(all.errors)),
         h('td', { class: 'n', 'data-stat': 'refused', 'data-total': '' }, String(all.refused)),
-        h('td', { class: 'n', 'data-stat': 'latency', 'data-total': '' }, all.requests > 0 ? ms(all.processingNs / all.requests / 1e6) : '–'),
+        h('td', { class: 'n', 'data-stat': 'latency', 'data-total': '' }, all.requests > 0 ? latency(all.processingNs / all.requests / 1e6) : '–'),
         h('td', {})))
     } else fill(foot)
   }
@@ -324,7 +334,7 @@ export function statsPanel (app, s, only) {
       cell('requests', String(t.requests)),
       cell('errors', String(t.errors), t.errors > 0 ? 'n bad' : 'n'),
       cell('refused', String(t.refused), t.refused > 0 ? 'n bad' : 'n'),
-      cell('latency', t.requests > 0 ? ms(t.processingNs / t.requests / 1e6) : '–'),
+      cell('latency', t.requests > 0 ? latency(t.processingNs / t.requests / 1e6) : '–'),
       h('td', { class: 'last-error', 'data-stat': 'last-error', 'data-endpoint': e.name, title: t.from ? `from instance ${t.from}` : null },
         t.lastError ? clip(t.lastError, 300) : '–'))
   }
