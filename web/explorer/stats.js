@@ -249,12 +249,12 @@ export function statsPanel (app, s, only) {
     const active = f => eps.filter(e => hist.points.some(p => value(p, e, f) > 0))
     const attrs = metric => ({ class: 'plot', 'data-metric': metric, 'data-endpoint': only, 'aria-label': `${metric} of ${only ?? s.name}` })
     const sum = f => eps.reduce((a, e) => { const v = lastOf(e, f); return Number.isFinite(v) ? (Number.isFinite(a) ? a : 0) + v : a }, NaN)
-    const pending = waiting ? (hist.last ? 'waiting for a second STATS sample' : 'asking for STATS…') : null
+    const pending = !waiting ? null : !app.connected ? 'not connected to the broker' : hist.last ? 'waiting for a second STATS sample' : 'asking for STATS…'
 
     // Requests per second.
     const rate = d => d.rate
     const rateNow = sum(rate)
-    const rateCard = card('Requests', 'rate', `${num(rateNow)} req/s`, rateNow,
+    const rateCard = card('Requests', 'rate', Number.isFinite(rateNow) ? `${num(rateNow)} req/s` : '–', rateNow,
       timePlot({ from, to: now, unit: 'req/s', series: eps.map(e => seriesOf(e, rate)), empty: pending ?? `no requests in the last ${window}` }, attrs('rate')),
       legend(eps, active(rate), e => `${num(lastOf(e, rate))} req/s`, only))
 
@@ -267,7 +267,7 @@ export function statsPanel (app, s, only) {
     const errorSeries = [...eps.map(e => seriesOf(e, err))]
     for (const e of refusing) errorSeries.push(seriesOf(e, ref, { title: `${e.name} refused`, dash: '4 3' }))
     const errorsActive = eps.filter(e => refusing.includes(e) || active(err).includes(e))
-    const errorsCard = card('Errors', 'errors', `${num(errNow)} errors/s · ${num(refNow)} refused/s`, errNow,
+    const errorsCard = card('Errors', 'errors', Number.isFinite(errNow) ? `${num(errNow)} errors/s · ${num(refNow)} refused/s` : '–', errNow,
       timePlot({ from, to: now, unit: '/s', series: errorSeries, empty: pending ?? `no errors or refusals in the last ${window}` }, attrs('errors')),
       legend(eps, errorsActive, e => `${num(lastOf(e, err))} err/s` + (refusing.includes(e) ? `, ${num(lastOf(e, ref))} refused/s` : ''), only,
         refusing.length > 0 ? 'dashed: refused (overloaded, shutting down or expired)' : null))
@@ -284,8 +284,13 @@ export function statsPanel (app, s, only) {
       }
       if (n > 0) latNow = ns / n / 1e6
     }
-    const latencyCard = card('Mean latency', 'latency', Number.isFinite(latNow) ? latency(latNow) : 'no requests', latNow,
-      timePlot({ from, to: now, unit: 'ms', series: eps.map(e => seriesOf(e, lat)), empty: pending ?? `no requests to time in the last ${window}` }, attrs('latency')),
+    // Handlers that answer in microseconds are plotted in µs.
+    const latMax = Math.max(0, ...hist.points.flatMap(p => eps.map(e => value(p, e, lat))).filter(Number.isFinite))
+    const micro = latMax > 0 && latMax < 0.1
+    const latPlotted = micro ? d => lat(d) * 1000 : lat
+    const latencyCard = card('Mean latency', 'latency', Number.isFinite(latNow) ? latency(latNow) : waiting ? '–' : 'no requests', latNow,
+      timePlot({ from, to: now, unit: micro ? 'µs' : 'ms', series: eps.map(e => seriesOf(e, latPlotted)), empty: pending ?? `no requests to time in the last ${window}` },
+        { ...attrs('latency'), 'data-unit': micro ? 'µs' : 'ms' }),
       legend(eps, active(lat), e => latency(lastOf(e, lat)), only, 'processing time per request, in the handler'))
 
     fill(plots, rateCard, errorsCard, latencyCard)
