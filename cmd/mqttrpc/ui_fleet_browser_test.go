@@ -154,6 +154,10 @@ func TestBrowserExplorerMarksStoppedInstances(t *testing.T) {
 	require.NoError(t, closeBroker(first))
 	waitUntil(t, tab, `document.querySelector('section.service[data-service="pump"][data-alive="false"]')`, "the service is marked")
 	waitUntil(t, tab, instance(firstID, "false"), "both instances are marked")
+	// No instance left to ask for the AsyncAPI document's schemas.
+	require.NoError(t, chromedp.Do(tab, chromedp.Click("button#asyncapi-show")))
+	waitUntil(t, tab, `document.querySelector('#asyncapi-error')`, "the AsyncAPI panel says why there is no document")
+	assert.Contains(t, text(t, tab, `#asyncapi-error`), "No instance of pump answered SCHEMA")
 	fleetShot(t, tab, "service-stopped")
 }
 
@@ -340,6 +344,14 @@ func TestBrowserExplorerAsyncAPI(t *testing.T) {
 return (await r.json()).asyncapi`)
 	assert.Equal(t, "3.0.0", downloaded)
 	fleetShot(t, tab, "asyncapi")
+
+	// The server refuses the replies: its text is shown, as text.
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Evaluate[chromedp.Void](`window.fetch = async () => new Response('want a JSON array of SCHEMA replies: <b>no</b>', { status: 400 })`),
+		chromedp.Click("button#asyncapi-show")))
+	waitUntil(t, tab, `document.querySelector('#asyncapi-error')`, "the server's refusal shows")
+	assert.Contains(t, text(t, tab, `#asyncapi-error`), "(400): want a JSON array of SCHEMA replies: <b>no</b>")
+	assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('#asyncapi-error b').length`))
 
 	// The server gone: the panel says so, and the page goes on.
 	require.NoError(t, chromedp.Do(tab,
