@@ -154,7 +154,10 @@ type reply[T any] struct {
 // discover asks the instances that name and id select for T, and returns
 // their replies. A reply that is an error or does not decode is reported on
 // stderr and skipped. With no reply, it returns the error that ended the
-// request if there was one, and else a noReplies.
+// request if there was one, and else a noReplies. When replies were
+// dropped (more came than the Broker could hold), it returns those that
+// came and, beside them, the error, already reported: the list is
+// incomplete, and the command must not exit 0 as if it were whole.
 func discover[T mqttrpc.ServicePing | mqttrpc.ServiceInfo | mqttrpc.ServiceStats](ctx context.Context, cmd string, f *discoverFlags, name, id string, s streams) ([]reply[T], error) {
 	b, err := f.connect(ctx, s)
 	if err != nil {
@@ -267,22 +270,30 @@ func (c discovery[T]) run(ctx context.Context, args []string, s streams) error {
 	if err != nil {
 		return err
 	}
-	rs, err := discover[T](ctx, c.name, &f, name, id, s)
-	if err != nil {
+	rs, incomplete := discover[T](ctx, c.name, &f, name, id, s)
+	if rs == nil {
+		return incomplete
+	}
+	if err := c.write(s.stdout, &f, rs); err != nil {
 		return err
 	}
+	return incomplete
+}
+
+// write prints the replies rs, sorted, as the flags ask.
+func (c discovery[T]) write(w io.Writer, f *discoverFlags, rs []reply[T]) error {
 	sortReplies(rs)
 	switch {
 	case !f.json:
-		return c.text(s.stdout, &f, rs)
+		return c.text(w, f, rs)
 	case c.json == nil:
-		return writeJSON(s.stdout, values(rs))
+		return writeJSON(w, values(rs))
 	}
-	v, err := c.json(&f, rs)
+	v, err := c.json(f, rs)
 	if err != nil {
 		return err
 	}
-	return writeJSON(s.stdout, v)
+	return writeJSON(w, v)
 }
 
 var (

@@ -49,6 +49,8 @@ func runDocs(ctx context.Context, args []string, s streams) error {
 		return err
 	}
 	defer closeBroker(b)
+	// Documents made from an incomplete discovery may lack a version's
+	// endpoints: no document beats a wrong one.
 	rs, err := discoverOn[mqttrpc.ServiceInfo](ctx, b, "docs", &f, name, id, s)
 	if err != nil {
 		return err

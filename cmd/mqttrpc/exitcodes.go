@@ -17,7 +17,7 @@ const (
 	exitTimeout      = 3   // no reply before the timeout; no instance answered discovery within it
 	exitNoResponders = 4   // the MQTT 5 broker said that nobody subscribes to the topic (QoS 1 and 2)
 	exitConnection   = 5   // no connection to the MQTT broker, or the broker refused the client or a packet
-	exitFailure      = 6   // anything else: a file that cannot be read, a drain that ran out of time
+	exitFailure      = 6   // anything else: a file that cannot be read, a drain that ran out of time, a discovery that dropped replies
 	exitInterrupted  = 130 // SIGINT or SIGTERM ended a call before its reply came
 )
 
