@@ -1,0 +1,443 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mqttrpc/mqttrpc"
+	"github.com/mqttrpc/mqttrpc/embedded"
+)
+
+// The explorer page against a fleet: what it lists, how it shows a service
+// that stops or a broker that goes away, the replies it must ignore, the
+// load it plots from STATS, the AsyncAPI document, and how long a large
+// fleet takes to list.
+
+// shotDir is where fleetShot saves screenshots: $MQTTRPC_SCREENSHOTS, to
+// keep them, else the test's temporary directory.
+func shotDir(t testing.TB) string {
+	if d := os.Getenv("MQTTRPC_SCREENSHOTS"); d != "" {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		return d
+	}
+	return t.TempDir()
+}
+
+// fleetShot saves a full-page screenshot of the tab as name.png.
+func fleetShot(t testing.TB, tab context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	p := filepath.Join(shotDir(t), name+".png")
+	require.NoError(t, os.WriteFile(p, png, 0o644))
+	t.Logf("screenshot %s", p)
+}
+
+// openExplorer opens the explorer at page with suffix (a query and a
+// hash) in a new browser, at a window size people use, and waits until it
+// has connected to the broker.
+func openExplorer(t testing.TB, pageURL, suffix string) context.Context {
+	t.Helper()
+	tab := browser(t)
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.EmulateViewport(1360, 900),
+		chromedp.Navigate(pageURL+suffix)))
+	waitUntil(t, tab, `document.getElementById('status').dataset.state === 'connected'`, "the page connected")
+	return tab
+}
+
+// listed is a predicate on the page: the sidebar lists service with its
+// endpoints.
+func listed(service string, endpoints ...string) string {
+	sel := fmt.Sprintf(`section.service[data-service=%q]`, service)
+	cond := fmt.Sprintf(`document.querySelector(%q)`, sel)
+	for _, e := range endpoints {
+		cond += fmt.Sprintf(` && document.querySelector(%q)`, fmt.Sprintf(`%s a.endpoint[data-endpoint=%q]`, sel, e))
+	}
+	return cond
+}
+
+// plantListed is the predicate that startPlant's services are all listed.
+var plantListed = listed("thermostat", "set", "read", "calibrate") + " && " +
+	listed("firmware", "update") + " && " + listed("odd", "markup", "huge")
+
+// text returns the text content of the first element sel matches.
+func text(t testing.TB, tab context.Context, sel string) string {
+	t.Helper()
+	return evaluate[string](t, tab, fmt.Sprintf(`return document.querySelector(%q)?.textContent ?? '<none>'`, sel))
+}
+
+// TestBrowserExplorerListsTheFleetAsText: the page lists the plant's
+// services and endpoints, and shows the markup in a service's description
+// and metadata as the text it is: no element is made of it, no script of
+// it runs.
+func TestBrowserExplorerListsTheFleetAsText(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	startPlant(t, url, time.Millisecond)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "#/odd")
+	waitUntil(t, tab, plantListed, "the plant is listed")
+	title := evaluate[string](t, tab, `return document.title`)
+	assert.True(t, strings.HasPrefix(title, "mqttrpc explorer"), title)
+
+	waitUntil(t, tab, `document.querySelector('article.service-view[data-service="odd"] p.description')`, "odd's view shows")
+	assert.Equal(t, markup, text(t, tab, `article.service-view p.description`))
+	assert.Equal(t, markup, text(t, tab, `table.metadata th`))
+	assert.Equal(t, markup, text(t, tab, `table.metadata td`))
+	// The page's own scripts are its import map and app.js.
+	elements := `return [document.querySelectorAll('img').length, document.querySelectorAll('script').length, document.querySelectorAll('b').length]`
+	assert.Equal(t, []int{0, 2, 0}, evaluate[[]int](t, tab, elements), "no img, script or b element made of the markup")
+	fleetShot(t, tab, "odd-service")
+
+	// The endpoint's metadata too.
+	require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`location.hash = '#/odd/markup'`)))
+	waitUntil(t, tab, `document.querySelector('article.endpoint-view[data-endpoint="markup"] table.metadata td')`, "odd/markup's view shows")
+	assert.Equal(t, markup, text(t, tab, `article.endpoint-view table.metadata td`))
+	assert.Equal(t, []int{0, 2, 0}, evaluate[[]int](t, tab, elements))
+	assert.Equal(t, title, evaluate[string](t, tab, `return document.title`), "the title is the page's own")
+	fleetShot(t, tab, "odd-endpoint")
+}
+
+// pump starts a service "pump" on a connection of its own to the broker
+// at url, and returns the connection and the instance's id.
+func pump(t testing.TB, url string) (*mqttrpc.Broker, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	b, err := mqttrpc.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { closeBroker(b) })
+	s, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "pump", Version: "1.0.0"})
+	require.NoError(t, err)
+	_, err = s.Endpoint(ctx, "start", "pumps/{id}/start", mqttrpc.Typed(func(context.Context, []byte) (string, error) { return "started", nil }))
+	require.NoError(t, err)
+	return b, s.ID()
+}
+
+// TestBrowserExplorerMarksStoppedInstances: an instance that stops is
+// marked in the service's view, and a service none of whose instances
+// answers, in the list.
+func TestBrowserExplorerMarksStoppedInstances(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	first, firstID := pump(t, url)
+	second, secondID := pump(t, url)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "?refresh=1#/pump")
+	instance := func(id, alive string) string {
+		return fmt.Sprintf(`document.querySelector('tr.instance[data-instance=%q][data-alive=%q]')`, id, alive)
+	}
+	waitUntil(t, tab, instance(firstID, "true")+" && "+instance(secondID, "true"), "both instances answer")
+
+	require.NoError(t, closeBroker(second))
+	waitUntil(t, tab, instance(secondID, "false"), "the stopped instance is marked")
+	assert.Contains(t, text(t, tab, fmt.Sprintf(`tr.instance[data-instance=%q] .state`, secondID)), "stopped answering")
+	assert.Equal(t, "true", evaluate[string](t, tab, `return document.querySelector('section.service[data-service="pump"]').dataset.alive`),
+		"one instance still answers")
+	assert.Equal(t, "1/2", text(t, tab, `section.service[data-service="pump"] .count`))
+	fleetShot(t, tab, "instance-stopped")
+
+	require.NoError(t, closeBroker(first))
+	waitUntil(t, tab, `document.querySelector('section.service[data-service="pump"][data-alive="false"]')`, "the service is marked")
+	waitUntil(t, tab, instance(firstID, "false"), "both instances are marked")
+	// No instance left to ask for the AsyncAPI document's schemas.
+	require.NoError(t, chromedp.Do(tab, chromedp.Click("button#asyncapi-show")))
+	waitUntil(t, tab, `document.querySelector('#asyncapi-error')`, "the AsyncAPI panel says why there is no document")
+	assert.Contains(t, text(t, tab, `#asyncapi-error`), "No instance of pump answered SCHEMA")
+	fleetShot(t, tab, "service-stopped")
+}
+
+// TestBrowserExplorerBrokerRestarts: the broker goes away and comes back
+// on the same address; the page says so, reconnects, and lists the
+// services, which reconnected too, as answering again.
+func TestBrowserExplorerBrokerRestarts(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	srv, err := embedded.Start(embedded.WithAddr(addr))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		srv.Close()
+	})
+	url := srv.URL()
+	startPlant(t, url, time.Millisecond)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "?refresh=1#/thermostat")
+	waitUntil(t, tab, plantListed, "the plant is listed")
+
+	mu.Lock()
+	require.NoError(t, srv.Close())
+	mu.Unlock()
+	waitUntil(t, tab, `['disconnected', 'connecting'].includes(document.getElementById('status').dataset.state)`, "the page sees the broker gone")
+	fleetShot(t, tab, "broker-gone")
+
+	mu.Lock()
+	srv, err = embedded.Start(embedded.WithAddr(addr))
+	mu.Unlock()
+	require.NoError(t, err)
+	waitUntil(t, tab, `document.getElementById('status').dataset.state === 'connected'`, "the page reconnected")
+	// A service that registers after the restart is listed once a round
+	// has run on the new broker: the plant, alive in that round or a
+	// later one, has reconnected too.
+	pump(t, url)
+	waitUntil(t, tab, listed("pump", "start")+` && `+plantListed+
+		` && ['thermostat', 'firmware', 'odd'].every(s => document.querySelector('section.service[data-service="' + s + '"]').dataset.alive === 'true')`,
+		"the services answer again")
+	fleetShot(t, tab, "broker-back")
+}
+
+// TestBrowserExplorerIgnoresInvalidReplies: an INFO reply that does not
+// have INFO's shape is reported as ignored, and the services that answer
+// properly are listed.
+func TestBrowserExplorerIgnoresInvalidReplies(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	startPlant(t, url, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	b, err := mqttrpc.Connect(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(func() { closeBroker(b) })
+	_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
+		func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+			return &mqttrpc.Response{Body: `{"name": 5}`, ContentType: "application/json"}, nil
+		}))
+	require.NoError(t, err)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "")
+	waitUntil(t, tab, `[...document.querySelectorAll('.message.warning')].some(m => m.textContent.includes('INFO reply') && m.textContent.includes('ignored'))`,
+		"the invalid reply is reported")
+	waitUntil(t, tab, plantListed, "the plant is listed")
+	assert.Contains(t, text(t, tab, `.message.warning`), "name is not a string")
+	fleetShot(t, tab, "invalid-info")
+}
+
+// TestBrowserExplorerNotAWebSocketURL: a broker URL a page cannot reach is
+// an error; the right one connects.
+func TestBrowserExplorerNotAWebSocketURL(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	startPlant(t, url, time.Millisecond)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "")
+	waitUntil(t, tab, plantListed, "the plant is listed")
+	right := evaluate[string](t, tab, `return document.getElementById('broker-url').value`)
+	connectTo := func(u string) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(tab,
+			chromedp.SetValue("#broker-url", u),
+			chromedp.Click("#connect-button")))
+	}
+	for _, wrong := range []string{"mqtt://127.0.0.1:1883", "tcp://127.0.0.1:1883"} {
+		connectTo(wrong)
+		waitUntil(t, tab, fmt.Sprintf(`[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes(%q + ' is not a WebSocket URL'))`, wrong),
+			"the error for "+wrong)
+		assert.Equal(t, "error", evaluate[string](t, tab, `return document.getElementById('status').dataset.state`))
+	}
+	// A relative URL is a path on the page's server, as the relay's mqtt
+	// is: one with no broker behind it is unreachable.
+	connectTo("http-nonsense")
+	waitUntil(t, tab, `['disconnected', 'error'].includes(document.getElementById('status').dataset.state) &&
+  document.getElementById('status').textContent.includes('/http-nonsense')`, "the status says the broker is unreachable")
+	fleetShot(t, tab, "not-a-websocket")
+	connectTo(right)
+	waitUntil(t, tab, `document.getElementById('status').dataset.state === 'connected'`, "the page connected again")
+	waitUntil(t, tab, plantListed, "the plant is listed again")
+}
+
+// TestBrowserExplorerPlotsStats: calls made from Go show in the load
+// panel: the rate plot, the totals, the errors and the last error; after
+// a Reset the counters start over and no rate is negative.
+func TestBrowserExplorerPlotsStats(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	p := startPlant(t, url, time.Millisecond)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "?refresh=1#/thermostat")
+	// The first sample, before the calls, so that they make a rate.
+	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]')?.textContent === '0'`, "the first STATS sample")
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	call := func(topicName string, body any, n int) {
+		for range n {
+			p.broker.Request(ctx, topicName, body) // an error reply is what some of them are for
+		}
+	}
+	call("site/7/rooms/3/thermostat", nil, 40)
+	call("site/7/rooms/3/thermostat/set", Setpoint{Celsius: 21, Mode: "heat"}, 10)
+	call("site/7/rooms/3/thermostat/set", Setpoint{Celsius: 40, Mode: "heat"}, 2)
+	call("site/7/thermostat/calibrate", nil, 3)
+
+	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]').textContent === '40'`, "the totals show the calls")
+	assert.Equal(t, "12", text(t, tab, `[data-stat="requests"][data-endpoint="set"]`))
+	assert.Equal(t, "2", text(t, tab, `[data-stat="errors"][data-endpoint="set"]`))
+	assert.Equal(t, "3", text(t, tab, `[data-stat="errors"][data-endpoint="calibrate"]`))
+	assert.Contains(t, text(t, tab, `[data-stat="last-error"][data-endpoint="set"]`), "40.0 °C is outside 5–30 °C")
+	waitUntil(t, tab, `Number(document.querySelector('svg.plot[data-metric="rate"]').dataset.max) > 0 &&
+  document.querySelector('svg.plot[data-metric="rate"] g.series[data-series="read"] path') &&
+  Number(document.querySelector('svg.plot[data-metric="errors"]').dataset.max) > 0`, "the plots show the calls")
+	assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('svg.plot[data-metric="rate"] text.empty').length`))
+	fleetShot(t, tab, "stats-service")
+
+	// Reset: the counters go down; the plot starts over from there.
+	i := slices.IndexFunc(p.broker.Services(), func(s *mqttrpc.Service) bool { return s.Name() == "thermostat" })
+	require.GreaterOrEqual(t, i, 0)
+	p.broker.Services()[i].Reset()
+	call("site/7/rooms/3/thermostat", nil, 5)
+	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]').textContent === '5'`, "the totals start over")
+	call("site/7/rooms/3/thermostat", nil, 5)
+	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]').textContent === '10'`, "the totals go on")
+	for _, metric := range []string{"rate", "errors", "latency"} {
+		min := evaluate[string](t, tab, fmt.Sprintf(`return document.querySelector('svg.plot[data-metric=%q]').dataset.min`, metric))
+		assert.False(t, strings.HasPrefix(min, "-"), "%s: the least value shown is %s", metric, min)
+	}
+
+	// One endpoint's view plots that endpoint.
+	require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`location.hash = '#/thermostat/read'`)))
+	waitUntil(t, tab, `document.querySelector('svg.plot[data-metric="rate"][data-endpoint="read"]') &&
+  document.querySelector('[data-stat="requests"][data-endpoint="read"]')?.textContent === '10' &&
+  !document.querySelector('[data-stat="requests"][data-endpoint="set"]')`, "the endpoint's load")
+	fleetShot(t, tab, "stats-endpoint")
+}
+
+// TestBrowserExplorerAsyncAPI: the service's AsyncAPI document, built by
+// ui from the SCHEMA replies the page gathered, is shown and offered for
+// download; when the server cannot be reached, the panel says so.
+func TestBrowserExplorerAsyncAPI(t *testing.T) {
+	t.Parallel()
+	url := mochi(t)
+	startPlant(t, url, time.Millisecond)
+	pageURL, _ := startUI(t, "-s", url)
+	tab := openExplorer(t, pageURL, "#/thermostat")
+	waitUntil(t, tab, `document.querySelector('button#asyncapi-show')`, "the panel shows")
+	require.NoError(t, chromedp.Do(tab, chromedp.Click("button#asyncapi-show")))
+	waitUntil(t, tab, `document.querySelector('pre#asyncapi-doc') || document.querySelector('#asyncapi-error')`, "the document or an error")
+	require.Equal(t, "<none>", text(t, tab, `#asyncapi-error`))
+	doc := text(t, tab, `pre#asyncapi-doc`)
+	assert.Contains(t, doc, "asyncapi:")
+	for _, address := range []string{"site/7/rooms/{room}/thermostat/set", "site/7/rooms/{room}/thermostat", "site/7/thermostat/calibrate"} {
+		assert.Contains(t, doc, "address: "+address)
+	}
+	links := evaluate[[]string](t, tab, `return ['yaml', 'json'].flatMap(f => {
+  const a = document.getElementById('asyncapi-download-' + f)
+  return [a.href.slice(0, 5), a.download]
+})`)
+	assert.Equal(t, []string{"blob:", "thermostat-asyncapi.yaml", "blob:", "thermostat-asyncapi.json"}, links)
+	downloaded := evaluate[string](t, tab, `const r = await fetch(document.getElementById('asyncapi-download-json').href)
+return (await r.json()).asyncapi`)
+	assert.Equal(t, "3.0.0", downloaded)
+	fleetShot(t, tab, "asyncapi")
+
+	// The server refuses the replies: its text is shown, as text.
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Evaluate[chromedp.Void](`window.fetch = async () => new Response('want a JSON array of SCHEMA replies: <b>no</b>', { status: 400 })`),
+		chromedp.Click("button#asyncapi-show")))
+	waitUntil(t, tab, `document.querySelector('#asyncapi-error')`, "the server's refusal shows")
+	assert.Contains(t, text(t, tab, `#asyncapi-error`), "(400): want a JSON array of SCHEMA replies: <b>no</b>")
+	assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('#asyncapi-error b').length`))
+
+	// The server gone: the panel says so, and the page goes on.
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Evaluate[chromedp.Void](`window.fetch = () => Promise.reject(new TypeError('Failed to fetch'))`),
+		chromedp.Click("button#asyncapi-show")))
+	waitUntil(t, tab, `document.querySelector('#asyncapi-error')`, "the error shows")
+	assert.Contains(t, text(t, tab, `#asyncapi-error`), "could not be reached")
+	require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`location.hash = '#/firmware'`)))
+	waitUntil(t, tab, `document.querySelector('article.service-view[data-service="firmware"]')`, "another view opens")
+}
+
+// whenNewDocument runs script in each page the tab loads, before the
+// page's own scripts.
+func whenNewDocument(script string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: script})
+		return chromedp.Void{}, err
+	}
+}
+
+// TestBrowserExplorerListsAThousandEndpoints measures how long the page
+// takes from navigation to listing 100 services of 10 endpoints each.
+// It logs the time of each of three loads and asserts only that all are
+// listed.
+func TestBrowserExplorerListsAThousandEndpoints(t *testing.T) {
+	t.Parallel()
+	const services, endpoints, perConnection = 100, 10, 10
+	url := mochi(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, services/perConnection)
+	for c := range services / perConnection {
+		wg.Go(func() {
+			errs <- func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 4*waitLimit)
+				defer cancel()
+				b, err := mqttrpc.Connect(ctx, url)
+				if err != nil {
+					return err
+				}
+				t.Cleanup(func() { closeBroker(b) })
+				for i := c * perConnection; i < (c+1)*perConnection; i++ {
+					s, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: fmt.Sprintf("line%03d", i), Version: "1.0.0"})
+					if err != nil {
+						return err
+					}
+					for j := range endpoints {
+						h := mqttrpc.Typed(func(context.Context, []byte) (string, error) { return "ok", nil })
+						if _, err := s.Endpoint(ctx, fmt.Sprintf("valve%d", j), fmt.Sprintf("lines/%03d/valves/%d/{cmd}", i, j), h); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	pageURL, _ := startUI(t, "-s", url)
+
+	const want = services * endpoints
+	var took []float64
+	for run := range 3 {
+		tab := browser(t)
+		require.NoError(t, chromedp.Do(tab,
+			chromedp.EmulateViewport(1360, 900),
+			whenNewDocument(fmt.Sprintf(`new MutationObserver((_, o) => {
+  if (document.querySelectorAll('a.endpoint').length >= %d) {
+    window.allListed = performance.now()
+    o.disconnect()
+  }
+}).observe(document, { childList: true, subtree: true })`, want)),
+			chromedp.Navigate(pageURL)))
+		waitUntil(t, tab, `window.allListed`, "all endpoints listed")
+		ms := evaluate[float64](t, tab, `return window.allListed`)
+		assert.Equal(t, want, evaluate[int](t, tab, `return document.querySelectorAll('a.endpoint').length`))
+		assert.Contains(t, text(t, tab, "#summary"), fmt.Sprintf("%d services", services))
+		t.Logf("run %d: %d services, %d endpoints listed %.0f ms after navigation started", run+1, services, want, ms)
+		took = append(took, ms)
+		if run == 0 {
+			fleetShot(t, tab, "thousand-endpoints")
+		}
+	}
+	slices.Sort(took)
+	t.Logf("median of %d loads: %.0f ms", len(took), took[len(took)/2])
+}
