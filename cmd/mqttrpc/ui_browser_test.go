@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,15 +84,37 @@ func browser(t testing.TB) context.Context {
 	return limited
 }
 
-// screenshot saves a full-page PNG of the tab of ctx under the test's
-// temporary directory, and logs its path.
+// screenshot saves a full-page PNG of the tab of ctx, as name.png, in the
+// directory MQTTRPC_SCREENSHOTS names, to look at after the run, or else
+// under the test's temporary directory; and logs its path.
 func screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
-	p := filepath.Join(t.TempDir(), name+".png")
+	dir := os.Getenv("MQTTRPC_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	p := filepath.Join(dir, name+".png")
 	require.NoError(t, os.WriteFile(p, png, 0o644))
 	t.Logf("screenshot %s", p)
+}
+
+// js quotes s as a JavaScript string.
+func js(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// text returns the text content of the first element sel matches, or ""
+// when none does.
+func text(t testing.TB, tab context.Context, sel string) string {
+	t.Helper()
+	return evaluate[string](t, tab, fmt.Sprintf(`return document.querySelector(%s)?.textContent ?? ''`, js(sel)))
 }
 
 // evaluate runs the body of an async function in the page and returns

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -38,15 +36,6 @@ func callView(t *testing.T, endpoint string, step time.Duration, more ...func(ur
 	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(page+"#/"+endpoint)))
 	waitUntil(t, tab, `document.querySelector('section.call #call-send')`, "the call panel")
 	return tab, p
-}
-
-// js quotes s as a JavaScript string.
-func js(s string) string {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
 }
 
 // typeInto types text into the element sel as a person would, key by key.
@@ -90,11 +79,6 @@ return true`, js(sel), js(text)))
 	require.True(t, ok, "%s has no option %q", sel, text)
 }
 
-func text(t *testing.T, tab context.Context, sel string) string {
-	t.Helper()
-	return evaluate[string](t, tab, fmt.Sprintf(`return document.querySelector(%s)?.textContent ?? ''`, js(sel)))
-}
-
 // outcome is what the call panel shows once a call is done.
 type outcome struct {
 	Outcome string `json:"outcome"`
@@ -120,18 +104,6 @@ return {
   rtt: document.querySelector('#call-rtt').textContent,
   body: document.querySelector('#call-body').textContent
 }`)
-}
-
-// shot saves a screenshot through the harness, and a copy in the directory
-// MQTTRPC_SCREENSHOTS names, if set, to look at after the run.
-func shot(t *testing.T, tab context.Context, name string) {
-	t.Helper()
-	screenshot(t, tab, name)
-	if dir := os.Getenv("MQTTRPC_SCREENSHOTS"); dir != "" {
-		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
-	}
 }
 
 // TestBrowserCallForm fills the thermostat's form, made from its request
@@ -190,7 +162,7 @@ func TestBrowserCallForm(t *testing.T) {
 	click(t, tab, "#call-mode")
 	assert.Contains(t, text(t, tab, ".switch-note"), `"fan" is not a field the schema names`)
 	assert.False(t, evaluate[bool](t, tab, `return document.querySelector('#call-raw').closest('.raw-area').hidden`))
-	shot(t, tab, "call-form")
+	screenshot(t, tab, "call-form")
 }
 
 // TestBrowserCallErrors: a value the handler refuses is an error with its
@@ -210,7 +182,7 @@ func TestBrowserCallErrors(t *testing.T) {
 	// the schema's maximum is a warning, not a refusal: the service says no
 	assert.Contains(t, text(t, tab, `.field:has([data-field="celsius"]) .field-warning`), "above the maximum 30")
 	assert.Equal(t, "422", evaluate[string](t, tab, `return document.querySelector('#call-headers tr[data-header="__stat"] td').textContent`))
-	shot(t, tab, "call-422")
+	screenshot(t, tab, "call-422")
 
 	goTo(t, tab, `location.hash = '#/thermostat/calibrate'`)
 	waitUntil(t, tab, `document.querySelector('.endpoint-view[data-endpoint="calibrate"] #call-send')`, "the calibrate view")
@@ -223,7 +195,7 @@ func TestBrowserCallErrors(t *testing.T) {
 	stMsg := evaluate[string](t, tab, `return document.querySelector('#call-headers tr[data-header="__stMsg"] td').textContent`)
 	assert.NotEmpty(t, stMsg)
 	assert.Equal(t, "error 500: "+stMsg, o.Status)
-	shot(t, tab, "call-500")
+	screenshot(t, tab, "call-500")
 }
 
 // TestBrowserCallStream starts a firmware update, watches its progress
@@ -243,7 +215,7 @@ func TestBrowserCallStream(t *testing.T) {
 	third := evaluate[float64](t, tab, `return document.querySelector('#stream-progress').value`)
 	assert.Greater(t, third, first, "the progress bar moves")
 	assert.False(t, evaluate[bool](t, tab, `return document.querySelector('#call-cancel').disabled`), "Cancel while the update runs")
-	shot(t, tab, "call-stream-running")
+	screenshot(t, tab, "call-stream-running")
 
 	click(t, tab, "#call-cancel")
 	o := finished(t, tab)
@@ -259,7 +231,7 @@ func TestBrowserCallStream(t *testing.T) {
 	assert.GreaterOrEqual(t, n, 3)
 	assert.Less(t, n, 11, "the update was canceled before its end")
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-cancel').disabled`))
-	shot(t, tab, "call-stream-canceled")
+	screenshot(t, tab, "call-stream-canceled")
 }
 
 // TestBrowserCallMarkup: a reply that is markup is shown as its text;
@@ -274,7 +246,7 @@ func TestBrowserCallMarkup(t *testing.T) {
 	assert.Equal(t, markup, o.Body)
 	assert.Equal(t, title, evaluate[string](t, tab, `return document.title`))
 	assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('#call-body *, #call-result img, #call-result script, img').length`))
-	shot(t, tab, "call-markup")
+	screenshot(t, tab, "call-markup")
 }
 
 // TestBrowserCallHuge: a 10 MiB reply shows its size and its first 64 KiB,
@@ -290,7 +262,7 @@ func TestBrowserCallHuge(t *testing.T) {
 	assert.GreaterOrEqual(t, len(o.Body), 64*1024)
 	size := evaluate[int](t, tab, `return (await (await fetch(document.querySelector('#call-download').href)).blob()).size`)
 	assert.Equal(t, 10<<20, size)
-	shot(t, tab, "call-huge")
+	screenshot(t, tab, "call-huge")
 
 	goTo(t, tab, `location.hash = '#/thermostat/read'`)
 	waitUntil(t, tab, `document.querySelector('.endpoint-view[data-endpoint="read"] input[data-param="room"]')`, "the read view")
@@ -341,7 +313,7 @@ func TestBrowserCallSchemaMalformed(t *testing.T) {
 		assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-mode').disabled`), c.endpoint)
 		assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('section.call [data-field]').length`), c.endpoint)
 	}
-	shot(t, tab, "call-schema-malformed")
+	screenshot(t, tab, "call-schema-malformed")
 
 	typeInto(t, tab, "#call-raw", `{"a": 1`)
 	click(t, tab, "#call-send")
@@ -393,5 +365,5 @@ func TestBrowserCallNoReply(t *testing.T) {
 	case <-time.After(waitLimit):
 		t.Fatal("the handler got nothing")
 	}
-	shot(t, tab, "call-no-reply")
+	screenshot(t, tab, "call-no-reply")
 }
