@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -49,4 +51,20 @@ func TestExplorerServesThePageAndItsLibraries(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	res, _ = get(t, web.Explorer(), "/lib/client/mqttrpc.js")
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+}
+
+// TestExplorerPreloadsEveryModule: the page names each of its modules in a
+// modulepreload link, so that the browser fetches them all at once instead
+// of one import level after another.
+func TestExplorerPreloadsEveryModule(t *testing.T) {
+	t.Parallel()
+	_, page := get(t, web.Explorer(), "/")
+	modules, err := fs.Glob(os.DirFS("explorer"), "*.js")
+	require.NoError(t, err)
+	for _, m := range append(modules, "lib/mqtt.esm.js", "lib/mqttrpc.js") {
+		if m == "app.js" {
+			continue // the entry point: its script tag fetches it
+		}
+		assert.Contains(t, page, `<link rel="modulepreload" href="`+m+`">`)
+	}
 }

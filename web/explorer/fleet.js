@@ -91,7 +91,10 @@ export class Fleet extends EventTarget {
     const first = this.rounds === 0
     const seen = new Set()
     const newcomers = []
-    for await (const r of this.ask(first ? 'INFO' : 'PING')) {
+    // The first round's INFO replies are larger and come from every
+    // instance at once: give a big fleet on a slow link twice the time.
+    const replies = first ? this.ask('INFO', '', '', 2 * this.window) : this.ask('PING')
+    for await (const r of replies) {
       let v
       try {
         v = first ? valid.info(r.value, r.from) : valid.ping(r.value, r.from)
@@ -113,15 +116,15 @@ export class Fleet extends EventTarget {
   }
 
   /**
-   * Yields { value, from, sent } for each reply to verb (a JSON value, or
-   * an Error for a reply that is not JSON).
+   * Yields { value, from, sent } for each reply to verb that is JSON and
+   * comes within window ms; the others are reported as problems.
    */
-  async * ask (verb, name, id) {
+  async * ask (verb, name, id, window = this.window) {
     const sent = Date.now()
     let topic = `${this.client.discoveryPrefix}/${verb}`
     if (name) topic += `/${name}`
     if (name && id) topic += `/${id}`
-    for await (const reply of this.client.gather(topic, undefined, { timeout: this.window })) {
+    for await (const reply of this.client.gather(topic, undefined, { timeout: window })) {
       if (reply instanceof Error) {
         this.problem(new Error(`${verb}: ${reply.message}`))
         continue
