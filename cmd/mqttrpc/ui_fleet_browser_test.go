@@ -157,6 +157,9 @@ func TestBrowserExplorerBrokerRestarts(t *testing.T) {
 	require.NoError(t, srv.Close())
 	mu.Unlock()
 	waitUntil(t, tab, `['disconnected', 'connecting'].includes(document.getElementById('status').dataset.state)`, "the page sees the broker gone")
+	// What it knew of the instances is no longer news: it says so.
+	waitUntil(t, tab, `document.querySelector('tr.instance .state')?.textContent.startsWith('unknown while the page is not connected')`,
+		"the instances' state is unknown")
 	screenshot(t, tab, "broker-gone")
 
 	mu.Lock()
@@ -222,11 +225,12 @@ func TestBrowserExplorerNotAWebSocketURL(t *testing.T) {
 			"the error for "+wrong)
 		assert.Equal(t, "error", evaluate[string](t, tab, `return document.getElementById('status').dataset.state`))
 	}
-	// A relative URL is a path on the page's server, as the relay's mqtt
-	// is: one with no broker behind it is unreachable.
+	// A path alone is not an address an operator meant: it is refused
+	// rather than tried on the page's own server.
 	connectTo("http-nonsense")
-	waitUntil(t, tab, `['disconnected', 'error'].includes(document.getElementById('status').dataset.state) &&
-  document.getElementById('status').textContent.includes('/http-nonsense')`, "the status says the broker is unreachable")
+	waitUntil(t, tab, `[...document.querySelectorAll('.message.error')].some(m => m.textContent.includes('"http-nonsense" is not a URL'))`,
+		"the error for a bare word")
+	assert.Equal(t, "error", evaluate[string](t, tab, `return document.getElementById('status').dataset.state`))
 	screenshot(t, tab, "not-a-websocket")
 	connectTo(right)
 	waitUntil(t, tab, `document.getElementById('status').dataset.state === 'connected'`, "the page connected again")

@@ -45,9 +45,18 @@ function status (state, text) {
   document.body.dataset.connection = state
 }
 
-/** The broker's WebSocket URL from what the user typed or config.json gave. */
+/**
+ * The broker's WebSocket URL from what the user typed: a whole URL, as a
+ * path alone names nothing an operator meant. config.json's may be
+ * relative to the page (the relay's "mqtt"): main resolves it first.
+ */
 function brokerURL (s) {
-  const u = new URL(s, location.href)
+  let u
+  try {
+    u = new URL(s)
+  } catch {
+    throw new Error(`"${s}" is not a URL: give the broker's WebSocket address, ws://HOST:PORT/PATH or wss://…`)
+  }
   if (u.protocol === 'http:') u.protocol = 'ws:'
   if (u.protocol === 'https:') u.protocol = 'wss:'
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
@@ -165,7 +174,9 @@ async function loadConfig () {
 
 async function main () {
   app.config = await loadConfig()
-  $('broker-url').value = app.config.broker ? brokerURL(app.config.broker) : ''
+  const configured = app.config.broker ? new URL(app.config.broker, location.href) : null
+  if (configured) configured.protocol = configured.protocol.replace(/^http/, 'ws')
+  $('broker-url').value = configured?.href ?? ''
   $('broker-user').value = app.config.username ?? ''
   $('broker-password').value = app.config.password ?? ''
   $('connect').addEventListener('submit', e => {

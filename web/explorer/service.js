@@ -21,19 +21,25 @@ export function ago (t) {
   return `${Math.floor(s / 3600)} h ago`
 }
 
-function instanceRows (s) {
+/** What the page knows of instance i: nothing new while it is not connected. */
+function state (app, i) {
+  if (!app.connected) return `unknown while the page is not connected (last seen ${ago(i.seen)})`
+  return i.alive ? 'answering' : `stopped answering (last seen ${ago(i.seen)})`
+}
+
+function instanceRows (app, s) {
   return [...s.instances.values()].sort((a, b) => a.id.localeCompare(b.id)).map(i =>
     h('tr', { class: 'instance', 'data-instance': i.id, 'data-alive': String(i.alive) },
       h('td', {}, h('code', {}, i.id)),
       h('td', {}, i.version || '–'),
-      h('td', { class: 'state' }, i.alive ? 'answering' : `stopped answering (last seen ${ago(i.seen)})`),
+      h('td', { class: 'state' }, state(app, i)),
       h('td', {}, i.alive ? ms(i.rtt) : '–')))
 }
 
 /** The view of service s: { element, update, dispose }. */
 export function serviceView (app, s) {
   const d = s.described()
-  const instances = h('tbody', {}, instanceRows(s))
+  const instances = h('tbody', {}, instanceRows(app, s))
   const stats = statsPanel(app, s)
   const doc = asyncapiPanel(app, s)
   const element = h('article', { class: 'service-view', 'data-service': s.name },
@@ -58,7 +64,7 @@ export function serviceView (app, s) {
   return {
     element,
     update () {
-      fill(instances, instanceRows(s))
+      fill(instances, instanceRows(app, s))
       stats.update?.()
     },
     dispose () {
