@@ -77,8 +77,8 @@ func browser(t testing.TB) context.Context {
 		cancelAlloc() // waits for the browser to exit
 	})
 	// The first Run starts the browser, which lives as long as ctx: no
-	// timeout on it.
-	require.NoError(t, chromedp.Do(ctx))
+	// timeout on it. The window is one people use, not headless's 800×600.
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1360, 900)))
 	limited, cancel := context.WithTimeout(ctx, waitLimit)
 	t.Cleanup(cancel)
 	return limited

@@ -37,10 +37,12 @@ function message (kind, text) {
   while (list.children.length > MAX_MESSAGES) list.lastChild.remove()
 }
 
+/** Shows the connection's state; the broker's URL is in the field beside it. */
 function status (state, text) {
   const el = $('status')
   el.dataset.state = state
   el.textContent = text
+  el.title = app.brokerHref ? `${text}: ${app.brokerHref}` : text
   app.connected = state === 'connected'
   document.body.dataset.connection = state
 }
@@ -82,7 +84,8 @@ function connect (url, username, password) {
     message('error', err.message)
     return
   }
-  status('connecting', `connecting to ${href}`)
+  app.brokerHref = href
+  status('connecting', 'connecting…')
   const mc = mqtt.connect(href, {
     protocolVersion: 5,
     username: username || undefined,
@@ -90,9 +93,9 @@ function connect (url, username, password) {
     reconnectPeriod: 2000,
     connectTimeout: 5000
   })
-  mc.on('connect', () => status('connected', `connected to ${href}`))
-  mc.on('reconnect', () => status('connecting', `reconnecting to ${href}`))
-  mc.on('offline', () => status('disconnected', `broker unreachable: ${href}, retrying every 2 s`))
+  mc.on('connect', () => status('connected', 'connected'))
+  mc.on('reconnect', () => status('connecting', 'reconnecting…'))
+  mc.on('offline', () => status('disconnected', 'broker unreachable, retrying every 2 s'))
   mc.on('error', err => {
     status('error', `broker refused: ${err.message}`)
     message('error', `broker ${href}: ${err.message}`)
