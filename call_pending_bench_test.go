@@ -24,13 +24,14 @@ func BenchmarkPendingGather(b *testing.B) {
 	msgs := burstFor("r")
 	b.ReportAllocs()
 	for b.Loop() {
-		c := p.addMulti("r", "c", defaultReplyBuffer, 0)
+		in := newInbox(defaultReplyBuffer, 0, overflow)
+		c := p.addInbox("r", "c", in)
 		for _, m := range msgs {
 			if p.deliver(m) != answered {
 				b.Fatal("not answered")
 			}
 		}
-		for c.queue.pop() != nil {
+		for m, _ := in.pop(); m != nil; m, _ = in.pop() {
 		}
 		p.remove("r", c)
 	}
@@ -44,8 +45,8 @@ func BenchmarkPendingStream(b *testing.B) {
 	msgs := burstFor("r")
 	b.ReportAllocs()
 	for b.Loop() {
-		in := newStreamInbox(defaultReplyBuffer)
-		c := p.addStream("r", "c", in)
+		in := newInbox(defaultReplyBuffer, 0, answered)
+		c := p.addInbox("r", "c", in)
 		for _, m := range msgs {
 			if p.deliver(m) != answered {
 				b.Fatal("not answered")
