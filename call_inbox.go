@@ -36,23 +36,26 @@ func newInbox(limit, max, full int) *inbox {
 // reports. It never blocks. It runs under pendingTable.mu, so nothing is
 // held once the call has been removed: what comes later is counted as
 // dropped by the dispatcher.
-func (q *inbox) push(m *Message) int {
+func (q *inbox) push(m *Message) (r int) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	switch {
 	case q.sealed:
+		q.mu.Unlock()
 		return afterEnd
 	case q.max > 0 && q.taken >= q.max:
+		q.mu.Unlock()
 		return answered // the caller asked for fewer: not lost, and not counted
 	case len(q.held)-q.head >= q.limit:
 		q.dropped++
-		q.wake()
-		return q.full
+		r = q.full
+	default:
+		q.held = append(q.held, m)
+		q.taken++
+		r = answered
 	}
-	q.held = append(q.held, m)
-	q.taken++
-	q.wake()
-	return answered
+	q.mu.Unlock()
+	q.wake() // once unlocked: the loop it wakes takes the lock at once
+	return r
 }
 
 // wake tells the loop to look; one wake-up pending is enough.
