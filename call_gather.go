@@ -69,36 +69,38 @@ func (b *Broker) gatherReplies(ctx context.Context, topicName string, m *Message
 	if buffer == 0 {
 		buffer = defaultReplyBuffer
 	}
-	c := b.pending.addMulti(m.ReplyTo, m.CorrelationID, buffer, r.maxReplies)
+	in := newInbox(buffer, r.maxReplies, overflow)
+	c := b.pending.addInbox(m.ReplyTo, m.CorrelationID, in)
 	defer b.pending.remove(m.ReplyTo, c)
 	if err := b.sendRequest(ctx, m, nil); err != nil {
 		return opError("gather", topicName, err)
 	}
 	for n := 0; r.maxReplies == 0 || n < r.maxReplies; {
-		if reply := c.queue.pop(); reply != nil {
+		reply, closed := in.pop()
+		if reply != nil {
 			n++
 			if !yield(reply, replyError(reply)) {
 				return nil
 			}
 			continue
 		}
+		if closed { // see pendingTable.closeAll
+			return ErrClosed
+		}
 		select {
-		case _, ok := <-c.reply:
-			if !ok { // see pendingTable.closeAll
-				return ErrClosed
-			}
+		case <-in.notify:
 		case <-ctx.Done():
 			// What came before the deadline is the caller's still.
-			for reply := c.queue.pop(); reply != nil && (r.maxReplies == 0 || n < r.maxReplies); reply = c.queue.pop() {
+			for reply, _ := in.pop(); reply != nil && (r.maxReplies == 0 || n < r.maxReplies); reply, _ = in.pop() {
 				n++
 				if !yield(reply, replyError(reply)) {
 					return nil
 				}
 			}
-			return repliesLost(topicName, c.queue.lost(), buffer)
+			return repliesLost(topicName, in.lost(), buffer)
 		}
 	}
-	return repliesLost(topicName, c.queue.lost(), buffer)
+	return repliesLost(topicName, in.lost(), buffer)
 }
 
 // repliesLost is the error that ends a Gather which dropped replies, or nil.

@@ -10,14 +10,12 @@ type pendingTable struct {
 	closed bool
 }
 
-// call is one request waiting for its reply, or one [Broker.Gather] waiting
-// for all of them.
+// call is one request waiting for its reply, or one [Broker.Gather] or
+// [Broker.Stream] waiting for all of them.
 type call struct {
 	correlationID string
-	reply         chan *Message // capacity 1, so delivering never blocks; nil means closed
-	multi         bool          // a Gather: it stays until removed, and its channel is closed on Close
-	queue         *replyQueue   // a Gather's replies; reply then only wakes its loop
-	stream        *streamInbox  // a Stream: replies go here instead (multi is set too)
+	reply         chan *Message // a Request's: capacity 1, so delivering never blocks; nil means closed
+	in            *inbox        // a Gather's or a Stream's, instead: it stays until removed
 }
 
 func (p *pendingTable) init() { p.calls = make(map[string]call) }
@@ -48,10 +46,8 @@ func (p *pendingTable) closeAll() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for topic, c := range p.calls {
-		if c.stream != nil {
-			c.stream.close()
-		} else if c.multi {
-			close(c.reply) // deliver sends to it under mu only
+		if c.in != nil {
+			c.in.close()
 		} else {
 			c.reply <- nil // never blocks: deliver removes a call before sending to it
 		}
@@ -64,12 +60,12 @@ func (p *pendingTable) closeAll() {
 // for.
 func (p *pendingTable) remove(replyTopic string, c call) (replied bool) {
 	p.mu.Lock()
-	if p.calls[replyTopic].reply == c.reply {
+	if cur := p.calls[replyTopic]; cur.reply == c.reply && cur.in == c.in {
 		delete(p.calls, replyTopic)
 	}
 	p.mu.Unlock()
-	if c.multi {
-		return false // a Gather's channel: made to its size, and closed on Close
+	if c.in != nil {
+		return false // a Gather or a Stream: no reply channel
 	}
 	select {
 	case m := <-c.reply: // a reply or a close the request did not wait for
@@ -104,12 +100,10 @@ func (p *pendingTable) deliver(m *Message) int {
 		p.mu.Unlock()
 		return mismatch
 	}
-	if c.stream != nil {
+	if c.in != nil {
+		r := c.in.push(m) // under mu: see inbox.push
 		p.mu.Unlock()
-		return c.stream.push(m)
-	}
-	if c.multi {
-		return p.deliverMulti(c, m) // unlocks mu
+		return r
 	}
 	delete(p.calls, m.Topic)
 	c.reply <- m // never blocks (capacity 1, one sender); under mu, so remove knows no send is on its way
@@ -124,90 +118,16 @@ func (p *pendingTable) len() int {
 	return len(p.calls)
 }
 
-// addMulti adds a Gather waiting on replyTopic, holding up to buffer
-// replies for its loop and taking no more than max (0: no limit).
-func (p *pendingTable) addMulti(replyTopic, correlationID string, buffer, max int) call {
-	c := call{correlationID: correlationID, reply: make(chan *Message, 1), multi: true, queue: &replyQueue{limit: buffer, max: max}}
+// addInbox adds a Gather or a Stream waiting on replyTopic, its messages
+// going to in.
+func (p *pendingTable) addInbox(replyTopic, correlationID string, in *inbox) call {
+	c := call{correlationID: correlationID, in: in}
 	p.mu.Lock()
 	if p.closed {
-		close(c.reply)
+		in.close()
 	} else {
 		p.calls[replyTopic] = c
 	}
 	p.mu.Unlock()
 	return c
-}
-
-// deliverMulti hands m to the Gather c, under p.mu, which it unlocks: the
-// wake-up must not race with closeAll closing the channel. It never blocks.
-func (p *pendingTable) deliverMulti(c call, m *Message) int {
-	defer p.mu.Unlock()
-	switch c.queue.push(m) {
-	case queued:
-		select {
-		case c.reply <- nil: // wakes the loop; one wake-up pending is enough
-		default:
-		}
-		return answered
-	case beyondMax:
-		return answered // the caller asked for fewer: not lost, and not counted
-	}
-	return overflow
-}
-
-// Results of replyQueue.push.
-const (
-	queued = iota
-	beyondMax
-	full
-)
-
-// replyQueue holds the replies of a Gather until its loop takes them. A
-// fleet answers in a burst (thousands of replies in a few milliseconds)
-// that a loop doing any work cannot keep pace with, so the queue grows, up
-// to its limit; past it, replies are dropped and counted, and the Gather
-// says so when it ends.
-type replyQueue struct {
-	limit int // replies held at most
-	max   int // replies taken at most (MaxReplies); 0 for no limit
-
-	mu      sync.Mutex
-	held    []*Message
-	taken   int // replies queued so far
-	dropped int // replies dropped for want of room
-}
-
-func (q *replyQueue) push(m *Message) int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	switch {
-	case q.max > 0 && q.taken >= q.max:
-		return beyondMax
-	case len(q.held) >= q.limit:
-		q.dropped++
-		return full
-	}
-	q.held = append(q.held, m)
-	q.taken++
-	return queued
-}
-
-// pop returns the oldest reply held, or nil.
-func (q *replyQueue) pop() *Message {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.held) == 0 {
-		return nil
-	}
-	m := q.held[0]
-	q.held[0] = nil
-	q.held = q.held[1:]
-	return m
-}
-
-// lost returns how many replies were dropped.
-func (q *replyQueue) lost() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.dropped
 }

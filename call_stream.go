@@ -6,7 +6,6 @@ import (
 	"iter"
 	"maps"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -93,87 +92,6 @@ func (d idleTimeoutOption) applyRequest(o requestOptions) requestOptions {
 // [WithRequestTimeout] says otherwise). Other calls ignore it.
 func IdleTimeout(d time.Duration) RequestOption { return idleTimeoutOption(d) }
 
-// streamInbox holds the responses of one stream that its loop has not taken
-// yet. The dispatcher pushes and never blocks: beyond limit responses it
-// notes the overflow instead.
-type streamInbox struct {
-	limit    int
-	mu       sync.Mutex
-	queue    []*Message
-	overflow bool
-	closed   bool
-	ended    bool          // the stream has had its last response: what comes now is dropped
-	notify   chan struct{} // capacity 1: something came
-}
-
-func newStreamInbox(limit int) *streamInbox {
-	return &streamInbox{limit: limit, notify: make(chan struct{}, 1)}
-}
-
-func (s *streamInbox) push(m *Message) int {
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		return afterEnd
-	}
-	if len(s.queue) >= s.limit {
-		s.overflow = true
-	} else {
-		s.queue = append(s.queue, m)
-	}
-	s.mu.Unlock()
-	s.wake()
-	return answered
-}
-
-func (s *streamInbox) close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.wake()
-}
-
-func (s *streamInbox) wake() {
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-}
-
-// seal ends the inbox once the stream has had its last response, and
-// returns what is queued: from now on push refuses, so that nothing that
-// comes between the loop's last take and the stream's removal from the
-// pending table goes uncounted.
-func (s *streamInbox) seal() []*Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ended = true
-	rest := s.queue
-	s.queue = nil
-	return rest
-}
-
-// take returns what has come, swapping in spare as the next queue.
-func (s *streamInbox) take(spare []*Message) (got []*Message, overflow, closed bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	got, s.queue = s.queue, spare[:0]
-	return got, s.overflow, s.closed
-}
-
-// addStream adds a Stream waiting on replyTopic.
-func (p *pendingTable) addStream(replyTopic, correlationID string, in *streamInbox) call {
-	c := call{correlationID: correlationID, multi: true, stream: in}
-	p.mu.Lock()
-	if p.closed {
-		in.closed = true
-	} else {
-		p.calls[replyTopic] = c
-	}
-	p.mu.Unlock()
-	return c
-}
-
 // streamState orders the responses of one stream.
 type streamState struct {
 	b       *Broker
@@ -228,8 +146,8 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 	if buffer == 0 {
 		buffer = defaultReplyBuffer
 	}
-	in := newStreamInbox(buffer)
-	c := b.pending.addStream(m.ReplyTo, m.CorrelationID, in)
+	in := newInbox(buffer, 0, answered) // a loss breaks the stream, which says so
+	c := b.pending.addInbox(m.ReplyTo, m.CorrelationID, in)
 	defer b.pending.remove(m.ReplyTo, c)
 	b.stats.streamsOpened.Add(1)
 	if err := b.sendRequest(ctx, m, rt); err != nil {
@@ -252,7 +170,7 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 	defer timer.Stop()
 	var spare []*Message
 	for {
-		got, overflow, closed := in.take(spare)
+		got, dropped, closed := in.take(spare)
 		for i, reply := range got {
 			got[i] = nil
 			more, err := st.receive(reply, yield)
@@ -264,7 +182,7 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 				canceled = false
 				b.stats.streamsCompleted.Add(1)
 				rest := in.seal() // after the last: dropped
-				for range len(got) - i - 1 + len(rest) {
+				for range len(got) - i - 1 + rest {
 					st.drop()
 				}
 				return nil
@@ -277,7 +195,7 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 		case closed:
 			canceled = false
 			return ErrClosed
-		case overflow:
+		case dropped > 0:
 			return fail(ErrStreamBroken, "the loop fell %d responses behind (next index %d; see ReplyBuffer)", in.limit, st.next)
 		}
 		if len(got) > 0 {

@@ -417,3 +417,77 @@ func TestStreamInfoMarksStreaming(t *testing.T) {
 		require.Equal(t, map[string]bool{"update": true, "version": false}, byName)
 	})
 }
+
+// A loop that falls further behind than ReplyBuffer breaks its stream: the
+// responses dropped for want of room leave a gap, and the error says why.
+func TestStreamFallsBehind(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "behind")
+		taken, sent := make(chan struct{}), make(chan struct{})
+		subscribe(t, server, tp, mqttrpc.TypedStream(func(ctx context.Context, n int, send func(string) error) error {
+			defer close(sent)
+			if err := send("first"); err != nil {
+				return err
+			}
+			<-taken // the rest come while the loop is busy with the first
+			return countTo(ctx, n, send)
+		}), mqttrpc.QoS(1))
+		const buffer = 5
+		n := 0
+		var last error
+		for m, err := range client.Stream(ctxTimeout(t, 10*time.Second), tp, 50, mqttrpc.ReplyBuffer(buffer)) {
+			if err != nil {
+				last = err
+				break
+			}
+			if n++; n == 1 { // a loop body slower than the handler
+				require.NotNil(t, m)
+				close(taken)
+				receive(t, sent)
+				require.Eventually(t, func() bool { return mqttrpc.HeldReplies(client) == buffer }, 10*time.Second, time.Millisecond)
+				time.Sleep(200 * time.Millisecond) // for the rest to come, and be dropped
+			}
+		}
+		require.ErrorIs(t, last, mqttrpc.ErrStreamBroken)
+		require.ErrorContains(t, last, fmt.Sprintf("fell %d responses behind", buffer))
+		require.Less(t, n, 50)
+		require.Zero(t, mqttrpc.PendingRequests(client))
+	})
+}
+
+// A stream still waiting when its Broker closes ends with ErrClosed, and
+// one started after gets it at once.
+func TestStreamEndsOnClose(t *testing.T) {
+	forEachV5(t, func(t *testing.T, tg target) {
+		server, client := connect(t, tg), connect(t, tg)
+		tp := uniqueTopic(t, "close")
+		release := make(chan struct{})
+		subscribe(t, server, tp, mqttrpc.TypedStream(func(ctx context.Context, _ int, send func(string) error) error {
+			if err := send("first"); err != nil {
+				return err
+			}
+			<-release // a closing caller sends no cancel
+			return nil
+		}))
+		got := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			var last error
+			for m, err := range client.Stream(context.Background(), tp, 0, mqttrpc.Timeout(time.Minute), mqttrpc.IdleTimeout(time.Minute)) {
+				if m != nil {
+					close(got)
+				}
+				last = err
+			}
+			done <- last
+		}()
+		receive(t, got)
+		require.NoError(t, client.Close(ctxTimeout(t, 5*time.Second)))
+		close(release)
+		assert.ErrorIs(t, receive(t, done), mqttrpc.ErrClosed)
+		for _, err := range client.Stream(context.Background(), tp, 0) {
+			assert.ErrorIs(t, err, mqttrpc.ErrClosed)
+		}
+	})
+}

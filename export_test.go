@@ -78,16 +78,15 @@ func HoldStateLocks(b *Broker) (release func()) {
 	}
 }
 
-// HeldReplies reports how many replies b's Gathers hold for their loops.
+// HeldReplies reports how many replies b's Gathers and Streams hold for
+// their loops.
 func HeldReplies(b *Broker) int {
 	b.pending.mu.Lock()
 	defer b.pending.mu.Unlock()
 	n := 0
 	for _, c := range b.pending.calls {
-		if c.queue != nil {
-			c.queue.mu.Lock()
-			n += len(c.queue.held)
-			c.queue.mu.Unlock()
+		if c.in != nil {
+			n += c.in.len()
 		}
 	}
 	return n
