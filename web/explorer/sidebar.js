@@ -1,9 +1,13 @@
 // sidebar.js: the list of services, their versions and instances, and their
-// endpoints, filtered by what the user typed. It is rebuilt only when what it
-// shows changed, so that a click or a focus is not lost to a refresh.
-import { h, fill } from './dom.js'
+// endpoints, filtered by what the user typed. A service's entry is rebuilt
+// only when what it shows changed, and the others are kept: a fleet's
+// burst of INFO replies then costs the browser one new entry a reply, not
+// the whole list each frame, and a click or a focus is not lost to a
+// refresh.
+import { h } from './dom.js'
 
 let shown = '' // the signature of what the list shows now
+const entries = new Map() // service name -> { signature, element }
 
 /**
  * Renders fleet's services into list and a one-line count into summary;
@@ -24,10 +28,28 @@ export function renderServices (list, summary, fleet, filter, at) {
     : fleet.rounds === 0 && services.length === 0
       ? 'asking the services…'
       : `${services.length} services, ${instances} instances, ${endpoints} endpoints`
-  fill(list, rows.map(r => serviceEntry(r, at)))
+  const wanted = rows.map(r => entry(r, at))
+  wanted.forEach((el, i) => {
+    if (list.children[i] !== el) list.insertBefore(el, list.children[i] ?? null)
+  })
+  while (list.children.length > wanted.length) list.lastChild.remove()
+  for (const name of entries.keys()) {
+    if (!rows.some(r => r.s.name === name)) entries.delete(name)
+  }
   if (fleet?.rounds > 0 && services.length === 0) {
     list.append(h('p', { class: 'hint' }, 'No service answers discovery on this broker.'))
   }
+}
+
+/** The element of row r: the one shown already, unless what it shows changed. */
+function entry (r, at) {
+  const signature = JSON.stringify([r.signature, at?.service === r.s.name ? at : null])
+  let e = entries.get(r.s.name)
+  if (e?.signature !== signature) {
+    e = { signature, element: serviceEntry(r, at) }
+    entries.set(r.s.name, e)
+  }
+  return e.element
 }
 
 /** What the list shows of service s, or null when the filter hides it. */
