@@ -234,6 +234,33 @@ func TestBrowserCallStream(t *testing.T) {
 	screenshot(t, tab, "call-stream-canceled")
 }
 
+// TestBrowserCallCancelRequest: a plain request can be given up too, and
+// Cancel reaches its handler as it does a stream's.
+func TestBrowserCallCancelRequest(t *testing.T) {
+	t.Parallel()
+	tab, p := callView(t, "firmware/verify", time.Millisecond)
+	typeInto(t, tab, `input[data-param="id"]`, "42")
+	setValue(t, tab, "#call-timeout", "30")
+	click(t, tab, "#call-send")
+	select {
+	case <-p.verifying:
+	case <-time.After(waitLimit):
+		t.Fatal("the verification did not start")
+	}
+	waitUntil(t, tab, `!document.querySelector('#call-cancel').disabled`, "Cancel while the request waits")
+	click(t, tab, "#call-cancel")
+	o := finished(t, tab)
+	assert.Equal(t, "canceled", o.Outcome)
+	assert.Contains(t, o.Status, "the handler was told to stop")
+	select {
+	case err := <-p.ended:
+		assert.True(t, errors.Is(err, mqttrpc.ErrCallerCanceled), "the verification ended with %v", err)
+	case <-time.After(waitLimit):
+		t.Fatal("the verification's context did not end")
+	}
+	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-cancel').disabled`))
+}
+
 // TestBrowserCallMarkup: a reply that is markup is shown as its text;
 // nothing of it runs or renders.
 func TestBrowserCallMarkup(t *testing.T) {

@@ -54,6 +54,9 @@ type plant struct {
 	ended chan error
 	// updating gets the percent of each progress response sent.
 	updating chan int
+	// verifying gets a value when a firmware verification starts; it
+	// runs until its caller gives up, then sends its cause to ended.
+	verifying chan struct{}
 }
 
 // startPlant starts the plant's services on the broker at url. A firmware
@@ -65,7 +68,7 @@ func startPlant(t testing.TB, url string, step time.Duration) *plant {
 	b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
 	require.NoError(t, err)
 	t.Cleanup(func() { closeBroker(b) })
-	p := &plant{broker: b, ended: make(chan error, 16), updating: make(chan int, 256)}
+	p := &plant{broker: b, ended: make(chan error, 16), updating: make(chan int, 256), verifying: make(chan struct{}, 16)}
 
 	thermo, err := b.Service(ctx, mqttrpc.ServiceConfig{
 		Name: "thermostat", Version: "1.2.0", Description: "Holds the rooms of site 7 at their setpoints.",
@@ -116,6 +119,15 @@ func startPlant(t testing.TB, url string, step time.Duration) *plant {
 				p.updating <- percent
 			}
 			return nil
+		}))
+	require.NoError(t, err)
+
+	_, err = firmware.Endpoint(ctx, "verify", "devices/{id}/firmware/verify", mqttrpc.Typed(
+		func(ctx context.Context, _ []byte) (string, error) {
+			p.verifying <- struct{}{}
+			<-ctx.Done() // a check that takes longer than anyone waits
+			p.ended <- context.Cause(ctx)
+			return "", context.Cause(ctx)
 		}))
 	require.NoError(t, err)
 

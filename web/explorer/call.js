@@ -29,7 +29,9 @@ export function callPanel (app, s, e, schemas) {
   const problems = h('div', { class: 'call-problems', id: 'call-problems', role: 'alert' })
   const sendHint = h('span', { class: 'send-hint' })
   send = h('button', { type: 'submit', id: 'call-send', class: 'primary' }, e.noReply ? 'Publish' : e.streaming ? 'Start' : 'Send')
-  const cancel = e.streaming
+  // A request or a stream can be given up: the handler is told (the
+  // client sends the cancel), and its context ends.
+  const cancel = !e.noReply
     ? h('button', { type: 'button', id: 'call-cancel', class: 'danger', disabled: true, onclick: () => running?.abort(new DOMException('canceled', 'AbortError')) }, 'Cancel')
     : null
   const result = h('div', { id: 'call-result', class: 'call-result', hidden: true })
@@ -87,7 +89,7 @@ export function callPanel (app, s, e, schemas) {
     const ac = new AbortController()
     running = ac
     refresh()
-    if (cancel) cancel.disabled = !e.streaming
+    if (cancel) cancel.disabled = false
     const out = resultView(result, t.topic, urls, e.noReply ? 'no-reply' : e.streaming)
     try {
       if (e.noReply) await publish(app, t.topic, b, o, out)
@@ -598,7 +600,7 @@ async function request (app, topic, b, o, out, signal) {
     out.reply(reply)
   } catch (err) {
     out.rtt(ms(performance.now() - started))
-    failure(out, err, o.seconds)
+    failure(out, err, o.seconds, err?.name === 'AbortError' ? ': the handler was told to stop' : '')
   }
 }
 
