@@ -20,20 +20,11 @@ import (
 // with its progress and its cancel, bodies that are markup or huge, and
 // schemas a form cannot come from.
 
-// callView starts a broker with the plant on it (a firmware update step
-// every step), mqttrpc ui against it and a browser on the view of endpoint
-// ("service/endpoint"), and returns the tab once the call panel is there.
-// more, if given, adds services of the test's own before the page loads.
+// callView is explorePlant on the view of endpoint ("service/endpoint"),
+// once its call panel is there.
 func callView(t *testing.T, endpoint string, step time.Duration, more ...func(url string)) (context.Context, *plant) {
 	t.Helper()
-	url := mochi(t)
-	p := startPlant(t, url, step)
-	for _, f := range more {
-		f(url)
-	}
-	page, _ := startUI(t, "-s", url)
-	tab := browser(t)
-	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(page+"#/"+endpoint)))
+	tab, p := explorePlant(t, step, "#/"+endpoint, more...)
 	waitUntil(t, tab, `document.querySelector('section.call #call-send')`, "the call panel")
 	return tab, p
 }

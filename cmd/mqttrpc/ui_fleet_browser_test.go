@@ -30,11 +30,24 @@ import (
 func openExplorer(t testing.TB, pageURL, suffix string) context.Context {
 	t.Helper()
 	tab := browser(t)
-	require.NoError(t, chromedp.Do(tab,
-		chromedp.EmulateViewport(1360, 900),
-		chromedp.Navigate(pageURL+suffix)))
+	require.NoError(t, chromedp.Do(tab, chromedp.Navigate(pageURL+suffix)))
 	waitUntil(t, tab, `document.getElementById('status').dataset.state === 'connected'`, "the page connected")
 	return tab
+}
+
+// explorePlant starts a broker with the plant on it (a firmware update
+// step every step), mqttrpc ui against it, and a browser on the explorer
+// at suffix, connected. more, if given, adds services of the test's own
+// before the page loads.
+func explorePlant(t testing.TB, step time.Duration, suffix string, more ...func(url string)) (context.Context, *plant) {
+	t.Helper()
+	url := mochi(t)
+	p := startPlant(t, url, step)
+	for _, f := range more {
+		f(url)
+	}
+	pageURL, _ := startUI(t, "-s", url)
+	return openExplorer(t, pageURL, suffix), p
 }
 
 // listed is a predicate on the page: the sidebar lists service with its
@@ -58,10 +71,7 @@ var plantListed = listed("thermostat", "set", "read", "calibrate") + " && " +
 // it runs.
 func TestBrowserExplorerListsTheFleetAsText(t *testing.T) {
 	t.Parallel()
-	url := mochi(t)
-	startPlant(t, url, time.Millisecond)
-	pageURL, _ := startUI(t, "-s", url)
-	tab := openExplorer(t, pageURL, "#/odd")
+	tab, _ := explorePlant(t, time.Millisecond, "#/odd")
 	waitUntil(t, tab, plantListed, "the plant is listed")
 	title := evaluate[string](t, tab, `return document.title`)
 	assert.True(t, strings.HasPrefix(title, "mqttrpc explorer"), title)
@@ -182,20 +192,18 @@ func TestBrowserExplorerBrokerRestarts(t *testing.T) {
 // properly are listed.
 func TestBrowserExplorerIgnoresInvalidReplies(t *testing.T) {
 	t.Parallel()
-	url := mochi(t)
-	startPlant(t, url, time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	b, err := mqttrpc.Connect(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { closeBroker(b) })
-	_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
-		func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
-			return &mqttrpc.Response{Body: `{"name": 5}`, ContentType: "application/json"}, nil
-		}))
-	require.NoError(t, err)
-	pageURL, _ := startUI(t, "-s", url)
-	tab := openExplorer(t, pageURL, "")
+	tab, _ := explorePlant(t, time.Millisecond, "", func(url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		b, err := mqttrpc.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { closeBroker(b) })
+		_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
+			func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+				return &mqttrpc.Response{Body: `{"name": 5}`, ContentType: "application/json"}, nil
+			}))
+		require.NoError(t, err)
+	})
 	waitUntil(t, tab, `[...document.querySelectorAll('.message.warning')].some(m => m.textContent.includes('INFO reply') && m.textContent.includes('ignored'))`,
 		"the invalid reply is reported")
 	waitUntil(t, tab, plantListed, "the plant is listed")
@@ -207,10 +215,7 @@ func TestBrowserExplorerIgnoresInvalidReplies(t *testing.T) {
 // an error; the right one connects.
 func TestBrowserExplorerNotAWebSocketURL(t *testing.T) {
 	t.Parallel()
-	url := mochi(t)
-	startPlant(t, url, time.Millisecond)
-	pageURL, _ := startUI(t, "-s", url)
-	tab := openExplorer(t, pageURL, "")
+	tab, _ := explorePlant(t, time.Millisecond, "")
 	waitUntil(t, tab, plantListed, "the plant is listed")
 	right := evaluate[string](t, tab, `return document.getElementById('broker-url').value`)
 	connectTo := func(u string) {
@@ -242,10 +247,7 @@ func TestBrowserExplorerNotAWebSocketURL(t *testing.T) {
 // a Reset the counters start over and no rate is negative.
 func TestBrowserExplorerPlotsStats(t *testing.T) {
 	t.Parallel()
-	url := mochi(t)
-	p := startPlant(t, url, time.Millisecond)
-	pageURL, _ := startUI(t, "-s", url)
-	tab := openExplorer(t, pageURL, "?refresh=1#/thermostat")
+	tab, p := explorePlant(t, time.Millisecond, "?refresh=1#/thermostat")
 	// The first sample, before the calls, so that they make a rate.
 	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]')?.textContent === '0'`, "the first STATS sample")
 
@@ -298,10 +300,7 @@ func TestBrowserExplorerPlotsStats(t *testing.T) {
 // download; when the server cannot be reached, the panel says so.
 func TestBrowserExplorerAsyncAPI(t *testing.T) {
 	t.Parallel()
-	url := mochi(t)
-	startPlant(t, url, time.Millisecond)
-	pageURL, _ := startUI(t, "-s", url)
-	tab := openExplorer(t, pageURL, "#/thermostat")
+	tab, _ := explorePlant(t, time.Millisecond, "#/thermostat")
 	waitUntil(t, tab, `document.querySelector('button#asyncapi-show')`, "the panel shows")
 	require.NoError(t, chromedp.Do(tab, chromedp.Click("button#asyncapi-show")))
 	waitUntil(t, tab, `document.querySelector('pre#asyncapi-doc') || document.querySelector('#asyncapi-error')`, "the document or an error")
