@@ -105,6 +105,16 @@ func TestBrowserCallForm(t *testing.T) {
 	tab, _ := callView(t, "thermostat/set", time.Second)
 	waitUntil(t, tab, `document.querySelector('[data-field="celsius"]')`, "the form from the schema")
 
+	// What the endpoint is, from INFO and SCHEMA.
+	props := text(t, tab, "table.properties")
+	for _, want := range []string{"site/7/rooms/{room}/thermostat/set", "site/7/rooms/+/thermostat/set", "QoS0", "application/json"} {
+		assert.Contains(t, props, want)
+	}
+	assert.Equal(t, "unitcelsius", text(t, tab, "article.endpoint-view table.metadata"))
+	schemas := text(t, tab, "div.schemas")
+	assert.Contains(t, schemas, "Request (main.Setpoint)")
+	assert.Contains(t, schemas, `"maximum": 30`)
+
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-send').disabled`), "a call without its room")
 	typeInto(t, tab, `input[data-param="room"]`, "kit+")
 	waitUntil(t, tab, `document.querySelector('#call-send').disabled && /no \+ or #/.test(document.querySelector('input[data-param="room"]').parentElement.textContent)`, "a wildcard in the room is refused")
