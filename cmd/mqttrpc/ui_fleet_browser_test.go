@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -92,6 +93,39 @@ func TestBrowserExplorerListsTheFleetAsText(t *testing.T) {
 	assert.Equal(t, []int{0, 2, 0}, evaluate[[]int](t, tab, elements))
 	assert.Equal(t, title, evaluate[string](t, tab, `return document.title`), "the title is the page's own")
 	screenshot(t, tab, "odd-endpoint")
+}
+
+// TestBrowserExplorerListsForeignNamesAsText: a responder that is not an
+// mqttrpc service may answer INFO with markup where the library allows
+// only letters and digits: the service's and the endpoint's names. They
+// are listed as the text they are.
+func TestBrowserExplorerListsForeignNamesAsText(t *testing.T) {
+	t.Parallel()
+	info, err := json.Marshal(map[string]any{
+		"type": "io.mqttrpc.srv.v1.info_response", "name": markup, "id": "x1", "version": "1.0.0",
+		"endpoints": []map[string]any{{"name": markup, "pattern": "foreign/{id}"}},
+	})
+	require.NoError(t, err)
+	tab, _ := explorePlant(t, time.Millisecond, "", func(url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		b, err := mqttrpc.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { closeBroker(b) })
+		_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
+			func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+				return &mqttrpc.Response{Body: info, ContentType: "application/json"}, nil
+			}))
+		require.NoError(t, err)
+	})
+	waitUntil(t, tab, plantListed+` && document.querySelectorAll('section.service').length === 4`, "the plant and the foreign service are listed")
+	name := evaluate[string](t, tab, `return [...document.querySelectorAll('section.service')].map(s => s.dataset.service).find(n => n.startsWith('<'))`)
+	assert.Equal(t, markup, name)
+	assert.Equal(t, markup, evaluate[string](t, tab, `return [...document.querySelectorAll('section.service')].find(s => s.dataset.service.startsWith('<')).querySelector('.service-name .name').textContent`))
+	assert.Equal(t, markup, evaluate[string](t, tab, `return [...document.querySelectorAll('a.endpoint')].find(a => a.dataset.endpoint.startsWith('<')).querySelector('.name').textContent`))
+	assert.Equal(t, []int{0, 2, 0}, evaluate[[]int](t, tab, `return [document.querySelectorAll('img').length, document.querySelectorAll('script').length, document.querySelectorAll('b').length]`))
+	assert.True(t, strings.HasPrefix(evaluate[string](t, tab, `return document.title`), "mqttrpc explorer"))
+	screenshot(t, tab, "foreign-names")
 }
 
 // pump starts a service "pump" on a connection of its own to the broker
