@@ -455,3 +455,32 @@ func TestBrowserExplorerListsAThousandEndpoints(t *testing.T) {
 	slices.Sort(took)
 	t.Logf("median of %d loads: %.0f ms", len(took), took[len(took)/2])
 }
+
+// TestBrowserExplorerMarksMQTT311Instances: an instance on MQTT 3.1.1
+// answers discovery (to the reply_to of the body) and is listed, marked
+// as such; its endpoints warn that a call from the page cannot be
+// answered, instead of leaving the user to a timeout.
+func TestBrowserExplorerMarksMQTT311Instances(t *testing.T) {
+	t.Parallel()
+	tab, _ := explorePlant(t, time.Millisecond, "#/meter", func(url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithVersion(mqttrpc.V311))
+		require.NoError(t, err)
+		t.Cleanup(func() { closeBroker(b) })
+		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "meter", Version: "0.9.0"})
+		require.NoError(t, err)
+		_, err = svc.Endpoint(ctx, "read", "meters/{id}/read", mqttrpc.Typed(
+			func(context.Context, []byte) (float64, error) { return 42, nil }))
+		require.NoError(t, err)
+	})
+	waitUntil(t, tab, `document.querySelector('tr.instance .protocol')?.textContent === 'MQTT 3.1.1'`, "the meter marked as MQTT 3.1.1")
+	require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`location.hash = '#/meter/read'`)))
+	waitUntil(t, tab, `document.querySelector('#call-v311')`, "the warning on its endpoint")
+	assert.Contains(t, text(t, tab, "#call-v311"), "cannot see where to reply")
+
+	require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`location.hash = '#/thermostat/read'`)))
+	waitUntil(t, tab, `document.querySelector('article.endpoint-view[data-service="thermostat"][data-endpoint="read"] section.call')`, "an MQTT 5 endpoint")
+	assert.False(t, evaluate[bool](t, tab, `return !!document.querySelector('#call-v311')`), "no warning for an MQTT 5 service")
+	screenshot(t, tab, "mqtt311")
+}

@@ -29,6 +29,17 @@ function schemaBlock (title, name, schema) {
     h('pre', {}, clip(show(schema))))
 }
 
+// A page speaks MQTT 5: an instance on MQTT 3.1.1 sees no Response Topic
+// in its requests.
+function v311Warning (e) {
+  const where = e.replyTopic
+    ? `replies to ${e.replyTopic}, which this page does not watch`
+    : 'cannot see where to reply'
+  return h('p', { class: 'message warning', id: 'call-v311' },
+    'Every instance of this service speaks MQTT 3.1.1, which has no Response Topic or Correlation Data: ' +
+    `its handler gets a call from this page (MQTT 5) but ${where}, so the call times out.`)
+}
+
 /** The view of endpoint name of service s: { element, update, dispose }. */
 export function endpointView (app, s, name) {
   const d = s.described()
@@ -50,6 +61,7 @@ export function endpointView (app, s, name) {
     metadataTable(e.metadata),
     h('h3', {}, 'Schemas'),
     schemaArea,
+    s.v311 ? v311Warning(e) : null,
     call.element,
     stats.element)
   return {

@@ -26,6 +26,12 @@ class Service {
     return best
   }
 
+  /** True when every instance that answers speaks MQTT 3.1.1. */
+  get v311 () {
+    const alive = [...this.instances.values()].filter(i => i.alive)
+    return alive.length > 0 && alive.every(i => i.v311)
+  }
+
   get alive () {
     return [...this.instances.values()].some(i => i.alive)
   }
@@ -102,7 +108,7 @@ export class Fleet extends EventTarget {
         this.problem(err)
         continue
       }
-      const fresh = this.saw(v, Date.now() - r.sent)
+      const fresh = this.saw(v, Date.now() - r.sent, r.v311)
       seen.add(`${v.name}\u0000${v.id}`)
       if (first) this.describe(v)
       else if (fresh) newcomers.push(v)
@@ -136,12 +142,18 @@ export class Fleet extends EventTarget {
         this.problem(new valid.InvalidReply(verb, `not JSON (${reply.body.length} bytes)`))
         continue
       }
-      yield { value, from: typeof value?.name === 'string' ? `${value.name}/${value.id}` : reply.topic, sent }
+      // An instance on MQTT 3.1.1 answers to the reply_to of the body,
+      // with no properties: its reply has no Correlation Data.
+      const v311 = reply.correlationData === null
+      yield { value, from: typeof value?.name === 'string' ? `${value.name}/${value.id}` : reply.topic, sent, v311 }
     }
   }
 
-  /** Records an instance that answered; true if it is new (or restarted with another version). */
-  saw (v, rtt) {
+  /**
+   * Records an instance that answered, and whether it speaks MQTT 3.1.1;
+   * true if it is new (or restarted with another version).
+   */
+  saw (v, rtt, v311) {
     let s = this.services.get(v.name)
     if (!s) {
       s = new Service(v.name)
@@ -149,7 +161,7 @@ export class Fleet extends EventTarget {
     }
     const known = s.instances.get(v.id)
     const fresh = !known || known.version !== v.version
-    s.instances.set(v.id, { id: v.id, version: v.version, metadata: v.metadata, seen: Date.now(), alive: true, missed: 0, rtt })
+    s.instances.set(v.id, { id: v.id, version: v.version, metadata: v.metadata, seen: Date.now(), alive: true, missed: 0, rtt, v311 })
     return fresh && !s.versions.has(v.version)
   }
 

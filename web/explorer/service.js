@@ -32,6 +32,7 @@ function instanceRows (app, s) {
     h('tr', { class: 'instance', 'data-instance': i.id, 'data-alive': String(i.alive) },
       h('td', {}, h('code', {}, i.id)),
       h('td', {}, i.version || '–'),
+      h('td', { class: 'protocol' }, i.v311 ? 'MQTT 3.1.1' : 'MQTT 5'),
       h('td', { class: 'state' }, state(app, i)),
       h('td', {}, i.alive ? ms(i.rtt) : '–')))
 }
@@ -47,7 +48,7 @@ export function serviceView (app, s) {
     d?.description ? h('p', { class: 'description' }, d.description) : null,
     h('h3', {}, 'Instances'),
     h('table', { class: 'instances' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'version'), h('th', {}, 'state'), h('th', {}, 'PING round trip'))),
+      h('thead', {}, h('tr', {}, h('th', {}, 'id'), h('th', {}, 'version'), h('th', {}, 'protocol'), h('th', {}, 'state'), h('th', {}, 'PING round trip'))),
       instances),
     h('h3', {}, 'Metadata'),
     metadataTable(s.instances.values().next().value?.metadata),
