@@ -10,7 +10,7 @@
 // errors: the operator may send what the service will refuse, to see it
 // refuse. What stops a call is input that is not a value at all: text in
 // a number field, JSON that does not parse, a required field left empty.
-import { h, fill } from './dom.js'
+import { h } from './dom.js'
 
 /** Why a schema cannot make a form. */
 export class SchemaError extends Error {
@@ -594,11 +594,4 @@ function leafField (node, path, name, required, ctx, inArray = false) {
       mark({}, false)
     }
   }
-}
-
-/** Replaces el's children with a list of problems, or clears it. */
-export function listProblems (el, problems) {
-  fill(el, problems.length === 0
-    ? null
-    : h('ul', {}, problems.map(p => h('li', {}, `${where(p.path)}: ${p.message}`))))
 }
