@@ -23,10 +23,12 @@ func TestTokenReply(t *testing.T) {
 		srv, cli := connect(t, tg), connect(t, tg)
 		r := tokenRoute(t, "token")
 		release := make(chan struct{})
+		lateStarted := make(chan struct{}, 1)
 		subscribe(t, srv, r.pattern(), mqttrpc.Typed(func(ctx context.Context, m *mqttrpc.Message) (string, error) {
 			body := string(m.Body)
 			switch body {
 			case "late":
+				lateStarted <- struct{}{}
 				<-release
 			case "twice":
 				// The same reply once more, ahead of the handler's own.
@@ -56,8 +58,22 @@ func TestTokenReply(t *testing.T) {
 			return got, nil
 		}
 
-		_, err := call("late", 100*time.Millisecond)
-		require.ErrorIs(t, err, mqttrpc.ErrTimeout)
+		// The caller gives up once the handler has the request: a timeout
+		// short enough to end first could, on a loaded machine, also end
+		// before the request is handled, and then no late reply would come.
+		lateCtx, giveUp := context.WithCancel(context.Background())
+		late := make(chan error, 1)
+		go func() {
+			_, err := cli.Request(lateCtx, r.topic, "late", r.call(mqttrpc.QoS(1), mqttrpc.Timeout(5*time.Second))...)
+			late <- err
+		}()
+		select {
+		case <-lateStarted:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the late request did not reach its handler")
+		}
+		giveUp()
+		require.ErrorIs(t, <-late, context.Canceled)
 		close(release) // its reply now comes, for a request nobody waits on
 		got, err := call("after-late", 5*time.Second)
 		require.NoError(t, err)
