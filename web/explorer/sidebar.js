@@ -27,7 +27,7 @@ export function renderServices (list, summary, fleet, filter, at) {
     ? ''
     : fleet.rounds === 0 && services.length === 0
       ? 'asking the services…'
-      : `${services.length} services, ${instances} instances, ${endpoints} endpoints`
+      : [count(services.length, 'service'), count(instances, 'instance'), count(endpoints, 'endpoint')].join(', ')
   const wanted = rows.map(r => entry(r, at))
   wanted.forEach((el, i) => {
     if (list.children[i] !== el) list.insertBefore(el, list.children[i] ?? null)
@@ -50,6 +50,11 @@ function entry (r, at) {
     entries.set(r.s.name, e)
   }
   return e.element
+}
+
+/** "1 service", "2 services". */
+function count (n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
 /** What the list shows of service s, or null when the filter hides it. */
