@@ -49,6 +49,9 @@ func (q *inbox) push(m *Message) (r int) {
 		q.dropped++
 		r = q.full
 	default:
+		if q.head > 0 && len(q.held) == cap(q.held) {
+			q.compact()
+		}
 		q.held = append(q.held, m)
 		q.taken++
 		r = answered
@@ -56,6 +59,15 @@ func (q *inbox) push(m *Message) (r int) {
 	q.mu.Unlock()
 	q.wake() // once unlocked: the loop it wakes takes the lock at once
 	return r
+}
+
+// compact moves what is held to the front of the array, instead of letting
+// append copy the taken part too: a loop that always lags one behind never
+// empties the inbox, and the array would grow with every message ever held.
+func (q *inbox) compact() {
+	n := copy(q.held, q.held[q.head:])
+	clear(q.held[n:])
+	q.held, q.head = q.held[:n], 0
 }
 
 // wake tells the loop to look; one wake-up pending is enough.
