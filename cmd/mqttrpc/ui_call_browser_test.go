@@ -274,6 +274,10 @@ func TestBrowserCallMarkup(t *testing.T) {
 	assert.Equal(t, markup, o.Body)
 	assert.Equal(t, title, evaluate[string](t, tab, `return document.title`))
 	assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('#call-body *, #call-result img, #call-result script, img').length`))
+	// The download is a file to save, never a page: a blob URL opened in
+	// a tab would run the reply's script as the explorer's own origin.
+	assert.Equal(t, "application/octet-stream", evaluate[string](t, tab,
+		`return (await (await fetch(document.querySelector('#call-download').href)).blob()).type`))
 	screenshot(t, tab, "call-markup")
 }
 

@@ -136,8 +136,10 @@ func startPlant(t testing.TB, url string, step time.Duration) *plant {
 		Metadata: map[string]string{markup: markup},
 	})
 	require.NoError(t, err)
-	_, err = odd.Endpoint(ctx, "markup", "odd/markup", mqttrpc.Typed(
-		func(context.Context, []byte) (string, error) { return markup, nil }),
+	_, err = odd.Endpoint(ctx, "markup", "odd/markup", mqttrpc.HandlerFunc(
+		func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+			return &mqttrpc.Response{Body: markup, ContentType: "text/html"}, nil // a page, were it rendered
+		}),
 		mqttrpc.EndpointMetadata(map[string]string{"note": markup}))
 	require.NoError(t, err)
 	_, err = odd.Endpoint(ctx, "huge", "odd/huge", mqttrpc.HandlerFunc(

@@ -142,7 +142,10 @@ function replyBody (pre, meta, reply, urls) {
   }
   pre.textContent = text
   pre.dataset.kind = kind
-  const url = URL.createObjectURL(new Blob([b], { type: reply.contentType || 'application/octet-stream' }))
+  // Whatever the reply's content type, the download is opaque bytes: a
+  // blob URL has the page's origin, and a text/html one opened in a tab
+  // would run the service's script as the explorer.
+  const url = URL.createObjectURL(new Blob([b], { type: 'application/octet-stream' }))
   urls.add(url)
   const ext = kind === 'json' ? 'json' : kind === 'text' ? 'txt' : 'bin'
   fill(meta,
