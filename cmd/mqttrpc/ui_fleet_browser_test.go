@@ -95,6 +95,24 @@ func TestBrowserExplorerListsTheFleetAsText(t *testing.T) {
 	screenshot(t, tab, "odd-endpoint")
 }
 
+// answerINFO returns what explorePlant calls to add, on the broker at url,
+// a responder that is no mqttrpc service: it answers discovery's INFO with
+// body, whatever it is.
+func answerINFO(t testing.TB, body []byte) func(url string) {
+	return func(url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		b, err := mqttrpc.Connect(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { closeBroker(b) })
+		_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
+			func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
+				return &mqttrpc.Response{Body: body, ContentType: "application/json"}, nil
+			}))
+		require.NoError(t, err)
+	}
+}
+
 // TestBrowserExplorerListsForeignNamesAsText: a responder that is not an
 // mqttrpc service may answer INFO with markup where the library allows
 // only letters and digits: the service's and the endpoint's names. They
@@ -106,18 +124,7 @@ func TestBrowserExplorerListsForeignNamesAsText(t *testing.T) {
 		"endpoints": []map[string]any{{"name": markup, "pattern": "foreign/{id}"}},
 	})
 	require.NoError(t, err)
-	tab, _ := explorePlant(t, time.Millisecond, "", func(url string) {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		b, err := mqttrpc.Connect(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
-		_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
-			func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
-				return &mqttrpc.Response{Body: info, ContentType: "application/json"}, nil
-			}))
-		require.NoError(t, err)
-	})
+	tab, _ := explorePlant(t, time.Millisecond, "", answerINFO(t, info))
 	waitUntil(t, tab, plantListed+` && document.querySelectorAll('section.service').length === 4`, "the plant and the foreign service are listed")
 	name := evaluate[string](t, tab, `return [...document.querySelectorAll('section.service')].map(s => s.dataset.service).find(n => n.startsWith('<'))`)
 	assert.Equal(t, markup, name)
@@ -226,18 +233,7 @@ func TestBrowserExplorerBrokerRestarts(t *testing.T) {
 // properly are listed.
 func TestBrowserExplorerIgnoresInvalidReplies(t *testing.T) {
 	t.Parallel()
-	tab, _ := explorePlant(t, time.Millisecond, "", func(url string) {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		b, err := mqttrpc.Connect(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
-		_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
-			func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
-				return &mqttrpc.Response{Body: `{"name": 5}`, ContentType: "application/json"}, nil
-			}))
-		require.NoError(t, err)
-	})
+	tab, _ := explorePlant(t, time.Millisecond, "", answerINFO(t, []byte(`{"name": 5}`)))
 	waitUntil(t, tab, `[...document.querySelectorAll('.message.warning')].some(m => m.textContent.includes('INFO reply') && m.textContent.includes('ignored'))`,
 		"the invalid reply is reported")
 	waitUntil(t, tab, plantListed, "the plant is listed")
