@@ -218,21 +218,28 @@ func TestBrowserCallStream(t *testing.T) {
 	assert.False(t, evaluate[bool](t, tab, `return document.querySelector('#call-cancel').disabled`), "Cancel while the update runs")
 	screenshot(t, tab, "call-stream-running")
 
-	click(t, tab, "#call-cancel")
-	o := finished(t, tab)
-	assert.Equal(t, "canceled", o.Outcome)
-	assert.Contains(t, o.Status, "canceled")
-	select {
-	case err := <-p.ended:
-		assert.True(t, errors.Is(err, mqttrpc.ErrCallerCanceled), "the update ended with %v", err)
-	case <-time.After(waitLimit):
-		t.Fatal("the update's context did not end")
-	}
+	cancelCall(t, tab, p)
 	n := evaluate[int](t, tab, `return document.querySelectorAll('#stream-responses li').length`)
 	assert.GreaterOrEqual(t, n, 3)
 	assert.Less(t, n, 11, "the update was canceled before its end")
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-cancel').disabled`))
 	screenshot(t, tab, "call-stream-canceled")
+}
+
+// cancelCall clicks Cancel on the call under way and checks that the panel
+// says so and that the handler's context ended with ErrCallerCanceled.
+func cancelCall(t *testing.T, tab context.Context, p *plant) {
+	t.Helper()
+	click(t, tab, "#call-cancel")
+	o := finished(t, tab)
+	assert.Equal(t, "canceled", o.Outcome)
+	assert.Contains(t, o.Status, "the handler was told to stop")
+	select {
+	case err := <-p.ended:
+		assert.True(t, errors.Is(err, mqttrpc.ErrCallerCanceled), "the handler's context ended with %v", err)
+	case <-time.After(waitLimit):
+		t.Fatal("the handler's context did not end")
+	}
 }
 
 // TestBrowserCallCancelRequest: a plain request can be given up too, and
@@ -249,16 +256,7 @@ func TestBrowserCallCancelRequest(t *testing.T) {
 		t.Fatal("the verification did not start")
 	}
 	waitUntil(t, tab, `!document.querySelector('#call-cancel').disabled`, "Cancel while the request waits")
-	click(t, tab, "#call-cancel")
-	o := finished(t, tab)
-	assert.Equal(t, "canceled", o.Outcome)
-	assert.Contains(t, o.Status, "the handler was told to stop")
-	select {
-	case err := <-p.ended:
-		assert.True(t, errors.Is(err, mqttrpc.ErrCallerCanceled), "the verification ended with %v", err)
-	case <-time.After(waitLimit):
-		t.Fatal("the verification's context did not end")
-	}
+	cancelCall(t, tab, p)
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-cancel').disabled`))
 }
 
