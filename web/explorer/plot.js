@@ -4,7 +4,7 @@
 const NS = 'http://www.w3.org/2000/svg'
 
 /** An SVG element, as dom.js's h makes HTML ones: attributes set, children text or nodes. */
-export function svg (tag, attrs = {}, ...children) {
+function svg (tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag)
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue

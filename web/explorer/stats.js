@@ -15,7 +15,7 @@ const MIN_SPAN = 60 * 1000 // the plots show at least this much time
 const COLORS = ['#1f6feb', '#e8590c', '#1a7f37', '#cf222e', '#8250df', '#0598bc', '#bf3989', '#9a6700', '#57606a', '#2da44e']
 
 /** What the page sampled of one service, shared by its views while it keeps it. */
-export class History extends EventTarget {
+class History extends EventTarget {
   constructor (name) {
     super()
     this.name = name
