@@ -293,7 +293,10 @@ func TestBrowserExplorerPlotsStats(t *testing.T) {
 	call("site/7/rooms/3/thermostat/set", Setpoint{Celsius: 40, Mode: "heat"}, 2)
 	call("site/7/thermostat/calibrate", nil, 3)
 
-	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]').textContent === '40'`, "the totals show the calls")
+	// A sample taken while the calls ran may show read's 40 and not yet
+	// the rest: wait for one taken after the last.
+	waitUntil(t, tab, `document.querySelector('[data-stat="requests"][data-endpoint="read"]').textContent === '40' &&
+  document.querySelector('[data-stat="requests"][data-endpoint="calibrate"]').textContent === '3'`, "the totals show the calls")
 	assert.Equal(t, "12", text(t, tab, `[data-stat="requests"][data-endpoint="set"]`))
 	assert.Equal(t, "2", text(t, tab, `[data-stat="errors"][data-endpoint="set"]`))
 	assert.Equal(t, "3", text(t, tab, `[data-stat="errors"][data-endpoint="calibrate"]`))
