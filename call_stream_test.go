@@ -446,7 +446,7 @@ func TestStreamFallsBehind(t *testing.T) {
 				close(taken)
 				receive(t, sent)
 				require.Eventually(t, func() bool { return mqttrpc.HeldReplies(client) == buffer }, 10*time.Second, time.Millisecond)
-				time.Sleep(200 * time.Millisecond) // for the rest to come, and be dropped
+				require.Eventually(t, func() bool { return mqttrpc.InboxDrops(client) > 0 }, 10*time.Second, time.Millisecond, "the rest come, and are dropped")
 			}
 		}
 		require.ErrorIs(t, last, mqttrpc.ErrStreamBroken)

@@ -80,13 +80,20 @@ func HoldStateLocks(b *Broker) (release func()) {
 
 // HeldReplies reports how many replies b's Gathers and Streams hold for
 // their loops.
-func HeldReplies(b *Broker) int {
+func HeldReplies(b *Broker) int { return sumInboxes(b, (*inbox).len) }
+
+// InboxDrops returns how many replies the Broker's Gathers and Streams
+// waiting now have dropped for want of room.
+func InboxDrops(b *Broker) int { return sumInboxes(b, (*inbox).lost) }
+
+// sumInboxes adds up count over the inboxes of the calls waiting now.
+func sumInboxes(b *Broker, count func(*inbox) int) int {
 	b.pending.mu.Lock()
 	defer b.pending.mu.Unlock()
 	n := 0
 	for _, c := range b.pending.calls {
 		if c.in != nil {
-			n += c.in.len()
+			n += count(c.in)
 		}
 	}
 	return n
