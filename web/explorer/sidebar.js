@@ -18,7 +18,9 @@ export function renderServices (list, summary, fleet, filter, at) {
   const services = fleet ? [...fleet.services.values()].sort((a, b) => a.name.localeCompare(b.name)) : []
   const needle = filter.trim().toLowerCase()
   const rows = services.map(s => row(s, needle)).filter(Boolean)
-  const signature = JSON.stringify([rows.map(r => r.signature), at, fleet?.rounds > 0])
+  // An entry shows its row, and the selection where it is in that entry.
+  const signatures = rows.map(r => JSON.stringify([r.signature, at?.service === r.s.name ? at : null]))
+  const signature = JSON.stringify([signatures, fleet?.rounds > 0])
   if (signature === shown) return
   shown = signature
   const instances = services.reduce((n, s) => n + s.instances.size, 0)
@@ -28,22 +30,22 @@ export function renderServices (list, summary, fleet, filter, at) {
     : fleet.rounds === 0 && services.length === 0
       ? 'asking the services…'
       : [count(services.length, 'service'), count(instances, 'instance'), count(endpoints, 'endpoint')].join(', ')
-  const wanted = rows.map(r => entry(r, at))
+  const wanted = rows.map((r, i) => entry(r, signatures[i], at))
   wanted.forEach((el, i) => {
     if (list.children[i] !== el) list.insertBefore(el, list.children[i] ?? null)
   })
   while (list.children.length > wanted.length) list.lastChild.remove()
+  const listed = new Set(rows.map(r => r.s.name))
   for (const name of entries.keys()) {
-    if (!rows.some(r => r.s.name === name)) entries.delete(name)
+    if (!listed.has(name)) entries.delete(name)
   }
   if (fleet?.rounds > 0 && services.length === 0) {
     list.append(h('p', { class: 'hint' }, 'No service answers discovery on this broker.'))
   }
 }
 
-/** The element of row r: the one shown already, unless what it shows changed. */
-function entry (r, at) {
-  const signature = JSON.stringify([r.signature, at?.service === r.s.name ? at : null])
+/** The element of row r: the one shown already, unless its signature changed. */
+function entry (r, signature, at) {
   let e = entries.get(r.s.name)
   if (e?.signature !== signature) {
     e = { signature, element: serviceEntry(r, at) }
