@@ -4,17 +4,26 @@
 // there is no innerHTML anywhere in the explorer.
 
 /**
- * h(tag, props, ...children) makes an element. props: class, on<event>
- * functions, and any other attribute (set with setAttribute, so a value is
- * never parsed). A child is a Node, a string or number (a text node), or
- * null/undefined/false (skipped); arrays are flattened.
+ * h(tag, props, ...children) makes an element. props: on<event>
+ * functions, and any other attribute, class too (set with setAttribute, so
+ * a value is never parsed). A child is a Node, a string or number (a text
+ * node), or null/undefined/false (skipped); arrays are flattened.
  */
 export function h (tag, props = {}, ...children) {
-  const el = document.createElement(tag)
+  return build(document.createElement(tag), props, children)
+}
+
+const SVG = 'http://www.w3.org/2000/svg'
+
+/** svg(tag, attrs, ...children) makes an SVG element, as h makes HTML ones. */
+export function svg (tag, attrs = {}, ...children) {
+  return build(document.createElementNS(SVG, tag), attrs, children)
+}
+
+function build (el, props, children) {
   for (const [k, v] of Object.entries(props || {})) {
     if (v === undefined || v === null || v === false) continue
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v)
-    else if (k === 'class') el.className = v
     else if (k === 'value') el.value = v
     else el.setAttribute(k, v === true ? '' : String(v))
   }

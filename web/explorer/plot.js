@@ -1,21 +1,7 @@
 // plot.js: a line plot over time, drawn as SVG by hand (no library). Used by
 // the load panel (stats.js): x is time ago, y a value with its unit.
 
-const NS = 'http://www.w3.org/2000/svg'
-
-/** An SVG element, as dom.js's h makes HTML ones: attributes set, children text or nodes. */
-function svg (tag, attrs = {}, ...children) {
-  const el = document.createElementNS(NS, tag)
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue
-    el.setAttribute(k, String(v))
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue
-    el.appendChild(c instanceof Node ? c : document.createTextNode(String(c)))
-  }
-  return el
-}
+import { svg } from './dom.js'
 
 /** The smallest of 1, 2, 2.5, 5 times a power of ten that is at least v. */
 function nice (v) {
