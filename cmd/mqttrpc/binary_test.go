@@ -17,7 +17,7 @@ import (
 // TestBinary builds the command and runs it as a user would: a server that
 // stops on SIGTERM, a call to it, and a usage mistake.
 func TestBinary(t *testing.T) {
-	bin := buildBinary(t)
+	bin := buildBinary(t, ".", "mqttrpc")
 
 	url := mochi(t)
 	tp := topic("binary")
@@ -67,19 +67,20 @@ func TestBinary(t *testing.T) {
 	}
 }
 
-// buildBinary builds the command into the test's temporary directory and
-// returns its path; it skips the test with -short, or without a go command.
-func buildBinary(t *testing.T) string {
+// buildBinary builds the package pkg (".", the command) as name in the
+// test's temporary directory and returns its path; it skips the test with
+// -short, or without a go command.
+func buildBinary(t *testing.T, pkg, name string) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds the binary")
+		t.Skip("builds a binary")
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command to build with")
 	}
-	bin := filepath.Join(t.TempDir(), "mqttrpc")
-	build := exec.Command(goBin, "build", "-o", bin, ".")
+	bin := filepath.Join(t.TempDir(), name)
+	build := exec.Command(goBin, "build", "-o", bin, pkg)
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	return bin

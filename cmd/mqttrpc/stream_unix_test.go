@@ -114,7 +114,7 @@ func TestStream_killAfter(t *testing.T) {
 // call --stream makes it exit 130, and the command that serve --stream runs
 // gets SIGTERM.
 func TestStream_binarySIGINT(t *testing.T) {
-	bin := buildBinary(t)
+	bin := buildBinary(t, ".", "mqttrpc")
 	url := mochi(t)
 	tp := topic("binary-stream")
 	fifo, stopped := readFIFO(t, "stopped")

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -26,9 +25,7 @@ func TestBrowserDashboardExample(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 
-	bin := filepath.Join(t.TempDir(), "dashboard")
-	out, err := exec.Command("go", "build", "-o", bin, "../../examples/dashboard").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := buildBinary(t, "../../examples/dashboard", "dashboard")
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-broker", srv.URL(), "-ws", srv.WebsocketURL())
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
