@@ -259,11 +259,30 @@ func peerOf(c net.Conn) *peer {
 	return p.(*peer)
 }
 
-// Read reads from the buffer, refilling it from the connection.
+// Read reads from the buffer, refilling it from the connection. Once a
+// write has failed, it returns that write's error.
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.inbuf.Store(int32(c.r.Buffered()))
+	if errors.Is(err, net.ErrClosed) {
+		err = c.readError(err)
+	}
 	return n, err
+}
+
+// readError is what a read that found the connection closed returns: the
+// error of the write that failed and closed it, if one did. A read blocked
+// while the connection is closed under it says only "use of closed network
+// connection", which paho.mqtt.golang takes for its own Close and does not
+// report as a lost connection: a broker that went away while a write
+// failed first was then noticed only by the keepalive, tens of seconds on.
+func (c *Conn) readError(closed error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil && !errors.Is(c.err, net.ErrClosed) {
+		return c.err
+	}
+	return closed
 }
 
 // Lock starts a packet: until Unlock, Writes add to it.

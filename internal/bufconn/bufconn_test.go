@@ -177,6 +177,35 @@ func TestStalledPeerFailsWrites(t *testing.T) {
 	require.NoError(t, c.Close())
 }
 
+// TestReadAfterWriteFailureSaysWhy: a failed write closes the socket under
+// a blocked reader, which must then get that write's error: paho.mqtt.golang
+// ignores a read that ends with "use of closed network connection", taking
+// it for its own Close, and would not notice the connection was lost.
+func TestReadAfterWriteFailureSaysWhy(t *testing.T) {
+	client, _ := tcpPair(t) // the peer reads nothing: writes stall once the socket is full
+	c := New(client, 50*time.Millisecond)
+	defer c.Close()
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		readErr <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for c.WaitWritable(ctx) == nil {
+		_, err := c.Write(make([]byte, 64<<10))
+		require.NoError(t, err)
+	}
+	require.ErrorIs(t, c.Err(), ErrStalled)
+	select {
+	case err := <-readErr:
+		assert.ErrorIs(t, err, ErrStalled)
+		assert.NotErrorIs(t, err, net.ErrClosed)
+	case <-ctx.Done():
+		t.Fatal("the blocked read did not end")
+	}
+}
+
 // TestWaitWritableEndsWithContext: while the link is stalled and the buffer
 // full, a caller waits for room only as long as its context lets it, and
 // gets room once the peer reads again.
