@@ -34,8 +34,9 @@ const (
 // the error) or the loop falls further behind than [ReplyBuffer], [ErrTimeout],
 // context.Canceled, [ErrClosed], or what [Broker.Request] would return for a
 // request that cannot be sent. A repeated index, one far ahead of the next
-// expected, a second "last" and a response after the last are dropped and
-// counted in [Stats].StreamResponsesDropped.
+// expected, a second "last", a response after the last and those that find
+// the ReplyBuffer full are dropped and counted in
+// [Stats].StreamResponsesDropped.
 //
 // When the loop stops early, or ctx ends, or the stream breaks, a cancel goes
 // to the executor: its handler's context ends with [ErrCallerCanceled].
@@ -196,6 +197,12 @@ func (b *Broker) stream(ctx context.Context, topicName string, body any, opts []
 			canceled = false
 			return ErrClosed
 		case dropped > 0:
+			// Sealed, so that what comes until the stream's removal from
+			// the pending table is counted too.
+			rest := in.seal()
+			for range in.lost() + rest {
+				st.drop()
+			}
 			return fail(ErrStreamBroken, "the loop fell %d responses behind (next index %d; see ReplyBuffer)", in.limit, st.next)
 		}
 		if len(got) > 0 {

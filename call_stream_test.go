@@ -453,6 +453,12 @@ func TestStreamFallsBehind(t *testing.T) {
 		require.ErrorContains(t, last, fmt.Sprintf("fell %d responses behind", buffer))
 		require.Less(t, n, 50)
 		require.Zero(t, mqttrpc.PendingRequests(client))
+		const responses = 1 + 50 + 1 // "first", the count, and the end
+		require.Eventually(t, func() bool {
+			s := client.Stats()
+			return uint64(n)+s.StreamResponsesDropped+s.DroppedReplies == responses
+		}, 10*time.Second, time.Millisecond, "every response is taken or counted as dropped")
+		assert.Positive(t, client.Stats().StreamResponsesDropped, "dropped for want of room")
 	})
 }
 

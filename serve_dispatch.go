@@ -24,7 +24,7 @@ func (b *Broker) deliver(m *Message) {
 		return
 	case afterEnd:
 		b.stats.streamDropped.Add(1)
-		b.log.Debug("mqttrpc: stream response dropped", "topic", m.Topic, "reason", "after the last")
+		b.log.Debug("mqttrpc: stream response dropped", "topic", m.Topic, "reason", "after the stream ended")
 		return
 	}
 	// A message on a reply topic is never a request, even where a handler's

@@ -40,8 +40,10 @@ type Stats struct {
 	StreamsOpened, StreamsCompleted, StreamsCanceled uint64
 	// StreamResponsesDropped counts streamed responses a caller dropped: a
 	// repeated index, an index far beyond the next expected, a second
-	// "last", or a response after the last one. Once a stream has ended,
-	// what still comes for it counts in DroppedReplies.
+	// "last", a response after the last one, and those that found the
+	// stream's [ReplyBuffer] full (the stream then ends with
+	// [ErrStreamBroken]). Once a stream has ended, what still comes for it
+	// counts in DroppedReplies.
 	StreamResponsesDropped uint64
 	// StreamsServed counts the streaming requests this Broker's handlers
 	// took.
