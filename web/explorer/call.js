@@ -10,8 +10,8 @@ import { resultView, failure, percentOf, summary } from './call_result.js'
 
 const STREAM_KEEP = 1000 // responses a stream's list keeps
 
-/** The call panel of endpoint e of service s: { element, dispose }. */
-export function callPanel (app, s, e, schemas) {
+/** The call panel of endpoint e: { element, dispose }. */
+export function callPanel (app, e, schemas) {
   const urls = new Set() // object URLs of downloads, revoked when replaced or closed
   let running = null // the AbortController of the call under way
   let disposed = false

@@ -52,7 +52,7 @@ export function endpointView (app, s, name) {
   schemas.then(withSchemas => fill(schemaArea,
     schemaBlock('Request', e.requestSchema, withSchemas?.requestSchemaJSON),
     schemaBlock('Reply', e.responseSchema, withSchemas?.responseSchemaJSON)))
-  const call = callPanel(app, s, e, schemas)
+  const call = callPanel(app, e, schemas)
   const stats = statsPanel(app, s, e.name)
   const element = h('article', { class: 'endpoint-view', 'data-service': s.name, 'data-endpoint': e.name },
     h('h2', {}, h('a', { href: `#/${encodeURIComponent(s.name)}` }, s.name), ' / ', e.name),
