@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -306,6 +307,21 @@ func TestBrowserExplorerPlotsStats(t *testing.T) {
   Number(document.querySelector('svg.plot[data-metric="errors"]').dataset.max) > 0`, "the plots show the calls")
 	assert.Equal(t, 0, evaluate[int](t, tab, `return document.querySelectorAll('svg.plot[data-metric="rate"] text.empty').length`))
 	screenshot(t, tab, "stats-service")
+
+	// The pointer over a plot: every plot shows its values at that time,
+	// and keeps showing them as the plots are redrawn with new samples.
+	at := evaluate[[]float64](t, tab, `const r = document.querySelector('svg.plot[data-metric="rate"]').getBoundingClientRect()
+return [r.right - 20, r.top + r.height / 2]`)
+	require.NoError(t, chromedp.Do(tab, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at[0], at[1])))
+	const readouts = `[...document.querySelectorAll('svg.plot')].every(p => p.querySelector('.readout-box')) &&
+  /read: [0-9.k]+ req\/s/.test(document.querySelector('svg.plot[data-metric="rate"] .readout-box').textContent) &&
+  /ago|now/.test(document.querySelector('svg.plot[data-metric="latency"] .readout-box').textContent)`
+	waitUntil(t, tab, readouts, "the readouts")
+	require.NoError(t, chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`document.querySelector('svg.plot[data-metric="rate"]').dataset.old = 'yes'`)))
+	waitUntil(t, tab, `!document.querySelector('svg.plot[data-metric="rate"]').dataset.old && `+readouts, "the readouts after a redraw")
+	screenshot(t, tab, "stats-readout")
+	require.NoError(t, chromedp.Do(tab, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1)))
+	waitUntil(t, tab, `!document.querySelector('svg.plot .readout-box')`, "the readouts gone with the pointer")
 
 	// Reset: the counters go down; the plot starts over from there.
 	i := slices.IndexFunc(p.broker.Services(), func(s *mqttrpc.Service) bool { return s.Name() == "thermostat" })
