@@ -29,10 +29,20 @@ func callView(t *testing.T, endpoint string, step time.Duration, more ...func(ur
 	return tab, p
 }
 
-// typeInto types text into the element sel as a person would, key by key.
+// typeInto types text at the end of the field sel as a person would, key
+// by key, once it shows. (chromedp's SendKeys reads the field's attributes
+// without a lock while the page changes them, a data race, and leaves the
+// caret wherever the field last had it.)
 func typeInto(t *testing.T, tab context.Context, sel, text string) {
 	t.Helper()
-	require.NoError(t, chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS(sel), text)))
+	waitUntil(t, tab, fmt.Sprintf(`document.querySelector(%s)?.checkVisibility()`, js(sel)), sel+" shows")
+	focused := evaluate[bool](t, tab, fmt.Sprintf(`
+const el = document.querySelector(%s)
+el.focus()
+try { el.setSelectionRange(el.value.length, el.value.length) } catch {} // a number field has no caret to move
+return document.activeElement === el`, js(sel)))
+	require.True(t, focused, "%s takes no focus", sel)
+	require.NoError(t, chromedp.Do(tab, chromedp.KeyEvent(text)))
 }
 
 // setValue sets the value of the field sel, as a paste would.
@@ -350,6 +360,7 @@ func TestBrowserCallSchemaMalformed(t *testing.T) {
 	waitUntil(t, tab, `document.querySelector('#call-raw-error').textContent.includes('not JSON')`, "the JSON refused")
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-result').hidden`), "a body that is not JSON was sent")
 	typeInto(t, tab, "#call-raw", `}`)
+	require.Equal(t, `{"a": 1}`, evaluate[string](t, tab, `return document.querySelector('#call-raw').value`))
 	click(t, tab, "#call-send")
 	o := finished(t, tab)
 	require.Equal(t, "ok", o.Outcome, o.Status)
