@@ -141,9 +141,18 @@ func TestBrowserCallForm(t *testing.T) {
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-result').hidden`), "a result of a call never sent")
 
 	setValue(t, tab, `[data-field="celsius"]`, "")
+	assert.Empty(t, text(t, tab, "#call-problems"), "an edit takes the refusal's message away")
 	typeInto(t, tab, `[data-field="celsius"]`, "21.5")
 	choose(t, tab, `[data-field="mode"]`, "cool")
 	click(t, tab, `[data-field="eco"]`)
+	// a date-time: what is not one is said; "now" fills one in
+	typeInto(t, tab, `[data-field="until"]`, "tomorrow")
+	waitUntil(t, tab, `document.querySelector('.field:has([data-field="until"]) .field-warning').textContent.includes('not a date-time')`, "the date-time judged")
+	click(t, tab, `[data-now="until"]`)
+	until := evaluate[string](t, tab, `return document.querySelector('[data-field="until"]').value`)
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`, until)
+	assert.Empty(t, text(t, tab, `.field:has([data-field="until"]) .field-warning`))
+	screenshot(t, tab, "call-form-filled")
 	click(t, tab, "#call-send")
 	o := finished(t, tab)
 	require.Equal(t, "ok", o.Outcome, o.Status)
@@ -152,7 +161,7 @@ func TestBrowserCallForm(t *testing.T) {
 	assert.Regexp(t, `^[0-9.]+ (ms|s)$`, o.RTT)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(o.Body), &got), o.Body)
-	assert.Equal(t, map[string]any{"room": "kitchen", "celsius": 21.5, "mode": "cool", "eco": true}, got)
+	assert.Equal(t, map[string]any{"room": "kitchen", "celsius": 21.5, "mode": "cool", "eco": true, "until": until}, got)
 	assert.Equal(t, "Content-Type application/json", text(t, tab, "#call-content-type"))
 	assert.Empty(t, text(t, tab, "#call-problems"))
 
@@ -161,7 +170,7 @@ func TestBrowserCallForm(t *testing.T) {
 	raw := evaluate[string](t, tab, `return document.querySelector('#call-raw').value`)
 	var sent map[string]any
 	require.NoError(t, json.Unmarshal([]byte(raw), &sent), raw)
-	assert.Equal(t, map[string]any{"celsius": 21.5, "mode": "cool", "eco": true}, sent)
+	assert.Equal(t, map[string]any{"celsius": 21.5, "mode": "cool", "eco": true, "until": until}, sent)
 	setValue(t, tab, "#call-raw", `{"celsius": 19, "mode": "heat"}`)
 	click(t, tab, "#call-mode")
 	assert.Equal(t, "19", evaluate[string](t, tab, `return document.querySelector('[data-field="celsius"]').value`))
@@ -359,8 +368,14 @@ func TestBrowserCallSchemaMalformed(t *testing.T) {
 	click(t, tab, "#call-send")
 	waitUntil(t, tab, `document.querySelector('#call-raw-error').textContent.includes('not JSON')`, "the JSON refused")
 	assert.True(t, evaluate[bool](t, tab, `return document.querySelector('#call-result').hidden`), "a body that is not JSON was sent")
+	// The message goes once the JSON is whole, and the Send button stays
+	// where it was, under the pointer on its way there.
+	const sendTop = `return document.querySelector('#call-send').getBoundingClientRect().top`
+	before := evaluate[float64](t, tab, sendTop)
 	typeInto(t, tab, "#call-raw", `}`)
 	require.Equal(t, `{"a": 1}`, evaluate[string](t, tab, `return document.querySelector('#call-raw').value`))
+	waitUntil(t, tab, `document.querySelector('#call-raw-error').textContent === ''`, "the JSON judged whole")
+	assert.Equal(t, before, evaluate[float64](t, tab, sendTop), "the Send button moved")
 	click(t, tab, "#call-send")
 	o := finished(t, tab)
 	require.Equal(t, "ok", o.Outcome, o.Status)

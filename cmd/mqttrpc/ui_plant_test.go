@@ -22,14 +22,17 @@ type Setpoint struct {
 	Celsius float64 `json:"celsius" jsonschema:"minimum=5,maximum=30,description=the temperature to hold"`
 	Mode    string  `json:"mode" jsonschema:"enum=heat,enum=cool"`
 	Eco     bool    `json:"eco,omitempty"`
+	// Until is when to go back to the schedule; a zero time holds it for good.
+	Until time.Time `json:"until,omitzero" jsonschema:"description=when to go back to the schedule"`
 }
 
 // Thermostat is what a thermostat holds.
 type Thermostat struct {
-	Room    string  `json:"room"`
-	Celsius float64 `json:"celsius"`
-	Mode    string  `json:"mode"`
-	Eco     bool    `json:"eco"`
+	Room    string     `json:"room"`
+	Celsius float64    `json:"celsius"`
+	Mode    string     `json:"mode"`
+	Eco     bool       `json:"eco"`
+	Until   *time.Time `json:"until,omitempty"`
 }
 
 // FirmwareUpdate asks a device to install a version.
@@ -81,7 +84,11 @@ func startPlant(t testing.TB, url string, step time.Duration) *plant {
 				return Thermostat{}, mqttrpc.Errorf(422, "%.1f °C is outside 5–30 °C", in.Celsius)
 			}
 			room := mqttrpc.MessageFromContext(ctx).Param("room")
-			return Thermostat{Room: room, Celsius: in.Celsius, Mode: in.Mode, Eco: in.Eco}, nil
+			out := Thermostat{Room: room, Celsius: in.Celsius, Mode: in.Mode, Eco: in.Eco}
+			if !in.Until.IsZero() {
+				out.Until = &in.Until
+			}
+			return out, nil
 		}), mqttrpc.EndpointMetadata(map[string]string{"unit": "celsius"}))
 	require.NoError(t, err)
 	_, err = thermo.Endpoint(ctx, "read", "site/7/rooms/{room}/thermostat", mqttrpc.Typed(

@@ -17,10 +17,16 @@ export function callPanel (app, e, schemas) {
   let disposed = false
 
   let send = null
-  const topic = topicFields(e.pattern, () => refresh())
-  const body = bodyEditor(e, schemas, () => refresh())
-  const options = optionFields(e)
   const problems = h('div', { class: 'call-problems', id: 'call-problems', role: 'alert' })
+  // An edit answers what kept the last try from being sent, or may: its
+  // message goes, and the next try says again what is still wrong.
+  const edited = () => {
+    fill(problems)
+    refresh()
+  }
+  const topic = topicFields(e.pattern, edited)
+  const body = bodyEditor(e, schemas, edited)
+  const options = optionFields(e)
   const sendHint = h('span', { class: 'send-hint' })
   send = h('button', { type: 'submit', id: 'call-send', class: 'primary' }, e.noReply ? 'Publish' : e.streaming ? 'Start' : 'Send')
   // A request or a stream can be given up: the handler is told (the

@@ -32,15 +32,22 @@ export function bodyEditor (e, schemas, onChange) {
       ? `text (${ct || 'text/plain'})`
       : kind === 'json' ? `JSON (${isJSONType(ct) ? ct : 'application/json'})` : 'raw bytes (the text, as UTF-8; empty sends nothing)'
   }
+  // The raw editor's message is judged a moment after typing stops, so it
+  // has a line of its own, always: the Send button below must not move
+  // under the pointer when it comes or goes.
+  const sayRaw = text => {
+    rawError.textContent = text
+    rawError.title = text
+  }
   const checkRaw = () => {
-    rawError.textContent = ''
+    sayRaw('')
     raw.removeAttribute('aria-invalid')
     if (kind !== 'json' || raw.value.trim() === '') return true
     try {
       JSON.parse(raw.value)
       return true
     } catch (err) {
-      rawError.textContent = `not JSON: ${err.message}`
+      sayRaw(`not JSON: ${err.message}`)
       raw.setAttribute('aria-invalid', '')
       return false
     }
@@ -169,7 +176,7 @@ export function bodyEditor (e, schemas, onChange) {
       if (kind === 'bytes') return { value: text === '' ? undefined : new TextEncoder().encode(text) }
       if (text.trim() === '') {
         if (needsBody) {
-          rawError.textContent = 'the request schema asks for a body'
+          sayRaw('the request schema asks for a body')
           return { error: 'the body is empty, and the request schema asks for one' }
         }
         return { value: undefined }

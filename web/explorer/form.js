@@ -272,6 +272,7 @@ function outOfLimits (node, v) {
     if (node.multipleOf !== undefined && Math.abs(v / node.multipleOf - Math.round(v / node.multipleOf)) > 1e-9) return `not a multiple of ${node.multipleOf}`
   }
   if (typeof v === 'string') {
+    if (node.format === 'date-time' && !RFC3339.test(v)) return `not a date-time such as ${PLACEHOLDERS['date-time']} (RFC 3339)`
     if (node.minLength !== undefined && [...v].length < node.minLength) return `shorter than ${node.minLength} characters`
     if (node.maxLength !== undefined && [...v].length > node.maxLength) return `longer than ${node.maxLength} characters`
     if (node.pattern) {
@@ -282,6 +283,10 @@ function outOfLimits (node, v) {
   }
   return ''
 }
+
+// RFC3339 is the date-time of JSON Schema's format, which Go's time.Time
+// takes, with its date and time checked for range.
+const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/
 
 const PLACEHOLDERS = {
   'date-time': '2025-01-31T12:00:00Z',
@@ -492,11 +497,25 @@ function leafField (node, path, name, required, ctx, inArray = false) {
   const error = h('span', { class: 'field-error', role: 'alert' })
   const warning = h('span', { class: 'field-warning' })
   let touched = false
+  // A date-time is typed as text, in any offset; "now" fills in the
+  // current time in UTC, whole seconds.
+  const now = node.kind === 'string' && node.format === 'date-time'
+    ? h('button', {
+      type: 'button',
+      class: 'field-now',
+      'data-now': path,
+      title: 'the current time, in UTC',
+      onclick: () => {
+        control.value = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+        onEdit()
+      }
+    }, 'now')
+    : null
   const element = inArray
-    ? h('span', { class: 'field leaf' }, control, error, warning)
+    ? h('span', { class: 'field leaf' }, control, now, error, warning)
     : h('div', { class: `field leaf ${node.kind}` },
       h('label', { class: 'field-label', for: attrs.id }, label(node, name, required)),
-      h('span', { class: 'field-control' }, control,
+      h('span', { class: 'field-control' }, control, now,
         node.kind === 'boolean' ? h('span', { class: 'field-hint' }, ' ') : null),
       error, warning, hint(node))
 
