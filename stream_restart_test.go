@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,9 +84,18 @@ func TestStreamAcrossBrokerRestart(t *testing.T) {
 		mqttrpc.WithClientID(fmt.Sprintf("stream-sniff-%d", seq)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sniffer.Close(context.Background()) })
+	// It tells each response once: at QoS 1 the broker sends again, after
+	// a restart, what it had not seen acknowledged before it stopped.
 	seen := make(chan string, 64)
+	var seenMu sync.Mutex
+	told := make(map[string]bool)
 	subscribe(t, sniffer, replyTo, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
-		seen <- m.Headers["__stream"]
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		if v := m.Headers["__stream"]; !told[v] {
+			told[v] = true
+			seen <- v
+		}
 		return nil, nil
 	}), mqttrpc.NoReply(), mqttrpc.QoS(1))
 
