@@ -42,13 +42,12 @@ const TIME_STEPS = [5, 10, 15, 30, 60, 120, 180, 300].map(s => s * 1000)
  * A plot of series against time: { width, height, from, to (Date.now()
  * times), unit (the text after a value), series: [{ color, dash, title,
  * points: [{ t, v, gap }] }] (gap: not joined to the point before),
- * empty (a text shown over the plot when no value is above zero), onPointer
- * (called with the age under the pointer, or null: see readout.js) }, and
- * any attributes for the <svg> (class, data-*) in attrs. The <svg> it
- * returns has showReadout(age), which shows the values at that age, or
- * hides them for null.
+ * empty (a text shown over the plot when no value is above zero) }, and any
+ * attributes for the <svg> (class, data-*) in attrs. The <svg> it returns
+ * has a readout (readout.js): plot.readout.ageAt(pointerEvent) and
+ * plot.readout.show(age).
  */
-export function timePlot ({ width = 640, height = 150, from, to, unit, series, empty, onPointer = () => {} }, attrs = {}) {
+export function timePlot ({ width = 640, height = 150, from, to, unit, series, empty }, attrs = {}) {
   const m = { left: 70, right: 10, top: 10, bottom: 22 }
   const w = width - m.left - m.right
   const ht = height - m.top - m.bottom
@@ -107,6 +106,6 @@ export function timePlot ({ width = 640, height = 150, from, to, unit, series, e
     svg('line', { class: 'axis', x1: m.left, x2: m.left + w, y1: m.top + ht, y2: m.top + ht }),
     lines,
     quiet ? svg('text', { class: 'empty', x: m.left + w / 2, y: m.top + ht / 2, 'text-anchor': 'middle', 'dominant-baseline': 'middle' }, empty) : null)
-  plot.showReadout = addReadout(plot, { x, y, left: m.left, right: m.left + w, top: m.top, bottom: m.top + ht, from, to, unit, series, format: num }, onPointer)
+  plot.readout = addReadout(plot, { x, y, left: m.left, right: m.left + w, top: m.top, bottom: m.top + ht, from, to, unit, series, format: num })
   return plot
 }

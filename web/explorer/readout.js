@@ -10,26 +10,26 @@ const MAX_LINES = 8 // series listed at most, the largest values first
 /**
  * Adds a readout to plot, an <svg> made by timePlot with geometry g:
  * { x(t), y(v), left, right, top, bottom (the frame, in the viewBox), from,
- * to, unit, series, format(v) }. onPointer is called with the age (to - t)
- * under the pointer, or null when it leaves. Returns show(age): draws the
- * readout at that age, or removes it for null.
+ * to, unit, series, format(v) }. Returns { ageAt(ev): the age (to - t) under
+ * a pointer event, or null outside the frame; show(age): draws the readout
+ * at that age, or removes it for null }. The pointer is followed by the
+ * panel, whose element stays while its plots are redrawn: a plot replaced
+ * under the pointer never hears it leave.
  */
-export function addReadout (plot, g, onPointer) {
+export function addReadout (plot, g) {
   const layer = svg('g', { class: 'readout', 'pointer-events': 'none' })
   plot.appendChild(layer)
   const times = [...new Set(g.series.flatMap(s => s.points.filter(p => Number.isFinite(p.v) && p.t >= g.from).map(p => p.t)))].sort((a, b) => a - b)
 
-  const ageAt = ev => {
+  function ageAt (ev) {
     const m = plot.getScreenCTM()
     if (!m) return null
     const x = new DOMPoint(ev.clientX, ev.clientY).matrixTransform(m.inverse()).x
     if (x < g.left || x > g.right) return null
     return g.to - (g.from + ((x - g.left) / (g.right - g.left)) * (g.to - g.from))
   }
-  plot.addEventListener('pointermove', ev => onPointer(ageAt(ev)))
-  plot.addEventListener('pointerleave', () => onPointer(null))
 
-  return function show (age) {
+  function show (age) {
     layer.replaceChildren()
     const t = age === null ? undefined : nearest(times, g.to - age)
     if (t === undefined) return
@@ -50,6 +50,8 @@ export function addReadout (plot, g, onPointer) {
     layer.appendChild(b)
     place(b, x, g) // once in the page: it is measured
   }
+
+  return { ageAt, show }
 }
 
 /** The time in times (sorted) nearest to t, or undefined if there is none. */

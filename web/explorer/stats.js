@@ -226,15 +226,20 @@ export function statsPanel (app, s, only) {
     status.textContent = parts.join(' · ')
   }
 
-  // The age under the pointer over any plot: all three show their values there.
+  // The age under the pointer over any plot: all three show their values
+  // there. plots stays while the plots in it are redrawn, so it is what
+  // hears the pointer leave.
   let pointerAge = null
   const showReadouts = () => {
-    for (const p of plots.querySelectorAll('svg.plot')) p.showReadout(pointerAge)
+    for (const p of plots.querySelectorAll('svg.plot')) p.readout.show(pointerAge)
   }
-  const onPointer = age => {
+  const follow = age => {
+    if (age === pointerAge) return
     pointerAge = age
     showReadouts()
   }
+  plots.addEventListener('pointermove', ev => follow(ev.target.closest('svg.plot')?.readout.ageAt(ev) ?? null))
+  plots.addEventListener('pointerleave', () => follow(null))
 
   function drawPlots () {
     const eps = endpoints()
@@ -265,7 +270,7 @@ export function statsPanel (app, s, only) {
     const rate = d => d.rate
     const rateNow = sum(rate)
     const rateCard = card('Requests', 'rate', Number.isFinite(rateNow) ? `${num(rateNow)} req/s` : '–', rateNow,
-      timePlot({ from, to: now, onPointer, unit: 'req/s', series: eps.map(e => seriesOf(e, rate)), empty: pending ?? `no requests in the last ${window}` }, attrs('rate')),
+      timePlot({ from, to: now, unit: 'req/s', series: eps.map(e => seriesOf(e, rate)), empty: pending ?? `no requests in the last ${window}` }, attrs('rate')),
       legend(eps, active(rate), e => `${num(lastOf(e, rate))} req/s`, only))
 
     // Errors and refusals per second.
@@ -278,7 +283,7 @@ export function statsPanel (app, s, only) {
     for (const e of refusing) errorSeries.push(seriesOf(e, ref, { title: `${e.name} refused`, dash: '4 3' }))
     const errorsActive = eps.filter(e => refusing.includes(e) || active(err).includes(e))
     const errorsCard = card('Errors', 'errors', Number.isFinite(errNow) ? `${num(errNow)} errors/s · ${num(refNow)} refused/s` : '–', errNow,
-      timePlot({ from, to: now, onPointer, unit: '/s', series: errorSeries, empty: pending ?? `no errors or refusals in the last ${window}` }, attrs('errors')),
+      timePlot({ from, to: now, unit: '/s', series: errorSeries, empty: pending ?? `no errors or refusals in the last ${window}` }, attrs('errors')),
       legend(eps, errorsActive, e => `${num(lastOf(e, err))} err/s` + (refusing.includes(e) ? `, ${num(lastOf(e, ref))} refused/s` : ''), only,
         refusing.length > 0 ? 'dashed: refused (overloaded, shutting down or expired)' : null))
 
@@ -299,7 +304,7 @@ export function statsPanel (app, s, only) {
     const micro = latMax > 0 && latMax < 0.1
     const latPlotted = micro ? d => lat(d) * 1000 : lat
     const latencyCard = card('Mean latency', 'latency', Number.isFinite(latNow) ? latency(latNow) : waiting ? '–' : 'no requests', latNow,
-      timePlot({ from, to: now, onPointer, unit: micro ? 'µs' : 'ms', series: eps.map(e => seriesOf(e, latPlotted)), empty: pending ?? `no requests to time in the last ${window}` },
+      timePlot({ from, to: now, unit: micro ? 'µs' : 'ms', series: eps.map(e => seriesOf(e, latPlotted)), empty: pending ?? `no requests to time in the last ${window}` },
         { ...attrs('latency'), 'data-unit': micro ? 'µs' : 'ms' }),
       legend(eps, active(lat), e => latency(lastOf(e, lat)), only, 'processing time per request, in the handler'))
 
