@@ -180,9 +180,7 @@ func writeZsh(w io.Writer) error {
 func writeFish(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# fish completion for mqttrpc: mqttrpc completion fish | source\ncomplete -c mqttrpc -e\n")
-	var names []string
 	for _, c := range commands {
-		names = append(names, c.name)
 		fmt.Fprintf(&b, "complete -c mqttrpc -f -n '__fish_use_subcommand' -a %s -d %s\n", c.name, fishQuote(c.summary))
 	}
 	fmt.Fprintf(&b, "complete -c mqttrpc -f -n '__fish_seen_subcommand_from completion' -a %s\n", fishQuote(shells))

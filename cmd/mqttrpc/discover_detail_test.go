@@ -68,7 +68,6 @@ func TestStats_refusedAndTotals(t *testing.T) {
 	ok := mqttrpc.HandlerFunc(func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
 		return &mqttrpc.Response{Body: "ok"}, nil
 	})
-	var ids []string
 	for i := range 2 {
 		b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithDiscoveryPrefix(prefix))
 		require.NoError(t, err)
@@ -81,7 +80,6 @@ func TestStats_refusedAndTotals(t *testing.T) {
 		}
 		_, err = svc.Endpoint(ctx, "quick", base+"/quick/"+string(rune('0'+i)), ok)
 		require.NoError(t, err)
-		ids = append(ids, svc.ID())
 	}
 
 	first := make(chan int, 1)
