@@ -310,7 +310,9 @@ func TestBrowserExplorerPlotsStats(t *testing.T) {
 
 	// The pointer over a plot: every plot shows its values at that time,
 	// and keeps showing them as the plots are redrawn with new samples.
-	at := evaluate[[]float64](t, tab, `const r = document.querySelector('svg.plot[data-metric="rate"]').getBoundingClientRect()
+	at := evaluate[[]float64](t, tab, `const p = document.querySelector('svg.plot[data-metric="rate"]')
+p.scrollIntoView({ block: 'center' })
+const r = p.getBoundingClientRect()
 return [r.right - 20, r.top + r.height / 2]`)
 	require.NoError(t, chromedp.Do(tab, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, at[0], at[1])))
 	const readouts = `[...document.querySelectorAll('svg.plot')].every(p => p.querySelector('.readout-box')) &&
