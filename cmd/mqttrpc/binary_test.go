@@ -58,13 +58,9 @@ func TestBinary(t *testing.T) {
 	assert.Contains(t, string(version), runtime.Version())
 
 	require.NoError(t, server.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		exited <- err // for the cleanup
-		assert.NoError(t, err, "serve exits 0 on SIGTERM; stderr:\n%s", stderr)
-	case <-time.After(waitLimit):
-		t.Fatalf("serve did not stop on SIGTERM within %v", waitLimit)
-	}
+	err = await(t, exited, "serve's exit on SIGTERM")
+	exited <- err // for the cleanup
+	assert.NoError(t, err, "serve exits 0 on SIGTERM; stderr:\n%s", stderr)
 }
 
 // buildBinary builds the package pkg (".", the command) as name in the

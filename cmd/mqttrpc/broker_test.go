@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,12 +32,7 @@ func TestBroker(t *testing.T) {
 	stderr.waitFor(t, `msg="client disconnected"`) // -v logs the broker's debug lines
 
 	cancel()
-	select {
-	case code := <-exited:
-		require.Equal(t, exitOK, code, stderr.String())
-	case <-time.After(waitLimit):
-		t.Fatalf("broker did not stop within %v", waitLimit)
-	}
+	require.Equal(t, exitOK, await(t, exited, "the broker's exit"), stderr.String())
 }
 
 // TestBrokerWebsocket runs the broker with --ws and calls through its
@@ -69,10 +63,5 @@ func TestBrokerWebsocket(t *testing.T) {
 	assert.Equal(t, result{exitOK, "ws:tcp\n", ""}, r)
 	require.NoError(t, b.Close(ctx))
 	cancel()
-	select {
-	case code := <-exited:
-		require.Equal(t, exitOK, code, stderr.String())
-	case <-time.After(waitLimit):
-		t.Fatalf("broker did not stop within %v", waitLimit)
-	}
+	require.Equal(t, exitOK, await(t, exited, "the broker's exit"), stderr.String())
 }

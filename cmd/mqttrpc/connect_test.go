@@ -75,12 +75,7 @@ func TestServe_waitsForBroker(t *testing.T) {
 	}()
 	defer func() {
 		cancel()
-		select {
-		case code := <-exited:
-			assert.Equal(t, exitOK, code, stderr.String())
-		case <-time.After(waitLimit):
-			t.Errorf("serve did not stop within %v", waitLimit)
-		}
+		assert.Equal(t, exitOK, await(t, exited, "serve's exit"), stderr.String())
 	}()
 	// A one-shot command to the same address, meanwhile, gives up at once.
 	r := cli(t, "", "call", tp, "-s", addr)

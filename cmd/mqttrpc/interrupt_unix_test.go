@@ -42,10 +42,5 @@ func TestCall_interrupted(t *testing.T) {
 		t.Fatal("the handler's command did not start")
 	}
 	cancel()
-	select {
-	case code := <-exited:
-		assert.Equal(t, exitInterrupted, code, stderr.String())
-	case <-time.After(waitLimit):
-		t.Fatal("call did not end when its context did")
-	}
+	assert.Equal(t, exitInterrupted, await(t, exited, "call's end with its context"), stderr.String())
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,34 +103,56 @@ func serve(t testing.TB, args ...string) string {
 // serveOut is serve, returning serve's stderr as it goes on being written.
 func serveOut(t testing.TB, args ...string) *output {
 	t.Helper()
+	_, stderr := background(t, append([]string{"serve"}, args...), servingLine)
+	return stderr
+}
+
+var servingLine = regexp.MustCompile(`mqttrpc: serving`)
+
+// background runs mqttrpc with args in process until the test ends, then
+// stops it as SIGINT would and checks that it exited 0. It returns once
+// ready matches its stderr, with the match and the stderr as it goes on
+// being written.
+func background(t testing.TB, args []string, ready *regexp.Regexp) ([]string, *output) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := newOutput()
 	exited := make(chan int, 1)
 	go func() {
-		exited <- run(ctx, append([]string{"serve"}, args...), strings.NewReader(""), newOutput(), stderr)
+		exited <- run(ctx, args, strings.NewReader(""), newOutput(), stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
-		select {
-		case code := <-exited:
-			if code != exitOK {
-				t.Errorf("serve %q exited %d; stderr:\n%s", args, code, stderr)
-			}
-		case <-time.After(waitLimit):
-			t.Errorf("serve %q did not stop within %v", args, waitLimit)
+		if code := await(t, exited, fmt.Sprintf("the exit of %q", args)); code != exitOK {
+			t.Errorf("%q exited %d; stderr:\n%s", args, code, stderr)
 		}
 	})
 	limit := time.After(waitLimit)
-	for !strings.Contains(stderr.String(), "mqttrpc: serving") {
+	for {
+		if m := ready.FindStringSubmatch(stderr.String()); m != nil {
+			return m, stderr
+		}
 		select {
 		case code := <-exited:
-			t.Fatalf("serve %q exited %d before serving; stderr:\n%s", args, code, stderr)
+			t.Fatalf("%q exited %d before it was ready; stderr:\n%s", args, code, stderr)
 		case <-stderr.written:
 		case <-limit:
-			t.Fatalf("serve %q not serving within %v; stderr:\n%s", args, waitLimit, stderr)
+			t.Fatalf("%q not ready within %v; stderr:\n%s", args, waitLimit, stderr)
 		}
 	}
-	return stderr
+}
+
+// await returns what ch gets, failing the test after waitLimit.
+func await[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitLimit):
+		t.Fatalf("%s: nothing within %v", what, waitLimit)
+		var zero T
+		return zero
+	}
 }
 
 // mochi starts an embedded broker for the test and returns its URL.

@@ -42,18 +42,6 @@ func readFIFO(t *testing.T, name string) (string, <-chan string) {
 	return fifo, got
 }
 
-// await returns what ch gets, failing the test after waitLimit.
-func await(t *testing.T, ch <-chan string, what string) string {
-	t.Helper()
-	select {
-	case s := <-ch:
-		return s
-	case <-time.After(waitLimit):
-		t.Fatalf("%s: nothing within %v", what, waitLimit)
-		return ""
-	}
-}
-
 // TestStream_cancelStopsCommand interrupts call --stream, as SIGINT does,
 // while the command it streams from runs: call exits 130, and the cancel
 // it sent makes serve stop the command with SIGTERM, which the command
@@ -75,12 +63,7 @@ func TestStream_cancelStopsCommand(t *testing.T) {
 			}()
 			stdout.waitFor(t, "two\n")
 			cancel()
-			select {
-			case code := <-exited:
-				assert.Equal(t, exitInterrupted, code, stderr.String())
-			case <-time.After(waitLimit):
-				t.Fatal("call --stream did not end when its context did")
-			}
+			assert.Equal(t, exitInterrupted, await(t, exited, "call --stream's end with its context"), stderr.String())
 			assert.Equal(t, "one\ntwo\n", stdout.String())
 			assert.Equal(t, "got TERM", await(t, stopped, "the command's TERM trap"))
 			serveErr.waitFor(t, `why="the caller cancelled"`)
@@ -160,22 +143,13 @@ func TestStream_binarySIGINT(t *testing.T) {
 	}
 
 	require.NoError(t, call.Process.Signal(syscall.SIGINT))
-	select {
-	case err := <-callExited:
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit)
-		assert.Equal(t, exitInterrupted, exit.ExitCode(), "stderr:\n%s", callErr)
-	case <-time.After(waitLimit):
-		t.Fatalf("call --stream did not exit on SIGINT within %v", waitLimit)
-	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, await(t, callExited, "call --stream's exit on SIGINT"), &exit)
+	assert.Equal(t, exitInterrupted, exit.ExitCode(), "stderr:\n%s", callErr)
 	assert.Equal(t, "got TERM", await(t, stopped, "the command's TERM trap"))
 
 	require.NoError(t, server.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-serverExited:
-		serverExited <- err // for the cleanup
-		assert.NoError(t, err, "serve exits 0 on SIGTERM; stderr:\n%s", serverErr)
-	case <-time.After(waitLimit):
-		t.Fatalf("serve did not stop on SIGTERM within %v", waitLimit)
-	}
+	err = await(t, serverExited, "serve's exit on SIGTERM")
+	serverExited <- err // for the cleanup
+	assert.NoError(t, err, "serve exits 0 on SIGTERM; stderr:\n%s", serverErr)
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
@@ -33,36 +32,22 @@ func startUI(t testing.TB, args ...string) (string, *output) {
 	if !strings.Contains(strings.Join(args, " "), "--listen") {
 		args = append([]string{"--listen", "127.0.0.1:0"}, args...)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := newOutput()
-	exited := make(chan int, 1)
-	go func() {
-		exited <- run(ctx, append([]string{"ui"}, args...), strings.NewReader(""), newOutput(), stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			if code != exitOK {
-				t.Errorf("ui %q exited %d; stderr:\n%s", args, code, stderr)
-			}
-		case <-time.After(waitLimit):
-			t.Errorf("ui %q did not stop within %v", args, waitLimit)
-		}
-	})
-	limit := time.After(waitLimit)
-	for {
-		if m := explorerLine.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1], stderr
-		}
-		select {
-		case code := <-exited:
-			t.Fatalf("ui %q exited %d before listening; stderr:\n%s", args, code, stderr)
-		case <-stderr.written:
-		case <-limit:
-			t.Fatalf("ui %q not listening within %v; stderr:\n%s", args, waitLimit, stderr)
-		}
-	}
+	m, stderr := background(t, append([]string{"ui"}, args...), explorerLine)
+	return m[1], stderr
+}
+
+// assertEchoedThroughRelay calls the echo handler on topic tp through the
+// relay of the page at page, and checks that body comes back.
+func assertEchoedThroughRelay(t *testing.T, page, tp, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	b, err := mqttrpc.Connect(ctx, wsURL(page))
+	require.NoError(t, err)
+	defer closeBroker(b)
+	reply, err := b.Request(ctx, tp, body)
+	require.NoError(t, err)
+	assert.Equal(t, body, string(reply.Body))
 }
 
 // wsURL returns the relay's URL beside the page at page.
@@ -176,14 +161,7 @@ func TestUIRelay(t *testing.T) {
 			t.Parallel()
 			tp := echoOn(t, url)
 			page, _ := startUI(t, "-s", url)
-			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-			defer cancel()
-			b, err := mqttrpc.Connect(ctx, wsURL(page))
-			require.NoError(t, err)
-			defer closeBroker(b)
-			reply, err := b.Request(ctx, tp, "through the relay")
-			require.NoError(t, err)
-			assert.Equal(t, "through the relay", string(reply.Body))
+			assertEchoedThroughRelay(t, page, tp, "through the relay")
 		})
 	}
 }
@@ -361,12 +339,7 @@ func TestUIStops(t *testing.T) {
 	b, err := mqttrpc.Connect(ctx, wsURL(m[1]))
 	require.NoError(t, err)
 	cancel()
-	select {
-	case code := <-exited:
-		require.Equal(t, exitOK, code, stderr.String())
-	case <-time.After(waitLimit):
-		t.Fatalf("ui did not stop within %v", waitLimit)
-	}
+	require.Equal(t, exitOK, await(t, exited, "ui's exit"), stderr.String())
 	closeBroker(b)
 }
 
@@ -382,15 +355,7 @@ func TestUIRelayTLS(t *testing.T) {
 	tp := topic("tls-relay")
 	serve(t, append([]string{tp, "--echo"}, tlsArgs...)...)
 	page, _ := startUI(t, tlsArgs...)
-
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	b, err := mqttrpc.Connect(ctx, wsURL(page))
-	require.NoError(t, err)
-	defer closeBroker(b)
-	reply, err := b.Request(ctx, tp, "over TLS")
-	require.NoError(t, err)
-	assert.Equal(t, "over TLS", string(reply.Body))
+	assertEchoedThroughRelay(t, page, tp, "over TLS")
 }
 
 // TestUIUsage refuses what the page cannot do.
