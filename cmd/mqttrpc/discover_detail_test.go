@@ -27,9 +27,7 @@ func TestInfo_grouped(t *testing.T) {
 	read := mqttrpc.Typed(func(context.Context, reading) (reading, error) { return reading{21.5}, nil })
 	var ids []string
 	for range 2 {
-		b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithDiscoveryPrefix(prefix))
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
+		b := libBroker(t, url, mqttrpc.WithDiscoveryPrefix(prefix))
 		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "thermo", Version: "1.0.0", Description: "reads temperatures"})
 		require.NoError(t, err)
 		_, err = svc.Endpoint(ctx, "read", base+"/{room}/read", read,
@@ -69,9 +67,7 @@ func TestStats_refusedAndTotals(t *testing.T) {
 		return &mqttrpc.Response{Body: "ok"}, nil
 	})
 	for i := range 2 {
-		b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithDiscoveryPrefix(prefix))
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
+		b := libBroker(t, url, mqttrpc.WithDiscoveryPrefix(prefix))
 		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "slow", Version: "1.0.0"})
 		require.NoError(t, err)
 		if i == 0 {

@@ -36,9 +36,7 @@ func startFleet(t *testing.T, url string) fleet {
 	})
 	var brokers [2]*mqttrpc.Broker
 	for i := range brokers {
-		b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithDiscoveryPrefix(f.prefix))
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
+		b := libBroker(t, url, mqttrpc.WithDiscoveryPrefix(f.prefix))
 		brokers[i] = b
 
 		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{
@@ -177,9 +175,7 @@ func TestDiscover_v311(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 			defer cancel()
 			prefix := topic("srv")
-			b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithVersion(mqttrpc.V311), mqttrpc.WithDiscoveryPrefix(prefix))
-			require.NoError(t, err)
-			t.Cleanup(func() { closeBroker(b) })
+			b := libBroker(t, url, mqttrpc.WithVersion(mqttrpc.V311), mqttrpc.WithDiscoveryPrefix(prefix))
 			svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "meter", Version: "2.0.0"})
 			require.NoError(t, err)
 

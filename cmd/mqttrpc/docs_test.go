@@ -37,9 +37,7 @@ func startThermo(t *testing.T, url string, f fleet) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithDiscoveryPrefix(f.prefix), mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
-	require.NoError(t, err)
-	t.Cleanup(func() { closeBroker(b) })
+	b := libBroker(t, url, mqttrpc.WithDiscoveryPrefix(f.prefix), mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
 	svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "thermo", Version: "1.2.0", Metadata: map[string]string{"site": "7"}})
 	require.NoError(t, err)
 	_, err = svc.Endpoint(ctx, "read", f.base+"/thermo/{sensor}", mqttrpc.Typed(func(_ context.Context, q query) (thermoReading, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/mqttrpc/mqttrpc"
 	"github.com/mqttrpc/mqttrpc/embedded"
 )
 
@@ -140,6 +141,18 @@ func background(t testing.TB, args []string, ready *regexp.Regexp) ([]string, *o
 			t.Fatalf("%q not ready within %v; stderr:\n%s", args, waitLimit, stderr)
 		}
 	}
+}
+
+// libBroker connects the library to the broker at url, for the test's
+// own services and calls, and closes it when the test ends.
+func libBroker(t testing.TB, url string, opts ...mqttrpc.Option) *mqttrpc.Broker {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	b, err := mqttrpc.Connect(ctx, url, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { closeBroker(b) })
+	return b
 }
 
 // await returns what ch gets, failing the test after waitLimit.

@@ -136,10 +136,8 @@ func TestBrowserCallsThroughTheRelay(t *testing.T) {
 	counter := topic("count")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	b, err := mqttrpc.Connect(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { closeBroker(b) })
-	_, err = b.Subscriber(ctx, counter, mqttrpc.StreamFunc(func(_ context.Context, m *mqttrpc.Message, s *mqttrpc.Sender) error {
+	b := libBroker(t, url)
+	_, err := b.Subscriber(ctx, counter, mqttrpc.StreamFunc(func(_ context.Context, m *mqttrpc.Message, s *mqttrpc.Sender) error {
 		n, err := strconv.Atoi(string(m.Body))
 		if err != nil {
 			return &mqttrpc.RemoteError{Code: mqttrpc.StatusBadRequest, Message: err.Error()}

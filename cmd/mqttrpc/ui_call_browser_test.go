@@ -330,9 +330,7 @@ func TestBrowserCallSchemaMalformed(t *testing.T) {
 	odd := func(url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		b, err := mqttrpc.Connect(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
+		b := libBroker(t, url)
 		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "schemas", Version: "1.0.0"})
 		require.NoError(t, err)
 		echo := mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
@@ -390,9 +388,7 @@ func TestBrowserCallNoReply(t *testing.T) {
 	notify := func(url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		b, err := mqttrpc.Connect(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
+		b := libBroker(t, url)
 		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "panel", Version: "1.0.0"})
 		require.NoError(t, err)
 		_, err = svc.Endpoint(ctx, "notify", "panel/{who}/notify", mqttrpc.HandlerFunc(

@@ -103,10 +103,8 @@ func answerINFO(t testing.TB, body []byte) func(url string) {
 	return func(url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		b, err := mqttrpc.Connect(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
-		_, err = b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
+		b := libBroker(t, url)
+		_, err := b.Subscriber(ctx, mqttrpc.DefaultDiscoveryPrefix+"/INFO", mqttrpc.HandlerFunc(
 			func(context.Context, *mqttrpc.Message) (*mqttrpc.Response, error) {
 				return &mqttrpc.Response{Body: body, ContentType: "application/json"}, nil
 			}))
@@ -142,9 +140,7 @@ func pump(t testing.TB, url string) (*mqttrpc.Broker, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	b, err := mqttrpc.Connect(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { closeBroker(b) })
+	b := libBroker(t, url)
 	s, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "pump", Version: "1.0.0"})
 	require.NoError(t, err)
 	_, err = s.Endpoint(ctx, "start", "pumps/{id}/start", mqttrpc.Typed(func(context.Context, []byte) (string, error) { return "started", nil }))
@@ -482,9 +478,7 @@ func TestBrowserExplorerMarksMQTT311Instances(t *testing.T) {
 	tab, _ := explorePlant(t, time.Millisecond, "#/meter", func(url string) {
 		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 		defer cancel()
-		b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithVersion(mqttrpc.V311))
-		require.NoError(t, err)
-		t.Cleanup(func() { closeBroker(b) })
+		b := libBroker(t, url, mqttrpc.WithVersion(mqttrpc.V311))
 		svc, err := b.Service(ctx, mqttrpc.ServiceConfig{Name: "meter", Version: "0.9.0"})
 		require.NoError(t, err)
 		_, err = svc.Endpoint(ctx, "read", "meters/{id}/read", mqttrpc.Typed(

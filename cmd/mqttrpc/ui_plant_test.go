@@ -68,9 +68,7 @@ func startPlant(t testing.TB, url string, step time.Duration) *plant {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	b, err := mqttrpc.Connect(ctx, url, mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
-	require.NoError(t, err)
-	t.Cleanup(func() { closeBroker(b) })
+	b := libBroker(t, url, mqttrpc.WithSchemaGenerator(asyncapi.JSONSchema))
 	p := &plant{broker: b, ended: make(chan error, 16), updating: make(chan int, 256), verifying: make(chan struct{}, 16)}
 
 	thermo, err := b.Service(ctx, mqttrpc.ServiceConfig{

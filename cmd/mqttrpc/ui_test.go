@@ -98,10 +98,8 @@ func echoOn(t testing.TB, url string) string {
 	topicName := topic("echo")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	b, err := mqttrpc.Connect(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(func() { closeBroker(b) })
-	_, err = b.Subscriber(ctx, topicName, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
+	b := libBroker(t, url)
+	_, err := b.Subscriber(ctx, topicName, mqttrpc.HandlerFunc(func(_ context.Context, m *mqttrpc.Message) (*mqttrpc.Response, error) {
 		return &mqttrpc.Response{Body: m.Body, ContentType: m.ContentType}, nil
 	}))
 	require.NoError(t, err)
