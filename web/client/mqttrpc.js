@@ -209,21 +209,9 @@ export class Client {
     const deadline = timeout ? Date.now() + timeout : 0
     const req = this.newRequest(topic, body, options)
     const limit = options.replyBuffer ?? this.replyBuffer
-    const queue = []
-    let overflow = false // a response came with the queue full: it is lost
-    let wake = null
-    const notify = () => { if (wake) { const w = wake; wake = null; w() } }
-    let closed = null
-    this.pending.set(req.token, {
-      correlation: req.correlation,
-      deliver: reply => {
-        if (queue.length >= limit) overflow = true
-        else queue.push(reply)
-        notify()
-      },
-      close: err => { closed = err; notify() }
-    })
-    const onAbort = () => notify()
+    const inbox = new Inbox(req.correlation, limit)
+    this.pending.set(req.token, inbox)
+    const onAbort = () => inbox.notify()
     signal?.addEventListener('abort', onAbort)
     let cancel = true // unless it ends well, or the handler ended it
     try {
@@ -237,8 +225,8 @@ export class Client {
       let highest = -1
       let idleUntil = Date.now() + idle
       for (;;) {
-        while (queue.length > 0) {
-          const reply = queue.shift()
+        while (inbox.queue.length > 0) {
+          const reply = inbox.queue.shift()
           idleUntil = Date.now() + idle
           const v = reply.headers.__stream
           if (v === undefined) {
@@ -284,10 +272,10 @@ export class Client {
             return
           }
         }
-        if (overflow) {
+        if (inbox.dropped > 0) { // a response came with the inbox full: it is lost
           throw new StreamBrokenError(`mqttrpc: a response from ${topic} lost: more than ${limit} came while the loop was busy (see replyBuffer)`)
         }
-        if (closed) { cancel = false; throw closed }
+        if (inbox.closed) { cancel = false; throw inbox.closed }
         if (signal?.aborted) throw signal.reason
         if (deadline && Date.now() >= deadline) {
           throw new TimeoutError(`mqttrpc: stream from ${topic} not done within ${timeout} ms`)
@@ -299,7 +287,7 @@ export class Client {
           }
           throw new TimeoutError(`mqttrpc: no response from ${topic} within ${idle} ms (next index ${next})`)
         }
-        await sleepUnless(Math.min(idleUntil, deadline || Infinity) - now, w => { wake = w })
+        await inbox.wait(Math.min(idleUntil, deadline || Infinity) - now)
       }
     } finally {
       signal?.removeEventListener('abort', onAbort)
@@ -340,41 +328,30 @@ export class Client {
       if (body === undefined && topic.startsWith(client.discoveryPrefix + '/')) {
         req.payload = JSON.stringify({ reply_to: req.replyTo })
       }
-      const queue = []
-      let dropped = 0
-      let wake = null
-      const notify = () => { if (wake) { const w = wake; wake = null; w() } }
-      let closed = null
-      client.pending.set(req.token, {
-        correlation: req.correlation,
-        deliver: reply => {
-          if (queue.length >= limit) dropped++
-          else queue.push(reply)
-          notify()
-        },
-        close: err => { closed = err; notify() }
-      })
+      const inbox = new Inbox(req.correlation, limit)
+      client.pending.set(req.token, inbox)
       const deadline = Date.now() + ms
-      signal?.addEventListener('abort', notify)
+      const onAbort = () => inbox.notify()
+      signal?.addEventListener('abort', onAbort)
       try {
         await client.publishRequest(req, { expiry: secondsLeft(deadline) })
         for (;;) {
-          while (queue.length > 0) {
-            const reply = queue.shift()
+          while (inbox.queue.length > 0) {
+            const reply = inbox.queue.shift()
             const err = replyError(reply)
             yield err || (decode ? reply.value() : reply)
           }
-          if (closed) throw closed
+          if (inbox.closed) throw inbox.closed
           signal?.throwIfAborted()
           const now = Date.now()
           if (now >= deadline) {
-            if (dropped > 0) throw new RepliesDroppedError(dropped, limit)
+            if (inbox.dropped > 0) throw new RepliesDroppedError(inbox.dropped, limit)
             return
           }
-          await sleepUnless(deadline - now, w => { wake = w })
+          await inbox.wait(deadline - now)
         }
       } finally {
-        signal?.removeEventListener('abort', notify)
+        signal?.removeEventListener('abort', onAbort)
         client.pending.delete(req.token)
       }
     }
@@ -518,12 +495,44 @@ function tag (kind, index, seconds, last = false) {
   return v
 }
 
-// sleepUnless waits ms, or until the function it hands to setWake is called.
-function sleepUnless (ms, setWake) {
-  return new Promise(resolve => {
-    const timer = setTimeout(() => { setWake(null); resolve() }, ms)
-    setWake(() => { clearTimeout(timer); resolve() })
-  })
+// Inbox holds the replies of a gather, or the responses of a stream, until
+// its loop takes them: up to limit; past it, they are dropped and counted,
+// as the Go client's inbox does. It is the call's entry in the pending table.
+class Inbox {
+  constructor (correlation, limit) {
+    this.correlation = correlation
+    this.limit = limit
+    this.queue = []
+    this.dropped = 0
+    this.closed = null // the error the client ended with
+    this.wake = null // ends the wait under way
+  }
+
+  deliver (reply) {
+    if (this.queue.length >= this.limit) this.dropped++
+    else this.queue.push(reply)
+    this.notify()
+  }
+
+  close (err) {
+    this.closed = err
+    this.notify()
+  }
+
+  /** Ends the wait under way, if any. */
+  notify () {
+    const w = this.wake
+    this.wake = null
+    w?.()
+  }
+
+  /** Waits ms, or until a reply comes, the client ends, or notify is called. */
+  wait (ms) {
+    return new Promise(resolve => {
+      const timer = setTimeout(() => { this.wake = null; resolve() }, ms)
+      this.wake = () => { clearTimeout(timer); resolve() }
+    })
+  }
 }
 
 function secondsLeft (deadline) {
