@@ -19,7 +19,7 @@ const MAX_LINES = 8 // series listed at most, the largest values first
 export function addReadout (plot, g) {
   const layer = svg('g', { class: 'readout', 'pointer-events': 'none' })
   plot.appendChild(layer)
-  const times = [...new Set(g.series.flatMap(s => s.points.filter(p => Number.isFinite(p.v) && p.t >= g.from).map(p => p.t)))].sort((a, b) => a - b)
+  let times = null // the sample times shown: found once a readout is asked for
 
   function ageAt (ev) {
     const m = plot.getScreenCTM()
@@ -31,7 +31,9 @@ export function addReadout (plot, g) {
 
   function show (age) {
     layer.replaceChildren()
-    const t = age === null ? undefined : nearest(times, g.to - age)
+    if (age === null) return
+    times ??= [...new Set(g.series.flatMap(s => s.points.filter(p => Number.isFinite(p.v) && p.t >= g.from).map(p => p.t)))]
+    const t = nearest(times, g.to - age)
     if (t === undefined) return
     const x = g.x(t)
     const values = []
@@ -54,7 +56,7 @@ export function addReadout (plot, g) {
   return { ageAt, show }
 }
 
-/** The time in times (sorted) nearest to t, or undefined if there is none. */
+/** The time in times nearest to t, or undefined if there is none. */
 function nearest (times, t) {
   let best
   for (const u of times) if (best === undefined || Math.abs(u - t) < Math.abs(best - t)) best = u
